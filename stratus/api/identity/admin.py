@@ -1,0 +1,316 @@
+"""Identity administration: projects, users, roles, role assignments, domains,
+regions, services and endpoints. Every route here is admin only, except reading
+the catalog's services and endpoints."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import IntegrityError
+
+from stratus.api.context import RequestContext, get_context
+from stratus.api.errors import BadRequest, Conflict, NotFound
+from stratus.api.identity import views
+from stratus.api.identity.passwords import hash_password
+from stratus.api.policy import authorize
+from stratus.api.urls import base_url
+from stratus.conf import CONF
+from stratus.db import identity as db_identity
+from stratus.db.models import (
+    CatalogService,
+    Domain,
+    Endpoint,
+    Project,
+    Region,
+    Role,
+    RoleAssignment,
+    User,
+)
+from stratus.db.session import transaction
+
+router = APIRouter(prefix="/identity/v3")
+
+ADMIN_RULE = "identity:admin"
+READ_CATALOG_RULE = "identity:list_endpoints"
+
+
+def _admin(context: RequestContext = Depends(get_context)) -> RequestContext:
+    authorize(ADMIN_RULE, context, {})
+    return context
+
+
+def _catalog_reader(context: RequestContext = Depends(get_context)) -> RequestContext:
+    authorize(READ_CATALOG_RULE, context, {})
+    return context
+
+
+def _domain_view(base: str, d: Domain) -> dict[str, Any]:
+    return {"id": d.id, "name": d.name, "description": d.description, "enabled": d.enabled,
+            "tags": [], "options": {}, "links": {"self": f"{base}/identity/v3/domains/{d.id}"}}
+
+
+def _region_view(base: str, r: Region) -> dict[str, Any]:
+    return {"id": r.id, "description": r.description, "parent_region_id": None,
+            "links": {"self": f"{base}/identity/v3/regions/{r.id}"}}
+
+
+def _read_routes(collection: str, model: type, view: Callable, guard: Callable,
+                 filters: tuple[str, ...] = ("name",), delete: bool = True) -> None:
+    """List (with equality filters), show and delete for one identity collection."""
+    singular = collection[:-1]
+
+    @router.get(f"/{collection}", name=f"list_{collection}")
+    def list_(request: Request, _: RequestContext = Depends(guard)) -> dict[str, Any]:
+        query = sa.select(model)
+        for key in filters:
+            value = request.query_params.get(key)
+            if value is not None:
+                query = query.where(getattr(model, key) == value)
+        with transaction() as session:
+            base = base_url(request)
+            rows = session.scalars(query.order_by(*model.__table__.primary_key.columns))
+            return views.collection(base, collection, [view(base, row) for row in rows])
+
+    @router.get(f"/{collection}/{{ident}}", name=f"show_{singular}")
+    def show(ident: str, request: Request, _: RequestContext = Depends(guard)) -> dict:
+        with transaction() as session:
+            row = session.get(model, ident)
+            if row is None:
+                raise NotFound(f"Could not find {singular}: {ident}.")
+            return {singular: view(base_url(request), row)}
+
+    if delete:
+        @router.delete(f"/{collection}/{{ident}}", status_code=204, name=f"delete_{singular}")
+        def delete_(ident: str, _: RequestContext = Depends(_admin)) -> Response:
+            with transaction() as session:
+                row = session.get(model, ident)
+                if row is None:
+                    raise NotFound(f"Could not find {singular}: {ident}.")
+                session.delete(row)
+            return Response(status_code=204)
+
+
+_read_routes("domains", Domain, _domain_view, get_context, delete=False)
+_read_routes("regions", Region, _region_view, get_context, filters=())
+_read_routes("projects", Project, views.project, _admin, ("name", "domain_id", "enabled"))
+_read_routes("users", User, views.user, _admin, ("name", "domain_id", "enabled"))
+_read_routes("roles", Role, views.role, _admin)
+_read_routes("services", CatalogService, views.service, _catalog_reader, ("type", "name"))
+_read_routes("endpoints", Endpoint, views.endpoint, _catalog_reader,
+             ("interface", "service_id", "region_id"))
+
+_NAME = Field(min_length=1, max_length=64)
+
+
+class _Open(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class ProjectIn(_Open):
+    name: str = _NAME
+    domain_id: str | None = None
+    description: str = ""
+    enabled: bool = True
+
+
+class UserIn(_Open):
+    name: str = Field(min_length=1, max_length=255)
+    domain_id: str | None = None
+    password: str | None = Field(default=None, max_length=72)
+    email: str | None = None
+    description: str = ""
+    enabled: bool = True
+    default_project_id: str | None = None
+
+
+class RoleIn(_Open):
+    name: str = Field(min_length=1, max_length=255)
+    description: str = ""
+
+
+class ServiceIn(_Open):
+    type: str = Field(min_length=1, max_length=255)
+    name: str = Field(default="", max_length=255)
+    description: str = ""
+    enabled: bool = True
+
+
+class EndpointIn(_Open):
+    service_id: str
+    interface: str = Field(pattern="^(public|internal|admin)$")
+    url: str = Field(min_length=1)
+    region_id: str | None = None
+    region: str | None = None
+    enabled: bool = True
+
+
+def _domain_or_default(session, domain_id: str | None) -> str:  # noqa: ANN001
+    domain_id = domain_id or CONF.identity.default_domain
+    if session.get(Domain, domain_id) is None:
+        raise BadRequest(f"Invalid domain_id '{domain_id}': no such domain.")
+    return domain_id
+
+
+def _insert(session, row: Any, what: str) -> None:  # noqa: ANN001
+    session.add(row)
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise Conflict(f"Conflict occurred attempting to store {what} - Duplicate entry.") from exc
+
+
+@router.post("/projects", status_code=201)
+def create_project(body: dict[str, ProjectIn], request: Request,
+                   _: RequestContext = Depends(_admin)) -> dict[str, Any]:
+    data = _single(body, "project")
+    with transaction() as session:
+        project = Project(name=data.name, description=data.description, enabled=data.enabled,
+                          domain_id=_domain_or_default(session, data.domain_id))
+        _insert(session, project, f"project {data.name}")
+        return {"project": views.project(base_url(request), project)}
+
+
+@router.post("/users", status_code=201)
+def create_user(body: dict[str, UserIn], request: Request,
+                _: RequestContext = Depends(_admin)) -> dict[str, Any]:
+    data = _single(body, "user")
+    with transaction() as session:
+        hashed = (hash_password(data.password, CONF.identity.password_hash_rounds)
+                  if data.password else None)
+        if data.default_project_id and session.get(Project, data.default_project_id) is None:
+            raise BadRequest(f"Invalid default_project_id '{data.default_project_id}'.")
+        user = User(name=data.name, password_hash=hashed, email=data.email,
+                    description=data.description, enabled=data.enabled,
+                    default_project_id=data.default_project_id,
+                    domain_id=_domain_or_default(session, data.domain_id))
+        _insert(session, user, f"user {data.name}")
+        return {"user": views.user(base_url(request), user)}
+
+
+@router.post("/roles", status_code=201)
+def create_role(body: dict[str, RoleIn], request: Request,
+                _: RequestContext = Depends(_admin)) -> dict[str, Any]:
+    data = _single(body, "role")
+    with transaction() as session:
+        role = Role(name=data.name, description=data.description)
+        _insert(session, role, f"role {data.name}")
+        return {"role": views.role(base_url(request), role)}
+
+
+@router.post("/services", status_code=201)
+def create_service(body: dict[str, ServiceIn], request: Request,
+                   _: RequestContext = Depends(_admin)) -> dict[str, Any]:
+    data = _single(body, "service")
+    with transaction() as session:
+        service = CatalogService(type=data.type, name=data.name, description=data.description,
+                                 enabled=data.enabled)
+        _insert(session, service, f"service {data.type}")
+        return {"service": views.service(base_url(request), service)}
+
+
+@router.post("/endpoints", status_code=201)
+def create_endpoint(body: dict[str, EndpointIn], request: Request,
+                    _: RequestContext = Depends(_admin)) -> dict[str, Any]:
+    data = _single(body, "endpoint")
+    with transaction() as session:
+        if session.get(CatalogService, data.service_id) is None:
+            raise BadRequest(f"Invalid service_id '{data.service_id}': no such service.")
+        region = data.region_id or data.region
+        if region:
+            db_identity.ensure_region(session, region)
+        endpoint = Endpoint(service_id=data.service_id, interface=data.interface, url=data.url,
+                            region_id=region, enabled=data.enabled)
+        _insert(session, endpoint, f"{data.interface} endpoint")
+        return {"endpoint": views.endpoint(base_url(request), endpoint)}
+
+
+def _single(body: dict[str, Any], key: str) -> Any:
+    if set(body) != {key}:
+        raise BadRequest(f"The request body must be an object with one key, '{key}'.")
+    return body[key]
+
+
+def _assignment_parts(session, project_id: str, user_id: str, role_id: str | None = None):  # noqa: ANN001
+    if session.get(Project, project_id) is None:
+        raise NotFound(f"Could not find project: {project_id}.")
+    if session.get(User, user_id) is None:
+        raise NotFound(f"Could not find user: {user_id}.")
+    if role_id is not None and session.get(Role, role_id) is None:
+        raise NotFound(f"Could not find role: {role_id}.")
+
+
+@router.put("/projects/{project_id}/users/{user_id}/roles/{role_id}", status_code=204)
+def grant(project_id: str, user_id: str, role_id: str,
+          _: RequestContext = Depends(_admin)) -> Response:
+    with transaction() as session:
+        _assignment_parts(session, project_id, user_id, role_id)
+        if session.get(RoleAssignment, (user_id, project_id, role_id)) is None:
+            session.add(RoleAssignment(user_id=user_id, project_id=project_id, role_id=role_id))
+    return Response(status_code=204)
+
+
+@router.head("/projects/{project_id}/users/{user_id}/roles/{role_id}", status_code=204)
+@router.get("/projects/{project_id}/users/{user_id}/roles/{role_id}", status_code=204)
+def check_grant(project_id: str, user_id: str, role_id: str,
+                _: RequestContext = Depends(_admin)) -> Response:
+    with transaction() as session:
+        if session.get(RoleAssignment, (user_id, project_id, role_id)) is None:
+            raise NotFound(f"Could not find role assignment of {role_id} to user {user_id} "
+                           f"on project {project_id}.")
+    return Response(status_code=204)
+
+
+@router.delete("/projects/{project_id}/users/{user_id}/roles/{role_id}", status_code=204)
+def revoke_grant(project_id: str, user_id: str, role_id: str,
+                 _: RequestContext = Depends(_admin)) -> Response:
+    with transaction() as session:
+        assignment = session.get(RoleAssignment, (user_id, project_id, role_id))
+        if assignment is None:
+            raise NotFound(f"Could not find role assignment of {role_id} to user {user_id} "
+                           f"on project {project_id}.")
+        session.delete(assignment)
+    return Response(status_code=204)
+
+
+@router.get("/projects/{project_id}/users/{user_id}/roles")
+def list_grants(project_id: str, user_id: str, request: Request,
+                _: RequestContext = Depends(_admin)) -> dict[str, Any]:
+    with transaction() as session:
+        _assignment_parts(session, project_id, user_id)
+        base = base_url(request)
+        return views.collection(base, "roles", [views.role(base, r) for r in
+                                                db_identity.roles_of(session, user_id, project_id)])
+
+
+@router.get("/role_assignments")
+def list_role_assignments(request: Request, _: RequestContext = Depends(_admin)) -> dict:
+    params = request.query_params
+    query = sa.select(RoleAssignment, Role, User, Project).join(
+        Role, Role.id == RoleAssignment.role_id).join(
+        User, User.id == RoleAssignment.user_id).join(
+        Project, Project.id == RoleAssignment.project_id)
+    for param, column in (("user.id", RoleAssignment.user_id),
+                          ("scope.project.id", RoleAssignment.project_id),
+                          ("role.id", RoleAssignment.role_id)):
+        if params.get(param):
+            query = query.where(column == params[param])
+    names = "include_names" in params
+    base = base_url(request)
+    items = []
+    with transaction() as session:
+        for assignment, role, user, project in session.execute(query):
+            item = {"role": {"id": role.id}, "user": {"id": user.id},
+                    "scope": {"project": {"id": project.id}},
+                    "links": {"assignment": f"{base}/identity/v3/projects/{project.id}/users/"
+                                            f"{user.id}/roles/{role.id}"}}
+            if names:
+                item["role"]["name"] = role.name
+                item["user"].update(name=user.name, domain={"id": user.domain_id})
+                item["scope"]["project"].update(name=project.name,
+                                                domain={"id": project.domain_id})
+            items.append(item)
+    return views.collection(base, "role_assignments", items)

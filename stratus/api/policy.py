@@ -1,0 +1,82 @@
+"""Authorisation rules (oslo.policy). Operators override them in a policy file.
+
+Roles: ``admin``, ``member`` and ``reader``; an admin is also a member and a reader.
+Project-scoped rules compare the token's project with the resource's project.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from oslo_policy import policy
+
+from stratus.api.errors import Forbidden
+from stratus.conf import CONF
+
+ADMIN = "role:admin"
+MEMBER = "role:member and project_id:%(project_id)s"
+READER = "role:reader and project_id:%(project_id)s"
+
+BASE_RULES = [
+    policy.RuleDefault("admin_api", ADMIN, "Cloud administrators only."),
+    policy.RuleDefault("project_member_api", f"{ADMIN} or ({MEMBER})",
+                       "A member of the owning project, or an administrator."),
+    policy.RuleDefault("project_reader_api", f"{ADMIN} or ({READER})",
+                       "A reader of the owning project, or an administrator."),
+    policy.RuleDefault("any_reader_api", "role:reader or role:admin",
+                       "Anyone with a role on their project."),
+]
+
+ADMIN_API = "rule:admin_api"
+MEMBER_API = "rule:project_member_api"
+READER_API = "rule:project_reader_api"
+ANY_READER = "rule:any_reader_api"
+
+# (rule name, check string, description); one entry per guarded operation.
+OPERATION_RULES: list[tuple[str, str, str]] = [
+    ("identity:admin", ADMIN_API, "Create, list, show and delete projects, users, roles, "
+                                  "role assignments, services and endpoints."),
+    ("identity:list_endpoints", ANY_READER, "List catalog services and endpoints."),
+    ("compute:flavors:list", ANY_READER, "List and show flavors."),
+    ("compute:flavors:manage", ADMIN_API, "Create, update and delete flavors."),
+    ("compute:flavors:extra_specs:show", ANY_READER, "Show flavor extra specs."),
+    ("compute:flavors:extra_specs:manage", ADMIN_API, "Change flavor extra specs."),
+    ("compute:flavors:access:list", ADMIN_API, "List a private flavor's projects."),
+    ("compute:flavors:access:manage", ADMIN_API, "Add or remove a private flavor's projects."),
+    ("compute:services:list", ADMIN_API, "List compute services."),
+    ("compute:services:manage", ADMIN_API, "Enable, disable, force down or delete services."),
+    ("compute:hypervisors", ADMIN_API, "List and show hypervisors and their statistics."),
+    ("compute:availability_zones:list", ANY_READER, "List availability zones."),
+    ("compute:availability_zones:detail", ADMIN_API, "List availability zones with hosts."),
+    ("compute:quotas:show", READER_API, "Show a project's quotas."),
+    ("compute:quotas:update", ADMIN_API, "Change or reset a project's quotas."),
+    ("compute:limits", ANY_READER, "Show the caller's absolute limits."),
+]
+
+_extra_rules: list[policy.RuleDefault] = []
+
+
+def register(name: str, check: str, description: str) -> None:
+    """Let another API module add its rules (images, servers, scheduler resources)."""
+    _extra_rules.append(policy.RuleDefault(name, check, description))
+    enforcer.cache_clear()
+
+
+def list_rules() -> list[policy.RuleDefault]:
+    """Entry point for ``oslopolicy-sample-generator`` (namespace ``stratus``)."""
+    return BASE_RULES + [policy.RuleDefault(*rule) for rule in OPERATION_RULES] + _extra_rules
+
+
+@functools.cache
+def enforcer() -> policy.Enforcer:
+    enforcer = policy.Enforcer(CONF)
+    enforcer.register_defaults(list_rules())
+    return enforcer
+
+
+def authorize(rule: str, context: Any, target: dict[str, Any] | None = None) -> None:
+    """Raise 403 unless ``context`` may perform ``rule`` on ``target``."""
+    target = target if target is not None else {"project_id": context.project_id}
+    if not enforcer().enforce(rule, target, context.credentials()):
+        raise Forbidden(f"Policy doesn't allow {rule} to be performed.")

@@ -1,0 +1,12 @@
+"""Public URLs the API puts in links and version documents."""
+
+from fastapi import Request
+
+from stratus.conf import CONF
+
+
+def base_url(request: Request) -> str:
+    """The API's public root, e.g. ``http://controller:8774``."""
+    if CONF.api.public_url:
+        return CONF.api.public_url.rstrip("/")
+    return str(request.base_url).rstrip("/")

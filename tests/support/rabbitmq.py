@@ -1,0 +1,361 @@
+"""A private, throw-away RabbitMQ broker for tests.
+
+``RabbitMQServer`` runs Debian's RabbitMQ as its own Erlang node
+(``stratus-test-<port>@localhost``) with everything in a temporary directory:
+Mnesia and log directories, configuration, enabled-plugins file (no plugins),
+``HOME`` with a private ``.erlang.cookie``. AMQP and Erlang distribution listen
+on 127.0.0.1 only, on free ports, so a system broker on 5672 is never touched.
+
+The node gets a private ``epmd`` on a free port (``ERL_EPMD_PORT``), started
+and stopped with the broker, so a stale or foreign epmd on 4369 cannot break
+it and nothing is left running afterwards.
+
+The ``stratus`` user (random password, all permissions on vhost ``/``) is
+created by the broker itself as its default user while it boots, before the
+AMQP listener opens; ``rabbitmqctl`` (``ctl()``, ``add_user()``) is available
+for anything else.
+
+    with RabbitMQServer() as broker:
+        transport = oslo_messaging.get_rpc_transport(conf, url=broker.transport_url)
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import string
+import subprocess
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import kombu
+
+from tests.support.ports import LOOPBACK, free_port, free_ports, port_is_open
+from tests.support.processes import (
+    StartupError,
+    child_preexec,
+    register_for_exit,
+    tail,
+    unregister_for_exit,
+    wait_for,
+)
+
+RABBITMQ_BIN = Path("/usr/lib/rabbitmq/bin")
+
+# Environment variables of the caller that would leak into the private node.
+_STRIPPED_PREFIXES = ("RABBITMQ_", "ERL_", "ERLANG_")
+_STRIPPED_NAMES = ("NOTIFY_SOCKET", "HOME", "detached")
+
+
+def _script(name: str) -> str | None:
+    # Debian's /usr/sbin wrappers switch to the rabbitmq user (and its HOME and
+    # cookie) when run as root; the real scripts live in /usr/lib/rabbitmq/bin.
+    path = RABBITMQ_BIN / name
+    if path.is_file():
+        return str(path)
+    return shutil.which(name)
+
+
+def rabbitmq_available() -> bool:
+    """True when RabbitMQ and epmd are installed (for skip conditions)."""
+    return bool(_script("rabbitmq-server") and _script("rabbitmqctl") and shutil.which("epmd"))
+
+
+def _erlang_binary(value: str) -> str:
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    return f'<<"{escaped}">>'
+
+
+class RabbitMQServer:
+    """A RabbitMQ node in a temporary directory, AMQP on a free 127.0.0.1 port."""
+
+    host = LOOPBACK
+    user = "stratus"
+
+    def __init__(
+        self,
+        *,
+        password: str | None = None,
+        startup_timeout: float = 60.0,
+        base_dir: str | os.PathLike[str] | None = None,
+    ) -> None:
+        self.password: str = password or secrets.token_hex(12)
+        self.startup_timeout = startup_timeout
+        self._base_dir = base_dir
+        self.base_dir: Path | None = None
+        self.port: int = 0
+        self.dist_port: int = 0
+        self.epmd_port: int = 0
+        self.nodename: str = ""
+        self.process: subprocess.Popen[bytes] | None = None
+        self.epmd: subprocess.Popen[bytes] | None = None
+        self.start_seconds: float | None = None
+
+    # -- paths and environment -------------------------------------------
+
+    def _path(self, name: str) -> Path:
+        if self.base_dir is None:
+            raise RuntimeError("the broker is not started")
+        return self.base_dir / name
+
+    @property
+    def log_file(self) -> Path:
+        return self._path("log") / f"{self.nodename}.log"
+
+    @property
+    def transport_url(self) -> str:
+        """oslo.messaging URL: ``rabbit://stratus:<pw>@127.0.0.1:<port>/``."""
+        return f"rabbit://{self.user}:{self.password}@{self.host}:{self.port}/"
+
+    @property
+    def amqp_url(self) -> str:
+        """kombu/py-amqp URL for the default vhost."""
+        return f"amqp://{self.user}:{self.password}@{self.host}:{self.port}//"
+
+    def environment(self) -> dict[str, str]:
+        """Environment for ``rabbitmq-server`` and ``rabbitmqctl`` of this node."""
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(_STRIPPED_PREFIXES) and k not in _STRIPPED_NAMES
+        }
+        base = self._path("")
+        env.update(
+            {
+                "HOME": str(base),
+                "LC_ALL": "C.UTF-8",
+                "LANG": "C.UTF-8",
+                "ERL_EPMD_PORT": str(self.epmd_port),
+                "ERL_EPMD_ADDRESS": self.host,
+                "RABBITMQ_CONF_ENV_FILE": str(self._path("rabbitmq-env.conf")),
+                "RABBITMQ_NODENAME": self.nodename,
+                "RABBITMQ_NODE_IP_ADDRESS": self.host,
+                "RABBITMQ_NODE_PORT": str(self.port),
+                "RABBITMQ_DIST_PORT": str(self.dist_port),
+                "RABBITMQ_MNESIA_BASE": str(self._path("mnesia")),
+                "RABBITMQ_LOG_BASE": str(self._path("log")),
+                "RABBITMQ_CONFIG_FILE": str(self._path("rabbitmq.config")),
+                "RABBITMQ_ADVANCED_CONFIG_FILE": str(self._path("advanced.config")),
+                "RABBITMQ_ENABLED_PLUGINS_FILE": str(self._path("enabled_plugins")),
+                "RABBITMQ_PLUGINS_EXPAND_DIR": str(self._path("plugins-expand")),
+                "RABBITMQ_PID_FILE": str(self._path("rabbitmq.pid")),
+                "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": (
+                    "-kernel inet_dist_use_interface {127,0,0,1}"
+                ),
+            }
+        )
+        return env
+
+    def _write_files(self) -> None:
+        base = self._path("")
+        for sub in ("mnesia", "log", "plugins-expand"):
+            (base / sub).mkdir()
+        self._path("rabbitmq-env.conf").write_text("")
+        self._path("enabled_plugins").write_text("[].\n")
+        self._path("advanced.config").write_text("[].\n")
+        cookie = self._path(".erlang.cookie")
+        cookie.write_text("".join(secrets.choice(string.ascii_uppercase) for _ in range(32)))
+        cookie.chmod(0o400)
+        user = _erlang_binary(self.user)
+        password = _erlang_binary(self.password)
+        self._path("rabbitmq.config").write_text(
+            "[\n"
+            " {rabbit, [\n"
+            f'   {{tcp_listeners, [{{"{self.host}", {self.port}}}]}},\n'
+            "   {ssl_listeners, []},\n"
+            f"   {{default_user, {user}}},\n"
+            f"   {{default_pass, {password}}},\n"
+            '   {default_permissions, [<<".*">>, <<".*">>, <<".*">>]},\n'
+            "   {default_user_tags, [administrator]},\n"
+            "   {loopback_users, []},\n"
+            "   {disk_free_limit, 1000000},\n"
+            "   {log, [{console, [{enabled, false}]},\n"
+            "          {file, [{level, info}]}]}\n"
+            " ]}\n"
+            "].\n"
+        )
+
+    # -- lifecycle ------------------------------------------------------------
+
+    def start(self) -> RabbitMQServer:
+        if self.process is not None:
+            raise RuntimeError("the broker is already started")
+        server = _script("rabbitmq-server")
+        epmd = shutil.which("epmd")
+        if server is None or epmd is None:
+            raise StartupError("RabbitMQ is not installed (apt install rabbitmq-server)")
+        began = time.monotonic()
+        parent = self._base_dir if self._base_dir is not None else tempfile.gettempdir()
+        self.base_dir = Path(tempfile.mkdtemp(prefix="stratus-rabbitmq-", dir=parent))
+        register_for_exit(self)
+        try:
+            self.port, self.dist_port, self.epmd_port = free_ports(3)
+            self.nodename = f"stratus-test-{self.port}@localhost"
+            self._write_files()
+            env = self.environment()
+            self._start_epmd(epmd, env)
+            with open(self._path("server.out"), "ab") as out:
+                self.process = subprocess.Popen(
+                    [server],
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    env=env,
+                    cwd=self.base_dir,
+                    start_new_session=True,
+                    preexec_fn=child_preexec(),
+                )
+            wait_for(
+                self._amqp_login,
+                self.startup_timeout,
+                0.1,
+                f"RabbitMQ AMQP on {self.host}:{self.port}",
+                alive=lambda: self.process is not None and self.process.poll() is None,
+                details=self.log_tail,
+            )
+        except BaseException:
+            self.stop()
+            raise
+        self.start_seconds = time.monotonic() - began
+        return self
+
+    def _start_epmd(self, epmd: str, env: dict[str, str]) -> None:
+        self.epmd = subprocess.Popen(
+            [epmd, "-port", str(self.epmd_port), "-address", self.host],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=open(self._path("epmd.log"), "ab"),  # noqa: SIM115 - the child keeps it
+            env=env,
+            cwd=self.base_dir,
+            start_new_session=True,
+            preexec_fn=child_preexec(),
+        )
+        wait_for(
+            lambda: port_is_open(self.epmd_port, self.host),
+            10.0,
+            0.02,
+            f"epmd on port {self.epmd_port}",
+            alive=lambda: self.epmd is not None and self.epmd.poll() is None,
+            details=lambda: tail(self._path("epmd.log")),
+        )
+
+    def _amqp_login(self) -> bool:
+        # A plain TCP probe first: cheap while the node is still booting.
+        if not port_is_open(self.port, self.host):
+            return False
+        with kombu.Connection(self.amqp_url, connect_timeout=2) as conn:
+            # One attempt; kombu's connect() would sleep 2 s between retries.
+            conn.ensure_connection(max_retries=0, reraise_as_library_errors=False)
+            conn.channel().close()
+        return True
+
+    def ctl(self, *args: str, timeout: float = 60.0) -> str:
+        """Run ``rabbitmqctl -n <node> <args>`` against this node and return its output."""
+        ctl = _script("rabbitmqctl")
+        if ctl is None:
+            raise StartupError("rabbitmqctl is not installed")
+        env = self.environment()
+        # rabbitmqctl is an Erlang node too: give it a free distribution port
+        # instead of the shared default range 35672-35682.
+        port = str(free_port())
+        env["RABBITMQ_CTL_DIST_PORT_MIN"] = port
+        env["RABBITMQ_CTL_DIST_PORT_MAX"] = port
+        result = subprocess.run(
+            [ctl, "-n", self.nodename, *args],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            env=env,
+            cwd=self.base_dir,
+            timeout=timeout,
+            check=False,
+        )
+        out = result.stdout.decode(errors="replace")
+        if result.returncode != 0:
+            err = result.stderr.decode(errors="replace")
+            raise RuntimeError(
+                f"rabbitmqctl {' '.join(args)} failed with status {result.returncode}: "
+                f"{err.strip() or out.strip()}"
+            )
+        return out
+
+    def add_user(
+        self, name: str, password: str, vhost: str = "/", tags: Sequence[str] = ()
+    ) -> None:
+        """Create a user with all permissions on ``vhost``."""
+        self.ctl("add_user", name, password)
+        self.ctl("set_permissions", "-p", vhost, name, ".*", ".*", ".*")
+        if tags:
+            self.ctl("set_user_tags", name, *tags)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop the node gracefully (SIGKILL if it hangs), stop epmd, remove the directory."""
+        unregister_for_exit(self)
+        proc = self.process
+        if proc is not None:
+            if proc.poll() is None:
+                # The start script turns SIGTERM into a clean shutdown of the node.
+                proc.terminate()
+                try:
+                    proc.wait(timeout)
+                except subprocess.TimeoutExpired:
+                    pass
+            _kill_group(proc)
+            self.process = None
+        if self.epmd is not None:
+            _kill_group(self.epmd)
+            self.epmd = None
+        if self.base_dir is not None:
+            shutil.rmtree(self.base_dir, ignore_errors=True)
+            self.base_dir = None
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def __enter__(self) -> RabbitMQServer:
+        if self.process is None:
+            self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def log_tail(self, lines: int = 40) -> str:
+        """The end of the node's log and of the start script's output."""
+        if self.base_dir is None:
+            return ""
+        parts = []
+        for path in (self._path("server.out"), self.log_file):
+            text = tail(path, lines)
+            if text:
+                parts.append(f"[{path.name}]\n{text}")
+        return "\n".join(parts)
+
+    def __repr__(self) -> str:
+        return f"<RabbitMQServer {self.nodename or 'not started'} running={self.running}>"
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """SIGKILL whatever is left of ``proc``'s session and reap ``proc``."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        if proc.poll() is None:
+            proc.kill()
+    proc.wait()
+
+
+def start_rabbitmq(**kwargs: Any) -> RabbitMQServer:
+    """Start a ``RabbitMQServer`` (keyword arguments as for the class) and return it."""
+    return RabbitMQServer(**kwargs).start()
