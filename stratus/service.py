@@ -29,5 +29,5 @@ def setup_logging(name: str) -> None:
         level=logging.DEBUG if CONF.debug else logging.INFO,
         format="%(asctime)s %(process)d %(levelname)s %(name)s %(message)s",
         handlers=handlers, force=True)
-    for noisy in ("amqp", "kombu", "oslo_messaging", "urllib3"):
+    for noisy in ("alembic", "amqp", "kombu", "oslo_messaging", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

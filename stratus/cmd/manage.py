@@ -18,6 +18,9 @@ from stratus.conf import CONF
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stratus-manage", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config-file", action="append", default=[], metavar="PATH",
+                        help="configuration file (repeatable; default /etc/stratus/stratus.conf)")
+    parser.add_argument("--config-dir", metavar="DIR", help="directory of *.conf files")
     groups = parser.add_subparsers(dest="category", required=True)
     db = groups.add_parser("db", help="database schema")
     db.add_argument("action", choices=["sync", "version"])
@@ -38,7 +41,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    args, conf_args = _parser().parse_known_args(argv)
+    args = _parser().parse_args(argv)
+    conf_args = [arg for path in args.config_file for arg in ("--config-file", path)]
+    if args.config_dir:
+        conf_args += ["--config-dir", args.config_dir]
     service.prepare(conf_args, "stratus-manage")
     from stratus import manage
 

@@ -93,6 +93,7 @@ class _Reader:
 _QCOW2_MAGIC = b"QFI\xfb"
 _QED_MAGIC = b"QED\x00"
 _VMDK_SPARSE_MAGIC = b"KDMV"
+_VMDK3_MAGIC = b"COWD"
 _VMDK_DESCRIPTOR_MAGIC = b"# Disk DescriptorFile"
 _VDI_SIGNATURE = 0xBEDA107F
 _VHD_COOKIE = b"conectix"
@@ -121,7 +122,7 @@ def _detect(reader: _Reader) -> str:
         return "qcow2"
     if head.startswith(_QED_MAGIC):
         return "qed"
-    if head.startswith(_VMDK_SPARSE_MAGIC) or head.startswith(_VMDK_DESCRIPTOR_MAGIC):
+    if head.startswith((_VMDK_SPARSE_MAGIC, _VMDK3_MAGIC, _VMDK_DESCRIPTOR_MAGIC)):
         return "vmdk"
     if len(head) >= 0x44 and struct.unpack_from("<I", head, 0x40)[0] == _VDI_SIGNATURE:
         return "vdi"
@@ -296,6 +297,9 @@ _VMDK_HEADER = struct.Struct("<4sIIQQQQ")  # magic, version, flags, capacity, gr
 _VMDK_CREATE_TYPES = ("monolithicsparse", "streamoptimized")
 _VMDK_MAX_DESCRIPTOR = 1 << 20
 _VMDK_EXTENT_ACCESS = ("rw", "rdonly", "noaccess")
+#: QEMU looks for a parent (backing file) name anywhere in this window.
+_VMDK_QEMU_DESCRIPTOR = (0x200, 20 * SECTOR)
+_VMDK_PARENT_HINT = b"parentfilenamehint"
 
 
 def _inspect_vmdk(reader: _Reader) -> int:
@@ -306,6 +310,11 @@ def _inspect_vmdk(reader: _Reader) -> int:
             "only single-file monolithicSparse or streamOptimized vmdk images are "
             "accepted (convert with: qemu-img convert -O vmdk -o subformat=streamOptimized "
             "IN OUT)"
+        )
+    if head.startswith(_VMDK3_MAGIC):
+        raise ImageContentError(
+            "vmdk version 3 (COWD) images are not supported; convert with: qemu-img "
+            "convert -O vmdk -o subformat=streamOptimized IN OUT"
         )
     magic, version, _flags, capacity, _grain, desc_offset, desc_size = _VMDK_HEADER.unpack(
         reader.exact(0, _VMDK_HEADER.size, "vmdk header")
@@ -324,7 +333,22 @@ def _inspect_vmdk(reader: _Reader) -> int:
             f"vmdk descriptor of {desc_size * SECTOR} bytes is larger than the "
             f"{_VMDK_MAX_DESCRIPTOR} bytes accepted"
         )
+    if capacity == 0:
+        # QEMU then takes the extents from the embedded descriptor, which could
+        # name any file.
+        raise ImageContentError(
+            "vmdk header has capacity 0 and defers to the extents in its descriptor; "
+            "such images are refused because they could expose host files"
+        )
     raw = reader.exact(desc_offset * SECTOR, desc_size * SECTOR, "vmdk descriptor")
+    for area in (raw, reader.read(*_VMDK_QEMU_DESCRIPTOR)):
+        if _VMDK_PARENT_HINT in area.lower():
+            raise ImageContentError(
+                "vmdk image names a parent disk (parentFileNameHint), which acts as a "
+                "backing file; images with backing files are refused because they could "
+                "expose host files; convert it with: qemu-img convert -O vmdk "
+                "-o subformat=streamOptimized IN OUT"
+            )
     _check_vmdk_descriptor(raw)
     virtual_size = capacity * SECTOR
     if virtual_size > MAX_VIRTUAL_SIZE:
@@ -343,6 +367,12 @@ def _check_vmdk_descriptor(raw: bytes) -> None:
         if not line or line.startswith("#") or line.startswith("ddb"):
             continue
         if line.split(" ")[0] in _VMDK_EXTENT_ACCESS:
+            fields = line.split()
+            if len(fields) < 3 or fields[2] != "sparse":
+                raise ImageContentError(
+                    f"vmdk descriptor extent line {line!r} is not a sparse extent; only "
+                    f"single-file sparse vmdk images are accepted"
+                )
             if "/" in line or "\\" in line:
                 raise ImageContentError(
                     f"vmdk descriptor extent line {line!r} names a path; images that "

@@ -22,7 +22,7 @@ import threading
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple, TypeVar
 
 from stratus.image.formats import ImageError
 
@@ -135,7 +135,8 @@ class _Writer:
                 while view:
                     view = view[os.write(self._fd, view) :]
             except OSError as exc:
-                raise _translate(exc) from exc
+                _raise_if_full(exc)
+                raise
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         self.reserve(len(data))
@@ -148,7 +149,8 @@ class _Writer:
             try:
                 os.fsync(self._fd)
             except OSError as exc:
-                raise _translate(exc) from exc
+                _raise_if_full(exc)
+                raise
             os.close(self._fd)
             self._fd = None
             if verify is not None:
@@ -177,10 +179,12 @@ class _Writer:
                 self._stored = False
 
 
-def _translate(exc: OSError) -> Exception:
+def _raise_if_full(exc: OSError) -> None:
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return ImageStoreFull(f"the image store has no space left for this image: {exc}")
-    return exc
+        raise ImageStoreFull(
+            f"the image store has no space left for this image ({exc.strerror}); "
+            f"try again later or ask an operator to free space"
+        ) from exc
 
 
 async def _in_thread(func: Callable[..., _T], *args: Any) -> _T:
@@ -203,7 +207,7 @@ class ImageChunks:
     file is closed when the data is exhausted or ``close()`` is called.
     """
 
-    def __init__(self, file: Any, chunk_size: int, length: int) -> None:
+    def __init__(self, file: BinaryIO, chunk_size: int, length: int) -> None:
         self._file = file
         self._chunk_size = chunk_size
         self._remaining = length

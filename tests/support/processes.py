@@ -251,9 +251,7 @@ class ServiceProcess:
         self.process: subprocess.Popen[bytes] | None = None
 
     @classmethod
-    def entry_point(
-        cls, name: str, args: Sequence[str] = (), **kwargs: Any
-    ) -> ServiceProcess:
+    def entry_point(cls, name: str, args: Sequence[str] = (), **kwargs: Any) -> ServiceProcess:
         """A ``ServiceProcess`` for the console script ``name`` (e.g. ``stratus-api``)."""
         kwargs.setdefault("name", name)
         return cls(entry_point_command(name), args, **kwargs)
@@ -409,7 +407,9 @@ class ServiceProcess:
         self, url: str, timeout: float = 30.0, status: Container[int] | None = None
     ) -> int:
         """Wait until ``url`` answers (see ``wait_for_http``); fail early if the process dies."""
-        return wait_for_http(url, timeout, status, alive=lambda: self.running, details=self.log_tail)
+        return wait_for_http(
+            url, timeout, status, alive=lambda: self.running, details=self.log_tail
+        )
 
     def wait_for_log(self, pattern: str, timeout: float = 30.0) -> re.Match[str]:
         """Wait until the log contains a match for the regular expression ``pattern``."""

@@ -302,15 +302,17 @@ def list_role_assignments(request: Request, _: RequestContext = Depends(_admin))
     base = base_url(request)
     items = []
     with transaction() as session:
-        for assignment, role, user, project in session.execute(query):
+        domains = {d.id: d.name for d in session.scalars(sa.select(Domain))}
+        for _, role, user, project in session.execute(query):
             item = {"role": {"id": role.id}, "user": {"id": user.id},
                     "scope": {"project": {"id": project.id}},
                     "links": {"assignment": f"{base}/identity/v3/projects/{project.id}/users/"
                                             f"{user.id}/roles/{role.id}"}}
             if names:
                 item["role"]["name"] = role.name
-                item["user"].update(name=user.name, domain={"id": user.domain_id})
-                item["scope"]["project"].update(name=project.name,
-                                                domain={"id": project.domain_id})
+                item["user"].update(name=user.name, domain={
+                    "id": user.domain_id, "name": domains.get(user.domain_id)})
+                item["scope"]["project"].update(name=project.name, domain={
+                    "id": project.domain_id, "name": domains.get(project.domain_id)})
             items.append(item)
     return views.collection(base, "role_assignments", items)

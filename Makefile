@@ -1,0 +1,55 @@
+# Stratus developer and operator entry points.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+export PATH := $(abspath $(BIN)):$(PATH)
+
+.PHONY: help venv test test-unit test-integration test-ansible lint format sample-config \
+        bench-api bench-scheduler bench-image tiny-image aio molecule
+
+help:
+	@echo "make aio            deploy the all-in-one cloud on this host and boot a first server"
+	@echo "make test           run every test tier"
+	@echo "make lint           ruff over the tree"
+	@echo "make sample-config  regenerate etc/stratus/stratus.conf.sample"
+	@echo "make bench-api | bench-scheduler | bench-image   print benchmark figures"
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(BIN)/pip install -q -U pip wheel
+	$(BIN)/pip install -q -e '.[test,compute]'
+	touch $@
+
+venv: $(VENV)/.installed
+
+test: venv lint test-unit test-integration test-ansible
+
+test-unit: venv
+	$(BIN)/pytest -q tests/unit tests/support
+
+test-integration: venv
+	$(BIN)/pytest -q tests/integration
+
+test-ansible: venv
+	$(BIN)/pytest -q tests/ansible
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: venv
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+sample-config: venv
+	$(BIN)/oslo-config-generator --config-file etc/stratus/config-generator.conf
+
+bench-api: venv
+	$(PY) tests/bench/bench_api.py
+
+bench-scheduler: venv
+	$(PY) tests/bench/bench_scheduler.py
+
+bench-image: venv
+	$(PY) tests/bench/bench_image.py

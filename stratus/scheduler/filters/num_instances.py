@@ -1,0 +1,36 @@
+"""NumInstancesFilter and AggregateNumInstancesFilter: cap instances per host."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from stratus.scheduler.filters.base import BaseFilter
+from stratus.scheduler.host_state import NO_LIMIT
+
+if TYPE_CHECKING:
+    from stratus.scheduler.host_state import HostTable
+    from stratus.scheduler.request_spec import RequestSpec
+
+
+class NumInstancesFilter(BaseFilter):
+    per_instance = True
+
+    def mask(self, table: HostTable, spec: RequestSpec, index: int) -> np.ndarray | None:
+        return table.num_instances < self.config.max_instances_per_host
+
+
+class AggregateNumInstancesFilter(BaseFilter):
+    """Like NumInstancesFilter, with the limit taken from the aggregates'
+    ``max_instances_per_host`` metadata (the lowest) where they set one."""
+
+    per_instance = True
+
+    def mask(self, table: HostTable, spec: RequestSpec, index: int) -> np.ndarray | None:
+        limit = np.where(
+            table.agg_max_instances == NO_LIMIT,
+            self.config.max_instances_per_host,
+            table.agg_max_instances,
+        )
+        return table.num_instances < limit

@@ -1,0 +1,29 @@
+"""RamFilter: enough RAM left under the host's RAM allocation ratio."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from stratus.scheduler.filters.base import BaseFilter
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from stratus.scheduler.host_state import HostTable
+    from stratus.scheduler.request_spec import RequestSpec
+
+
+class RamFilter(BaseFilter):
+    """Passes when ``total * ratio - used >= requested``.
+
+    An instance may overcommit against other instances but never against itself:
+    it must also fit in the host's physical RAM.
+    """
+
+    per_instance = True
+
+    def mask(self, table: HostTable, spec: RequestSpec, index: int) -> np.ndarray | None:
+        requested = spec.flavor.memory_mb
+        total = table.ram_total
+        usable = table.ram_limit - (total - table.free_ram)
+        return (total >= requested) & (usable >= requested)

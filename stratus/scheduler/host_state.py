@@ -1,0 +1,895 @@
+"""The scheduler's in-memory view of every compute node.
+
+``HostRecord`` is one compute node as plain data: what a loader builds from
+database rows (or the Ansible filter plugin from hypervisor dicts). ``HostTable``
+holds many records column by column so that filters and weighers work on whole
+numpy arrays:
+
+* numeric state (capacity, usage, effective allocation ratios and limits, counters)
+  lives in one array per quantity;
+* aggregate membership (with the host's availability zone) and hypervisor
+  capabilities are interned: hosts with identical aggregates share one
+  *aggregate signature*, hosts with identical capabilities one *capability
+  signature*. A request-shape predicate (an extra-spec set, an image, a zone) is
+  evaluated once per distinct signature and cached, and the per-host mask is a
+  lookup through the signature column;
+* instances are indexed uuid -> row for the affinity filters.
+
+``update_host`` rewrites one row in place; ``consume`` charges one placement to a
+row so that instance k+1 of a request sees instance k. Nothing is rebuilt per
+request. The table is not thread-safe; the scheduler service serialises access.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+import netaddr
+import numpy as np
+
+from stratus.scheduler.request_spec import Flavor
+
+_MASK64 = (1 << 64) - 1
+_LUT_CACHE_SIZE = 1024
+
+# agg_max_instances when no aggregate sets max_instances_per_host.
+NO_LIMIT = np.iinfo(np.int64).min
+
+AGGREGATES = "aggregates"
+CAPABILITIES = "capabilities"
+
+# Host attributes a capabilities-scoped extra spec may name before falling back to
+# the free-form ``capabilities`` dict (Nova's host_state attributes, then stats).
+CAPABILITY_ATTRIBUTES = ("hypervisor_type", "hypervisor_version", "cpu_info", "arch")
+
+
+# -- canonical names (Nova's Architecture / HVType / VMMode canonicalisation) --------
+
+
+def canonical_arch(name: str | None) -> str | None:
+    if not name:
+        return None
+    name = str(name).lower()
+    if name in ("i386", "i486", "i586", "x86_32"):
+        return "i686"
+    if name in ("amd64", "x64"):
+        return "x86_64"
+    return name
+
+
+def canonical_hv_type(name: str | None) -> str | None:
+    if not name:
+        return None
+    name = str(name).lower()
+    return "xen" if name == "xapi" else name
+
+
+def canonical_vm_mode(name: str | None) -> str | None:
+    if not name:
+        return None
+    name = str(name).lower()
+    if name == "pv":
+        return "xen"
+    if name in ("hv", "baremetal"):
+        return "hvm"
+    return name
+
+
+# -- records ---------------------------------------------------------------------------
+
+
+@dataclass
+class Aggregate:
+    """A host aggregate as the scheduler sees it: an identity and its metadata."""
+
+    name: str
+    metadata: dict[str, str] = field(default_factory=dict)
+    id: int | str | None = None
+
+    @property
+    def key(self) -> int | str:
+        return self.id if self.id is not None else self.name
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Aggregate:
+        metadata = {str(k): str(v) for k, v in (data.get("metadata") or {}).items()}
+        if data.get("availability_zone") and "availability_zone" not in metadata:
+            metadata["availability_zone"] = str(data["availability_zone"])
+        return cls(name=str(data.get("name", data.get("id", ""))), metadata=metadata,
+                   id=data.get("id"))
+
+
+@dataclass
+class HostRecord:
+    """One compute node. Sizes are in the units the compute API reports them.
+
+    ``*_allocation_ratio`` of ``None`` (or 0) means the scheduler's default;
+    aggregates may lower it further through their metadata. ``num_instances`` of
+    ``None`` means ``len(instances)``. ``supported_instances`` lists
+    ``(arch, hypervisor_type, vm_mode)`` triples; empty means one triple made of
+    ``arch`` and ``hypervisor_type`` in ``hvm`` mode.
+    """
+
+    host: str
+    nodename: str | None = None
+    uuid: str | None = None
+    vcpus: int = 0
+    vcpus_used: int = 0
+    memory_mb: int = 0
+    memory_mb_used: int = 0
+    local_gb: int = 0
+    local_gb_used: int = 0
+    disk_available_least: int | None = None
+    cpu_allocation_ratio: float | None = None
+    ram_allocation_ratio: float | None = None
+    disk_allocation_ratio: float | None = None
+    service_up: bool = True
+    service_disabled: bool = False
+    availability_zone: str | None = None
+    aggregates: list[Aggregate] = field(default_factory=list)
+    hypervisor_type: str | None = None
+    hypervisor_version: int = 0
+    cpu_info: dict[str, Any] = field(default_factory=dict)
+    arch: str | None = None
+    supported_instances: list[tuple[str | None, str | None, str | None]] = field(
+        default_factory=list
+    )
+    capabilities: dict[str, Any] = field(default_factory=dict)
+    num_instances: int | None = None
+    num_io_ops: int = 0
+    host_ip: str | None = None
+    instances: dict[str, str | None] = field(default_factory=dict)
+    failed_builds: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.nodename:
+            self.nodename = self.host
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> HostRecord:
+        data = dict(data)
+        data["aggregates"] = [
+            a if isinstance(a, Aggregate) else Aggregate.from_dict(a)
+            for a in data.get("aggregates") or []
+        ]
+        data["supported_instances"] = [tuple(t) for t in data.get("supported_instances") or []]
+        known = cls.__dataclass_fields__
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class HostDefaults(Protocol):
+    """What a table needs from configuration (``SchedulerConfig`` provides it)."""
+
+    cpu_allocation_ratio: float
+    ram_allocation_ratio: float
+    disk_allocation_ratio: float
+    default_availability_zone: str
+
+
+@dataclass(frozen=True)
+class DefaultHostSettings:
+    cpu_allocation_ratio: float = 16.0
+    ram_allocation_ratio: float = 1.5
+    disk_allocation_ratio: float = 1.0
+    default_availability_zone: str = "nova"
+
+
+# -- interned per-signature information ---------------------------------------------
+
+
+def _min_number(values: Iterable[str], cast: Callable[[str], Any]) -> Any:
+    """Nova's validate_num_values: the minimum, None if absent or not all numbers."""
+    values = list(values)
+    if not values:
+        return None
+    try:
+        return min(cast(v) for v in values)
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class AggregateInfo:
+    """What a set of aggregates (plus the host's own zone) means to the filters."""
+
+    aggregates: tuple[Aggregate, ...]
+    metadata: dict[str, frozenset[str]]
+    zones: frozenset[str]
+    cpu_allocation_ratio: float | None
+    ram_allocation_ratio: float | None
+    disk_allocation_ratio: float | None
+    max_instances_per_host: int | None
+    tenant_ids: frozenset[str]
+
+    @classmethod
+    def build(
+        cls, aggregates: Sequence[Aggregate], own_zone: str | None, default_zone: str
+    ) -> AggregateInfo:
+        metadata: dict[str, set[str]] = {}
+        raw: dict[str, set[str]] = {}
+        for agg in aggregates:
+            for key, value in agg.metadata.items():
+                raw.setdefault(key, set()).add(value)
+                metadata.setdefault(key, set()).update(p.strip() for p in value.split(","))
+        if "availability_zone" in metadata:
+            zones = frozenset(metadata["availability_zone"])
+        else:
+            zones = frozenset({own_zone or default_zone})
+        tenants: set[str] = set()
+        for key, values in metadata.items():
+            if key.startswith("filter_tenant_id"):
+                tenants.update(values)
+        return cls(
+            aggregates=tuple(aggregates),
+            metadata={k: frozenset(v) for k, v in metadata.items()},
+            zones=zones,
+            cpu_allocation_ratio=_min_number(raw.get("cpu_allocation_ratio", ()), float),
+            ram_allocation_ratio=_min_number(raw.get("ram_allocation_ratio", ()), float),
+            disk_allocation_ratio=_min_number(raw.get("disk_allocation_ratio", ()), float),
+            max_instances_per_host=_min_number(raw.get("max_instances_per_host", ()), int),
+            tenant_ids=frozenset(tenants),
+        )
+
+
+_MISSING = object()
+
+
+@dataclass(frozen=True)
+class CapabilityInfo:
+    """A host's hypervisor description, shared by all hosts that report the same one."""
+
+    hypervisor_type: str | None
+    hypervisor_version: int
+    arch: str | None
+    cpu_info: dict[str, Any]
+    capabilities: dict[str, Any]
+    supported_instances: tuple[tuple[str | None, str | None, str | None], ...]
+
+    @classmethod
+    def from_record(cls, record: HostRecord) -> CapabilityInfo:
+        triples = record.supported_instances or (
+            [(record.arch, record.hypervisor_type, "hvm")]
+            if record.arch or record.hypervisor_type
+            else []
+        )
+        return cls(
+            hypervisor_type=record.hypervisor_type,
+            hypervisor_version=int(record.hypervisor_version or 0),
+            arch=record.arch,
+            cpu_info=dict(record.cpu_info or {}),
+            capabilities=dict(record.capabilities or {}),
+            supported_instances=tuple(
+                (canonical_arch(a), canonical_hv_type(h), canonical_vm_mode(m))
+                for a, h, m in triples
+            ),
+        )
+
+    def signature(self) -> str:
+        return json.dumps(
+            [
+                self.hypervisor_type,
+                self.hypervisor_version,
+                self.arch,
+                self.cpu_info,
+                self.capabilities,
+                self.supported_instances,
+            ],
+            sort_keys=True,
+            default=str,
+        )
+
+    def has(self, name: str) -> bool:
+        return name in CAPABILITY_ATTRIBUTES or name in self.capabilities
+
+    def lookup(self, name: str) -> Any:
+        """A top-level capability: a known attribute, else a ``capabilities`` key.
+
+        Returns ``_MISSING`` when the host has no such capability at all.
+        """
+        if name in CAPABILITY_ATTRIBUTES:
+            value = getattr(self, name)
+            if value is not None:
+                return value
+        return self.capabilities.get(name, _MISSING)
+
+
+def capability_missing(value: Any) -> bool:
+    return value is _MISSING
+
+
+@dataclass
+class _Lut:
+    """A cached per-signature lookup table for one request shape."""
+
+    compute: Callable[[Any], Any]
+    dtype: Any
+    values: np.ndarray
+    column: np.ndarray | None = None
+    version: int = -1
+
+
+class _Interner:
+    def __init__(self) -> None:
+        self.index: dict[Hashable, int] = {}
+        self.items: list[Any] = []
+
+    def intern(self, key: Hashable, make: Callable[[], Any]) -> int:
+        sig = self.index.get(key)
+        if sig is None:
+            sig = len(self.items)
+            self.index[key] = sig
+            self.items.append(make())
+        return sig
+
+
+# -- the table -------------------------------------------------------------------------
+
+_INT_COLUMNS = (
+    "vcpus_total",
+    "vcpus_used",
+    "ram_total",
+    "free_ram",
+    "disk_total_mb",
+    "free_disk_mb",
+    "num_instances",
+    "num_io_ops",
+    "failed_builds",
+    "agg_max_instances",
+)
+_FLOAT_COLUMNS = (
+    "cpu_ratio",
+    "ram_ratio",
+    "disk_ratio",
+    "vcpu_limit",
+    "ram_limit",
+    "disk_limit_mb",
+)
+_COLUMNS: tuple[tuple[str, Any], ...] = (
+    *((name, np.int64) for name in _INT_COLUMNS),
+    *((name, np.float64) for name in _FLOAT_COLUMNS),
+    ("live", bool),
+    ("up", bool),
+    ("enabled", bool),
+    ("agg_sig", np.int32),
+    ("cap_sig", np.int32),
+    ("ip_version", np.int8),
+    ("ip_hi", np.uint64),
+    ("ip_lo", np.uint64),
+    ("names", object),
+    ("nodenames", object),
+    ("host_ips", object),
+)
+
+
+class HostTable:
+    """Columnar state of all compute nodes; rows are addressed by integer index.
+
+    Removed hosts leave a dead row (``live`` is False) that filters never pass.
+    """
+
+    vcpus_total: np.ndarray
+    vcpus_used: np.ndarray
+    ram_total: np.ndarray
+    free_ram: np.ndarray
+    disk_total_mb: np.ndarray
+    free_disk_mb: np.ndarray
+    num_instances: np.ndarray
+    num_io_ops: np.ndarray
+    failed_builds: np.ndarray
+    agg_max_instances: np.ndarray
+    cpu_ratio: np.ndarray
+    ram_ratio: np.ndarray
+    disk_ratio: np.ndarray
+    vcpu_limit: np.ndarray
+    ram_limit: np.ndarray
+    disk_limit_mb: np.ndarray
+    live: np.ndarray
+    up: np.ndarray
+    enabled: np.ndarray
+    agg_sig: np.ndarray
+    cap_sig: np.ndarray
+    ip_version: np.ndarray
+    ip_hi: np.ndarray
+    ip_lo: np.ndarray
+    names: np.ndarray
+    nodenames: np.ndarray
+    host_ips: np.ndarray
+
+    def __init__(
+        self, records: Iterable[HostRecord] = (), defaults: HostDefaults | None = None
+    ) -> None:
+        self.defaults: HostDefaults = defaults or DefaultHostSettings()
+        records = list(records)
+        self._records: list[HostRecord | None] = []
+        self._row_instances: list[dict[str, str | None]] = []
+        self._rows: dict[str, int] = {}
+        self._node_rows: dict[str, int] = {}
+        self._instance_rows: dict[str, int] = {}
+        self._sigs = {AGGREGATES: _Interner(), CAPABILITIES: _Interner()}
+        self._sig_version = {AGGREGATES: 0, CAPABILITIES: 0}
+        self._luts: OrderedDict[tuple[str, Hashable], _Lut] = OrderedDict()
+        self._used: dict[str, tuple[int, np.ndarray]] = {}
+        self._name_rank: np.ndarray | None = None
+        self._allocate(0)
+        self._grow(len(records))
+        for record in records:
+            if record.host in self._rows:
+                raise ValueError(f"duplicate host {record.host!r}")
+            self._add_row(record)
+
+    # -- storage -------------------------------------------------------------------
+
+    @property
+    def size(self) -> int:
+        """Number of rows, dead ones included."""
+        return len(self._records)
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def _allocate(self, capacity: int) -> None:
+        for name, dtype in _COLUMNS:
+            if dtype is object:
+                buffer = np.full(capacity, None, dtype=object)
+            else:
+                buffer = np.zeros(capacity, dtype=dtype)
+            self.__dict__[f"_full_{name}"] = buffer
+        self._capacity = capacity
+        self._expose()
+
+    def _grow(self, extra: int) -> None:
+        """Make room for ``extra`` more rows (amortised doubling)."""
+        need = len(self._records) + extra
+        if need <= self._capacity:
+            return
+        capacity = max(need, 2 * self._capacity, 16)
+        for name, dtype in _COLUMNS:
+            old = self.__dict__[f"_full_{name}"]
+            if dtype is object:
+                buffer = np.full(capacity, None, dtype=object)
+            else:
+                buffer = np.zeros(capacity, dtype=dtype)
+            buffer[: len(old)] = old
+            self.__dict__[f"_full_{name}"] = buffer
+        self._capacity = capacity
+        self._expose()
+
+    def _expose(self) -> None:
+        """Point the public column attributes at the used prefix of the buffers."""
+        n = len(self._records)
+        for name, _ in _COLUMNS:
+            self.__dict__[name] = self.__dict__[f"_full_{name}"][:n]
+
+    def _add_row(self, record: HostRecord) -> int:
+        self._grow(1)
+        row = len(self._records)
+        self._records.append(None)
+        self._row_instances.append({})
+        self._expose()
+        self._write_row(row, record)
+        self._name_rank = None
+        for kind in self._sig_version:
+            self._sig_version[kind] += 1
+        return row
+
+    def _write_row(self, row: int, record: HostRecord) -> None:
+        d = self.defaults
+        old = self._records[row]
+        if old is not None:
+            for uuid in self._row_instances[row]:
+                if self._instance_rows.get(uuid) == row:
+                    del self._instance_rows[uuid]
+            if self._node_rows.get(old.nodename or old.host) == row:
+                del self._node_rows[old.nodename or old.host]
+        self._records[row] = record
+        self._rows[record.host] = row
+        self._node_rows[record.nodename or record.host] = row
+        instances = dict(record.instances)
+        self._row_instances[row] = instances
+        for uuid in instances:
+            self._instance_rows[uuid] = row
+
+        agg_sig = self._sigs[AGGREGATES].intern(
+            (
+                tuple(
+                    sorted(
+                        ((str(a.key), tuple(sorted(a.metadata.items()))) for a in record.aggregates)
+                    )
+                ),
+                record.availability_zone,
+            ),
+            lambda: AggregateInfo.build(
+                record.aggregates, record.availability_zone, d.default_availability_zone
+            ),
+        )
+        caps = CapabilityInfo.from_record(record)
+        cap_sig = self._sigs[CAPABILITIES].intern(caps.signature(), lambda: caps)
+        info: AggregateInfo = self._sigs[AGGREGATES].items[agg_sig]
+        if self.agg_sig[row] != agg_sig or old is None:
+            self._sig_version[AGGREGATES] += 1
+        if self.cap_sig[row] != cap_sig or old is None:
+            self._sig_version[CAPABILITIES] += 1
+        self.agg_sig[row] = agg_sig
+        self.cap_sig[row] = cap_sig
+
+        cpu_ratio = info.cpu_allocation_ratio
+        if cpu_ratio is None:
+            cpu_ratio = record.cpu_allocation_ratio or d.cpu_allocation_ratio
+        ram_ratio = info.ram_allocation_ratio
+        if ram_ratio is None:
+            ram_ratio = record.ram_allocation_ratio or d.ram_allocation_ratio
+        disk_ratio = info.disk_allocation_ratio
+        if disk_ratio is None:
+            disk_ratio = record.disk_allocation_ratio or d.disk_allocation_ratio
+        free_gb = record.local_gb - record.local_gb_used
+        if record.disk_available_least is not None:
+            free_gb = min(free_gb, record.disk_available_least)
+
+        self.live[row] = True
+        self.up[row] = bool(record.service_up)
+        self.enabled[row] = not record.service_disabled
+        self.vcpus_total[row] = record.vcpus
+        self.vcpus_used[row] = record.vcpus_used
+        self.ram_total[row] = record.memory_mb
+        self.free_ram[row] = record.memory_mb - record.memory_mb_used
+        self.disk_total_mb[row] = record.local_gb * 1024
+        self.free_disk_mb[row] = free_gb * 1024
+        self.num_instances[row] = (
+            len(instances) if record.num_instances is None else record.num_instances
+        )
+        self.num_io_ops[row] = record.num_io_ops
+        self.failed_builds[row] = record.failed_builds
+        self.agg_max_instances[row] = (
+            NO_LIMIT if info.max_instances_per_host is None else info.max_instances_per_host
+        )
+        self.cpu_ratio[row] = cpu_ratio
+        self.ram_ratio[row] = ram_ratio
+        self.disk_ratio[row] = disk_ratio
+        # Same float operations, in the same order, as the per-host rules.
+        self.vcpu_limit[row] = record.vcpus * cpu_ratio
+        self.ram_limit[row] = record.memory_mb * ram_ratio
+        self.disk_limit_mb[row] = (record.local_gb * 1024) * disk_ratio
+        self.names[row] = record.host
+        self.nodenames[row] = record.nodename
+        self.host_ips[row] = record.host_ip
+        version, hi, lo = 0, 0, 0
+        if record.host_ip:
+            try:
+                address = netaddr.IPAddress(record.host_ip)
+            except (netaddr.AddrFormatError, ValueError, TypeError):
+                pass
+            else:
+                version, value = address.version, int(address)
+                hi, lo = value >> 64, value & _MASK64
+        self.ip_version[row] = version
+        self.ip_hi[row] = hi
+        self.ip_lo[row] = lo
+
+    # -- maintenance (called by loaders) ----------------------------------------------
+
+    def update_host(self, record: HostRecord) -> int:
+        """Insert or replace one host's state; returns its row."""
+        row = self._rows.get(record.host)
+        if row is None:
+            return self._add_row(record)
+        if record.nodename != self.nodenames[row]:
+            self._name_rank = None
+        self._write_row(row, record)
+        return row
+
+    def remove_host(self, host: str) -> bool:
+        row = self._rows.pop(host, None)
+        if row is None:
+            return False
+        record = self._records[row]
+        assert record is not None
+        for uuid in self._row_instances[row]:
+            if self._instance_rows.get(uuid) == row:
+                del self._instance_rows[uuid]
+        if self._node_rows.get(record.nodename or host) == row:
+            del self._node_rows[record.nodename or host]
+        self._row_instances[row] = {}
+        self.live[row] = False
+        for kind in self._sig_version:
+            self._sig_version[kind] += 1
+        return True
+
+    def update_aggregate(self, aggregate: Aggregate) -> list[int]:
+        """Replace an aggregate's metadata on every host that belongs to it."""
+        touched = []
+        for row in list(self._rows.values()):
+            record = self._records[row]
+            assert record is not None
+            if any(a.key == aggregate.key for a in record.aggregates):
+                aggregates = [aggregate if a.key == aggregate.key else a for a in record.aggregates]
+                touched.append(self.update_host(dataclasses.replace(record, aggregates=aggregates)))
+        return touched
+
+    def set_service_state(
+        self, host: str, *, up: bool | None = None, disabled: bool | None = None
+    ) -> None:
+        row = self._rows[host]
+        record = self._records[row]
+        assert record is not None
+        if up is not None:
+            record.service_up = up
+            self.up[row] = up
+        if disabled is not None:
+            record.service_disabled = disabled
+            self.enabled[row] = not disabled
+
+    # -- placement accounting --------------------------------------------------------
+
+    def consume(
+        self,
+        index: int,
+        flavor: Flavor,
+        instance_uuid: str | None = None,
+        project_id: str | None = None,
+    ) -> None:
+        """Charge one instance of ``flavor`` to row ``index`` (as Nova's consume_from_request)."""
+        self.free_ram[index] -= flavor.memory_mb
+        self.free_disk_mb[index] -= flavor.disk_mb
+        self.vcpus_used[index] += flavor.vcpus
+        self.num_instances[index] += 1
+        self.num_io_ops[index] += 1
+        if instance_uuid:
+            self._row_instances[index][instance_uuid] = project_id
+            self._instance_rows[instance_uuid] = index
+
+    def release(self, index: int, flavor: Flavor, instance_uuid: str | None = None) -> None:
+        """Undo ``consume`` (a failed claim, or an all-or-nothing request that failed)."""
+        self.free_ram[index] += flavor.memory_mb
+        self.free_disk_mb[index] += flavor.disk_mb
+        self.vcpus_used[index] -= flavor.vcpus
+        self.num_instances[index] -= 1
+        self.num_io_ops[index] -= 1
+        if instance_uuid and self._row_instances[index].pop(instance_uuid, 0) != 0:
+            if self._instance_rows.get(instance_uuid) == index:
+                del self._instance_rows[instance_uuid]
+
+    # -- lookups ---------------------------------------------------------------------
+
+    def index_of(self, host: str) -> int | None:
+        return self._rows.get(host)
+
+    def record(self, index: int) -> HostRecord:
+        record = self._records[index]
+        assert record is not None
+        return record
+
+    def records(self) -> list[HostRecord]:
+        return [self._records[row] for row in sorted(self._rows.values())]  # type: ignore[misc]
+
+    def instances(self, index: int) -> dict[str, str | None]:
+        return self._row_instances[index]
+
+    def aggregate_info(self, index: int) -> AggregateInfo:
+        return self._sigs[AGGREGATES].items[self.agg_sig[index]]
+
+    def capability_info(self, index: int) -> CapabilityInfo:
+        return self._sigs[CAPABILITIES].items[self.cap_sig[index]]
+
+    def rows_for_hosts(self, names: Iterable[str], match_nodes: bool = True) -> np.ndarray:
+        """Rows whose host name (or, with ``match_nodes``, node name) is in ``names``."""
+        rows = set()
+        for name in names:
+            row = self._rows.get(name)
+            if row is None and match_nodes:
+                row = self._node_rows.get(name)
+            if row is not None:
+                rows.add(row)
+        return np.fromiter(rows, dtype=np.intp, count=len(rows))
+
+    def host_mask(self, names: Iterable[str], match_nodes: bool = True) -> np.ndarray:
+        mask = np.zeros(self.size, dtype=bool)
+        mask[self.rows_for_hosts(names, match_nodes)] = True
+        return mask
+
+    def rows_with_instances(self, uuids: Iterable[str]) -> np.ndarray:
+        rows = {self._instance_rows[u] for u in uuids if u in self._instance_rows}
+        return np.fromiter(rows, dtype=np.intp, count=len(rows))
+
+    def instance_counts(self, uuids: Iterable[str]) -> np.ndarray:
+        """Per row, how many of ``uuids`` run there."""
+        rows = [self._instance_rows[u] for u in set(uuids) if u in self._instance_rows]
+        return np.bincount(np.asarray(rows, dtype=np.intp), minlength=self.size)
+
+    @property
+    def name_rank(self) -> np.ndarray:
+        """Rank of each row's host name in sorted order: the deterministic tie-breaker."""
+        if self._name_rank is None or len(self._name_rank) != self.size:
+            order = np.argsort(self.names.astype(str), kind="stable")
+            rank = np.empty(self.size, dtype=np.int64)
+            rank[order] = np.arange(self.size)
+            self._name_rank = rank
+        return self._name_rank
+
+    def limits(self, index: int) -> dict[str, float]:
+        """The oversubscription limits a claim on this host must respect."""
+        return {
+            "vcpu": float(self.vcpu_limit[index]),
+            "memory_mb": float(self.ram_limit[index]),
+            "disk_gb": float(self.disk_limit_mb[index]) / 1024,
+        }
+
+    def host_state(self, index: int) -> HostStateView:
+        return HostStateView(self, index)
+
+    # -- per-signature caches --------------------------------------------------------
+
+    def signature_lookup(
+        self,
+        kind: str,
+        key: Hashable,
+        compute: Callable[[Any], Any],
+        dtype: Any = bool,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``compute(info)`` per distinct signature, and spread over the rows.
+
+        ``kind`` is ``AGGREGATES`` (info is an ``AggregateInfo``) or ``CAPABILITIES``
+        (a ``CapabilityInfo``). ``key`` must identify ``compute`` completely: the
+        result is cached under it and kept current as hosts change. Returns the
+        per-signature values and the per-row column (read-only).
+        """
+        cache_key = (kind, key)
+        lut = self._luts.get(cache_key)
+        if lut is None:
+            lut = _Lut(compute, dtype, np.empty(0, dtype=dtype))
+            self._luts[cache_key] = lut
+            if len(self._luts) > _LUT_CACHE_SIZE:
+                self._luts.popitem(last=False)
+        else:
+            self._luts.move_to_end(cache_key)
+        items = self._sigs[kind].items
+        if len(lut.values) < len(items):
+            extra = [lut.compute(info) for info in items[len(lut.values) :]]
+            added = np.empty(len(extra), dtype=dtype)
+            for i, value in enumerate(extra):
+                added[i] = value
+            lut.values = np.concatenate([lut.values, added])
+            lut.version = -1
+        version = self._sig_version[kind]
+        if lut.version != version or lut.column is None:
+            column = lut.values[self.agg_sig if kind == AGGREGATES else self.cap_sig]
+            column.flags.writeable = False
+            lut.column = column
+            lut.version = version
+        return lut.values, lut.column
+
+    def signature_column(
+        self, kind: str, key: Hashable, compute: Callable[[Any], Any], dtype: Any = bool
+    ) -> np.ndarray:
+        return self.signature_lookup(kind, key, compute, dtype)[1]
+
+    def used_signatures(self, kind: str) -> np.ndarray:
+        """Per signature of ``kind``: whether any live host has it."""
+        version = self._sig_version[kind]
+        cached = self._used.get(kind)
+        if cached is None or cached[0] != version:
+            column = self.agg_sig if kind == AGGREGATES else self.cap_sig
+            used = np.bincount(column[self.live], minlength=len(self._sigs[kind].items)) > 0
+            self._used[kind] = (version, used)
+            return used
+        return cached[1]
+
+    def signature_mask(
+        self, kind: str, key: Hashable, predicate: Callable[[Any], bool]
+    ) -> np.ndarray:
+        return self.signature_column(kind, key, predicate, bool)
+
+
+class HostStateView:
+    """One row seen as an object with Nova's host-state attribute names.
+
+    Used where a rule needs one host at a time (JsonFilter's generic path).
+    """
+
+    __slots__ = ("_table", "_row")
+
+    def __init__(self, table: HostTable, row: int) -> None:
+        self._table = table
+        self._row = row
+
+    def _caps(self) -> CapabilityInfo:
+        return self._table.capability_info(self._row)
+
+    @property
+    def host(self) -> str:
+        return self._table.names[self._row]
+
+    @property
+    def nodename(self) -> str:
+        return self._table.nodenames[self._row]
+
+    hypervisor_hostname = nodename
+
+    @property
+    def host_ip(self) -> str | None:
+        return self._table.host_ips[self._row]
+
+    @property
+    def free_ram_mb(self) -> int:
+        return int(self._table.free_ram[self._row])
+
+    @property
+    def free_disk_mb(self) -> int:
+        return int(self._table.free_disk_mb[self._row])
+
+    @property
+    def total_usable_ram_mb(self) -> int:
+        return int(self._table.ram_total[self._row])
+
+    @property
+    def total_usable_disk_gb(self) -> int:
+        return int(self._table.disk_total_mb[self._row]) // 1024
+
+    @property
+    def vcpus_total(self) -> int:
+        return int(self._table.vcpus_total[self._row])
+
+    @property
+    def vcpus_used(self) -> int:
+        return int(self._table.vcpus_used[self._row])
+
+    @property
+    def num_instances(self) -> int:
+        return int(self._table.num_instances[self._row])
+
+    @property
+    def num_io_ops(self) -> int:
+        return int(self._table.num_io_ops[self._row])
+
+    @property
+    def failed_builds(self) -> int:
+        return int(self._table.failed_builds[self._row])
+
+    @property
+    def cpu_allocation_ratio(self) -> float:
+        return float(self._table.cpu_ratio[self._row])
+
+    @property
+    def ram_allocation_ratio(self) -> float:
+        return float(self._table.ram_ratio[self._row])
+
+    @property
+    def disk_allocation_ratio(self) -> float:
+        return float(self._table.disk_ratio[self._row])
+
+    @property
+    def hypervisor_type(self) -> str | None:
+        return self._caps().hypervisor_type
+
+    @property
+    def hypervisor_version(self) -> int:
+        return self._caps().hypervisor_version
+
+    @property
+    def arch(self) -> str | None:
+        return self._caps().arch
+
+    @property
+    def cpu_info(self) -> dict[str, Any]:
+        return self._caps().cpu_info
+
+    @property
+    def capabilities(self) -> dict[str, Any]:
+        return self._caps().capabilities
+
+    stats = capabilities
+
+    @property
+    def instances(self) -> dict[str, str | None]:
+        return self._table.instances(self._row)
+
+    @property
+    def aggregates(self) -> tuple[Aggregate, ...]:
+        return self._table.aggregate_info(self._row).aggregates

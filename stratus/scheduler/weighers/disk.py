@@ -1,0 +1,20 @@
+"""DiskWeigher: free local disk."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from stratus.scheduler.weighers.base import BaseWeigher
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from stratus.scheduler.host_state import HostTable
+    from stratus.scheduler.request_spec import RequestSpec
+
+
+class DiskWeigher(BaseWeigher):
+    multiplier_option = "disk_weight_multiplier"
+
+    def raw(self, table: HostTable, spec: RequestSpec, rows: np.ndarray) -> np.ndarray | None:
+        return table.free_disk_mb[rows]
