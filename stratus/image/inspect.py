@@ -12,7 +12,7 @@ its headers only, before it is stored:
   encryption, no corrupt flag, no incompatible feature this parser does not
   know;
 * vmdk: only single-file monolithicSparse / streamOptimized images whose
-  embedded descriptor names no other file;
+  embedded descriptor names no other file and no parent (parentFileNameHint);
 * vhd / vhdx: no differencing (parent) disks.
 
 This is a small ``struct`` parser reading a few KiB of headers: no subprocess,
