@@ -335,11 +335,12 @@ class RabbitMQServer:
         )
 
     def _amqp_login(self) -> bool:
+        if self.process is not None and "eaddrinuse" in self.log_tail(60):
+            # Some other process owns the port; do not wait for the node to give up.
+            _kill_group(self.process)
+            return False
         # A plain TCP probe first: cheap while the node is still booting.
         if not port_is_open(self.port, self.host):
-            if self.process is not None and "eaddrinuse" in self.log_tail(60):
-                # The node would take ~10 s to give up by itself.
-                _kill_group(self.process)
             return False
         with kombu.Connection(self.amqp_url, connect_timeout=2) as conn:
             # One attempt; kombu's connect() would sleep 2 s between retries.

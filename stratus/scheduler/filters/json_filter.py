@@ -19,6 +19,7 @@ of one kind on every host; otherwise it falls back to evaluating host by host.
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import operator
 from collections.abc import Callable
@@ -171,16 +172,26 @@ class _Const:
 
 @dataclass
 class _Column:
-    values: np.ndarray  # numeric, bool, or object holding only str
+    """Per-row values of one kind (numbers, or text in an object array).
+
+    ``present`` marks the rows that have a value at all (None: every row); on
+    other rows the argument drops out, exactly as a missing variable does.
+    """
+
+    values: np.ndarray
     text: bool
+    present: np.ndarray | None = None
 
 
 @dataclass
 class _Negations:
-    items: list[_Const | _Column]
+    """The list ``not`` returns: per item, its truth and the rows it exists on."""
+
+    items: list[tuple[Any, np.ndarray | None]]
 
 
 _Value = _Const | _Column | _Negations
+_MAX_PARTIAL = 4
 
 
 def _capability_value(info: CapabilityInfo, path: tuple[str, ...]) -> Any:
@@ -193,12 +204,22 @@ def _capability_value(info: CapabilityInfo, path: tuple[str, ...]) -> Any:
     return value
 
 
+def _kind(value: Any) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return "number"
+    return "other"
+
+
 class _Columns:
     """Resolves ``$variables`` to table columns for one evaluation."""
 
     def __init__(self, table: HostTable) -> None:
         self.table = table
-        self.live = table.live
+        self.size = table.size
 
     def variable(self, text: str) -> _Const | _Column:
         if not text:
@@ -210,7 +231,7 @@ class _Columns:
         if name not in VARIABLES:
             return _Const(None)
         table = self.table
-        if name in _NUMERIC or name in _STRINGS or name in ("host_ip", "total_usable_disk_gb"):
+        if name not in _CAPABILITY:
             if len(path) > 1:
                 return _Const(None)
             if name in _NUMERIC:
@@ -219,43 +240,40 @@ class _Columns:
                 return _Column(table.disk_total_mb // 1024, text=False)
             if name in _STRINGS:
                 return _Column(getattr(table, _STRINGS[name]), text=True)
-            return self._objects(table.host_ips)
-        per_sig, column = table.signature_lookup(
+            ips = table.host_ips
+            present = np.not_equal(ips, None).astype(bool)
+            return self._typed(ips, present, ips[table.live & present])
+        per_sig, _ = table.signature_lookup(
             CAPABILITIES, ("json", path), lambda info: _capability_value(info, path), object
         )
-        return self._objects(column, per_sig, table.used_signatures(CAPABILITIES))
+        used = per_sig[table.used_signatures(CAPABILITIES)]
+        present_per_sig = np.not_equal(per_sig, None).astype(bool)
+        return self._typed(per_sig, present_per_sig, used[np.not_equal(used, None)], table.cap_sig)
 
-    def _objects(
+    def _typed(
         self,
-        column: np.ndarray,
-        per_sig: np.ndarray | None = None,
-        used: np.ndarray | None = None,
+        values: np.ndarray,
+        present: np.ndarray,
+        live_values: np.ndarray,
+        index: np.ndarray | None = None,
     ) -> _Const | _Column:
-        # Classify the distinct values the live hosts hold: all absent, all text,
-        # or all plain numbers can be evaluated column-wise; anything else cannot.
-        values = per_sig[used] if per_sig is not None else column[self.live]
-        kinds = {_kind(v) for v in values}
-        if kinds == {"none"}:
+        """A column of one kind from object ``values`` (per row, or per signature
+        spread through ``index``); ``live_values`` are the values live hosts hold."""
+        kinds = {_kind(v) for v in live_values}
+        if not kinds:
             return _Const(None)
         if kinds == {"text"}:
-            return _Column(column, text=True)
-        if kinds == {"number"}:
-            return _Column(column.astype(np.float64 if _any_float(values) else np.int64), False)
-        raise _Fallback
-
-
-def _kind(value: Any) -> str:
-    if value is None:
-        return "none"
-    if isinstance(value, str):
-        return "text"
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return "number"
-    return "other"
-
-
-def _any_float(values: np.ndarray) -> bool:
-    return any(isinstance(v, float) for v in values)
+            typed = np.where(present, values, "")
+            text = True
+        elif kinds == {"number"}:
+            dtype = np.float64 if any(isinstance(v, float) for v in live_values) else np.int64
+            typed = np.where(present, values, 0).astype(dtype)
+            text = False
+        else:
+            raise _Fallback
+        if index is not None:
+            typed, present = typed[index], present[index]
+        return _Column(typed, text, None if present.all() else present)
 
 
 def _is_number(value: Any) -> bool:
@@ -263,17 +281,23 @@ def _is_number(value: Any) -> bool:
 
 
 def _truth(value: _Value) -> Any:
-    """Python truthiness, as a bool or a boolean column."""
+    """Python truthiness of a present value, as a bool or a boolean column."""
     if isinstance(value, _Const):
         return bool(value.value)
     if isinstance(value, _Negations):
-        return bool(value.items)
+        # A list is true when it is not empty, i.e. where any item exists.
+        result: Any = False
+        for _, present in value.items:
+            if present is None:
+                return True
+            result = result | present
+        return result
     if value.text:
         return value.values != ""
     return value.values != 0
 
 
-def _compare(cmd: str, left: _Const | _Column, right: _Const | _Column) -> Any:
+def _compare_pair(cmd: str, left: _Const | _Column, right: _Const | _Column) -> Any:
     compare = operator.eq if cmd == "in" else _COMPARE[cmd]
     if isinstance(left, _Const) and isinstance(right, _Const):
         try:
@@ -300,6 +324,45 @@ def _compare(cmd: str, left: _Const | _Column, right: _Const | _Column) -> Any:
     return np.asarray(result, dtype=bool)
 
 
+def _compare_all_present(cmd: str, args: list[_Const | _Column]) -> Any:
+    if len(args) < 2:
+        return False
+    results = [_compare_pair(cmd, args[0], other) for other in args[1:]]
+    if cmd == "in":
+        return _combine(results, operator.or_, False)
+    return _combine(results, operator.and_, True)
+
+
+def _compare(cmd: str, args: list[_Value], size: int) -> Any:
+    if any(isinstance(arg, _Negations) for arg in args):
+        raise _Fallback
+    columns: list[_Const | _Column] = args  # type: ignore[assignment]
+    partial = [
+        i for i, arg in enumerate(columns) if isinstance(arg, _Column) and arg.present is not None
+    ]
+    if not partial:
+        return _compare_all_present(cmd, columns)
+    if len(partial) > _MAX_PARTIAL:
+        raise _Fallback
+    # Rows differ in which arguments they have: evaluate each presence pattern.
+    result = np.zeros(size, dtype=bool)
+    for pattern in itertools.product((False, True), repeat=len(partial)):
+        rows = np.ones(size, dtype=bool)
+        kept: list[_Const | _Column] = []
+        for i, arg in enumerate(columns):
+            if i in partial:
+                has = pattern[partial.index(i)]
+                assert isinstance(arg, _Column) and arg.present is not None
+                rows &= arg.present if has else ~arg.present
+                if has:
+                    kept.append(_Column(arg.values, arg.text))
+            else:
+                kept.append(arg)
+        if rows.any():
+            result |= rows & _compare_all_present(cmd, kept)
+    return result
+
+
 def _combine(parts: list[Any], op: Callable[[Any, Any], Any], empty: bool) -> Any:
     result: Any = empty
     for part in parts:
@@ -307,30 +370,34 @@ def _combine(parts: list[Any], op: Callable[[Any, Any], Any], empty: bool) -> An
     return result
 
 
-def _apply_columns(cmd: str, args: list[_Value]) -> _Value:
+def _present(value: _Value) -> np.ndarray | None:
+    return value.present if isinstance(value, _Column) else None
+
+
+def _wrap(result: Any) -> _Const | _Column:
+    return _Column(result, False) if isinstance(result, np.ndarray) else _Const(result)
+
+
+def _apply_columns(cmd: str, args: list[_Value], size: int) -> _Value:
     if cmd == "not":
-        items: list[_Const | _Column] = []
+        items: list[tuple[Any, np.ndarray | None]] = []
         for arg in args:
             truth = _truth(arg)
-            if isinstance(truth, np.ndarray):
-                items.append(_Column(~truth, text=False))
-            else:
-                items.append(_Const(not truth))
+            items.append((~truth if isinstance(truth, np.ndarray) else not truth, _present(arg)))
         return _Negations(items)
-    if cmd in ("or", "and"):
-        truths = [_truth(arg) for arg in args]
-        op = operator.or_ if cmd == "or" else operator.and_
-        result = _combine(truths, op, cmd == "and")
-        return _Column(result, False) if isinstance(result, np.ndarray) else _Const(result)
-    if len(args) < 2:
-        return _Const(False)
-    if any(isinstance(arg, _Negations) for arg in args):
-        raise _Fallback
-    first = args[0]
-    results = [_compare(cmd, first, other) for other in args[1:]]  # type: ignore[arg-type]
-    op = operator.or_ if cmd == "in" else operator.and_
-    result = _combine(results, op, cmd != "in")
-    return _Column(result, False) if isinstance(result, np.ndarray) else _Const(result)
+    if cmd == "or":
+        parts = []
+        for arg in args:
+            present = _present(arg)
+            parts.append(_truth(arg) if present is None else _truth(arg) & present)
+        return _wrap(_combine(parts, operator.or_, False))
+    if cmd == "and":
+        parts = []
+        for arg in args:
+            present = _present(arg)
+            parts.append(_truth(arg) if present is None else _truth(arg) | ~present)
+        return _wrap(_combine(parts, operator.and_, True))
+    return _wrap(_compare(cmd, args, size))
 
 
 def _process_columns(query: list[Any], columns: _Columns) -> _Value:
@@ -347,7 +414,7 @@ def _process_columns(query: list[Any], columns: _Columns) -> _Value:
         if isinstance(value, _Const) and value.value is None:
             continue
         args.append(value)
-    return _apply_columns(query[0], args)
+    return _apply_columns(query[0], args, columns.size)
 
 
 def evaluate(query: list[Any], table: HostTable) -> np.ndarray:
@@ -355,7 +422,9 @@ def evaluate(query: list[Any], table: HostTable) -> np.ndarray:
     try:
         result = _process_columns(query, _Columns(table))
         if isinstance(result, _Negations):
-            verdict = _combine([_truth(item) for item in result.items], operator.or_, False)
+            verdict = _combine(
+                [t if p is None else t & p for t, p in result.items], operator.or_, False
+            )
         else:
             verdict = _truth(result)
     except _Fallback:

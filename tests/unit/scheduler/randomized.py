@@ -61,6 +61,13 @@ QUERIES = [
     ["<", "$hypervisor_version", 8500000],
     ["or", ["<", "$host", 3], [">", "$total_usable_disk_gb", 60]],
     ["=", "$capabilities.gpu", 2],
+    ["or", "$num_io_ops", ["not", "$failed_builds"]],
+    ["and", "$capabilities.tier", "$vcpus_used"],
+    ["not", "$hypervisor_type", "$num_instances"],
+    ["in", ["not", "$num_io_ops"], True],
+    ["and", "$num_io_ops", "$failed_builds"],
+    ["not", "$failed_builds", "$num_io_ops"],
+    ["and", [">", "$free_ram_mb", 0], "$num_instances"],
 ]
 _new_uuids = itertools.count()
 
@@ -106,11 +113,12 @@ def random_host(
         host=name,
         nodename=f"{name}.node" if rng.random() < 0.2 else None,
         vcpus=vcpus,
+        # coarse usage, so that requests often land exactly on a limit
         vcpus_used=rng.randint(0, vcpus * 3),
         memory_mb=memory,
-        memory_mb_used=rng.randint(0, int(memory * 1.6)),
+        memory_mb_used=512 * rng.randint(0, memory * 3 // 1024),
         local_gb=disk,
-        local_gb_used=rng.randint(0, disk),
+        local_gb_used=10 * rng.randint(0, disk // 10),
         disk_available_least=rng.choice([None, None, rng.randint(0, disk)]),
         cpu_allocation_ratio=rng.choice([None, None, 0.0, 1.0, 4.0]),
         ram_allocation_ratio=rng.choice([None, None, 1.0, 2.0]),
