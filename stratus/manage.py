@@ -12,8 +12,11 @@ from stratus.db.session import get_engine, transaction
 
 ROLES = ("admin", "member", "reader")
 # Path of each service's API below the public root.
-CATALOG = (("identity", "keystone", "/identity/v3"), ("compute", "nova", "/compute/v2.1"),
-           ("image", "glance", "/image"))
+CATALOG = (
+    ("identity", "keystone", "/identity/v3"),
+    ("compute", "nova", "/compute/v2.1"),
+    ("image", "glance", "/image"),
+)
 
 
 def db_sync() -> str:
@@ -41,8 +44,15 @@ def fernet_rotate() -> str:
     return f"rotated Fernet keys in {CONF.identity.key_repository}"
 
 
-def bootstrap(*, password: str, username: str, project_name: str, admin_role: str,
-              region: str, urls: dict[str, str]) -> str:
+def bootstrap(
+    *,
+    password: str,
+    username: str,
+    project_name: str,
+    admin_role: str,
+    region: str,
+    urls: dict[str, str],
+) -> str:
     """Idempotently create the default domain, the admin project and user, the
     standard roles, the admin's role assignment and the catalog."""
     changed: list[str] = []
@@ -54,8 +64,11 @@ def bootstrap(*, password: str, username: str, project_name: str, admin_role: st
         session.flush()
         project = db_identity.find_project(session, project_name, domain_id)
         if project is None:
-            project = Project(name=project_name, domain_id=domain_id,
-                              description="Bootstrap project for the cloud administrators")
+            project = Project(
+                name=project_name,
+                domain_id=domain_id,
+                description="Bootstrap project for the cloud administrators",
+            )
             session.add(project)
             changed.append("project")
         user = db_identity.find_user(session, username, domain_id)
@@ -81,7 +94,9 @@ def bootstrap(*, password: str, username: str, project_name: str, admin_role: st
         for service_type, name, path in CATALOG:
             for interface, root in urls.items():
                 endpoint = db_identity.ensure_endpoint(
-                    session, service_type, name, root.rstrip("/") + path, region, interface)
+                    session, service_type, name, root.rstrip("/") + path, region, interface
+                )
                 changed.append(f"endpoint {endpoint.id}")
-    return "bootstrap: " + ("created or updated " + ", ".join(changed) if changed else
-                            "nothing to change")
+    return "bootstrap: " + (
+        "created or updated " + ", ".join(changed) if changed else "nothing to change"
+    )

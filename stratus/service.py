@@ -15,8 +15,12 @@ def prepare(argv: list[str] | None, name: str) -> None:
     """Parse ``--config-file`` (default /etc/stratus/stratus.conf when it exists) and
     the command line, then set up logging to stderr and ``<log_dir>/<name>.log``."""
     defaults = [DEFAULT_CONFIG] if os.path.exists(DEFAULT_CONFIG) else []
-    CONF(argv if argv is not None else sys.argv[1:], project="stratus", prog=name,
-         default_config_files=defaults)
+    CONF(
+        argv if argv is not None else sys.argv[1:],
+        project="stratus",
+        prog=name,
+        default_config_files=defaults,
+    )
     setup_logging(name)
 
 
@@ -28,6 +32,8 @@ def setup_logging(name: str) -> None:
     logging.basicConfig(
         level=logging.DEBUG if CONF.debug else logging.INFO,
         format="%(asctime)s %(process)d %(levelname)s %(name)s %(message)s",
-        handlers=handlers, force=True)
+        handlers=handlers,
+        force=True,
+    )
     for noisy in ("alembic", "amqp", "kombu", "oslo_messaging", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

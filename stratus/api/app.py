@@ -17,16 +17,27 @@ from stratus.api.middleware import MicroversionMiddleware, RequestIdMiddleware
 from stratus.conf import CONF
 
 ROUTERS = [
-    tokens.router, admin.router,
-    compute_versions.router, flavors.router, services.router, hypervisors.router,
-    availability_zones.router, quotas.router,
+    tokens.router,
+    admin.router,
+    compute_versions.router,
+    flavors.router,
+    services.router,
+    hypervisors.router,
+    availability_zones.router,
+    quotas.router,
 ]
 
 
 def create_app() -> FastAPI:
     _configure_worker()
-    app = FastAPI(title="Stratus", version="2.1", openapi_url="/openapi.json",
-                  docs_url=None, redoc_url=None, redirect_slashes=False)
+    app = FastAPI(
+        title="Stratus",
+        version="2.1",
+        openapi_url="/openapi.json",
+        docs_url=None,
+        redoc_url=None,
+        redirect_slashes=False,
+    )
     errors.install(app)
     for router in ROUTERS + extra_routers():
         app.include_router(router)
@@ -52,9 +63,13 @@ def extra_routers() -> list:
     import importlib
 
     found = []
-    for module in ("stratus.api.image.routes", "stratus.api.compute.servers",
-                   "stratus.api.compute.aggregates", "stratus.api.compute.server_groups",
-                   "stratus.api.compute.keypairs"):
+    for module in (
+        "stratus.api.image.routes",
+        "stratus.api.compute.servers",
+        "stratus.api.compute.aggregates",
+        "stratus.api.compute.server_groups",
+        "stratus.api.compute.keypairs",
+    ):
         try:
             found.append(importlib.import_module(module).router)
         except ModuleNotFoundError as exc:

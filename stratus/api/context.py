@@ -56,13 +56,17 @@ def validate_token(token: str) -> RequestContext:
         if user is None or not user.enabled:
             raise Unauthorized("The token's user no longer exists or is disabled.")
         if payload.project_id and (project is None or not project.enabled or not roles):
-            raise Unauthorized("The token's project no longer exists, is disabled, or the "
-                               "user has no role on it.")
+            raise Unauthorized(
+                "The token's project no longer exists, is disabled, or the user has no role on it."
+            )
         return RequestContext(
-            user_id=user.id, user_name=user.name,
+            user_id=user.id,
+            user_name=user.name,
             project_id=project.id if project else None,
             project_name=project.name if project else None,
-            domain_id=user.domain_id, roles=db_identity.expand_roles(roles), token=payload,
+            domain_id=user.domain_id,
+            roles=db_identity.expand_roles(roles),
+            token=payload,
         )
 
 

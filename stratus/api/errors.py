@@ -119,9 +119,10 @@ def install(app: Any) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         cls = _BY_STATUS.get(exc.status_code, BadRequest)
-        message = {404: "The resource could not be found.",
-                   405: "The method is not allowed for this resource."}.get(
-            exc.status_code, str(exc.detail))
+        message = {
+            404: "The resource could not be found.",
+            405: "The method is not allowed for this resource.",
+        }.get(exc.status_code, str(exc.detail))
         error = cls(message)
         error.status = exc.status_code
         return render(request, error)

@@ -51,9 +51,16 @@ class MicroversionMiddleware:
             version = microversion.negotiate(headers)
         except errors.APIError as error:
             body = json.dumps(errors.error_body(scope["path"], error)).encode()
-            await send({"type": "http.response.start", "status": error.status,
-                        "headers": [(b"content-type", b"application/json"),
-                                    (b"content-length", str(len(body)).encode())]})
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": error.status,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", str(len(body)).encode()),
+                    ],
+                }
+            )
             await send({"type": "http.response.body", "body": body})
             return
         scope.setdefault("state", {})["api_version"] = version

@@ -20,12 +20,19 @@ READER = "role:reader and project_id:%(project_id)s"
 
 BASE_RULES = [
     policy.RuleDefault("admin_api", ADMIN, "Cloud administrators only."),
-    policy.RuleDefault("project_member_api", f"{ADMIN} or ({MEMBER})",
-                       "A member of the owning project, or an administrator."),
-    policy.RuleDefault("project_reader_api", f"{ADMIN} or ({READER})",
-                       "A reader of the owning project, or an administrator."),
-    policy.RuleDefault("any_reader_api", "role:reader or role:admin",
-                       "Anyone with a role on their project."),
+    policy.RuleDefault(
+        "project_member_api",
+        f"{ADMIN} or ({MEMBER})",
+        "A member of the owning project, or an administrator.",
+    ),
+    policy.RuleDefault(
+        "project_reader_api",
+        f"{ADMIN} or ({READER})",
+        "A reader of the owning project, or an administrator.",
+    ),
+    policy.RuleDefault(
+        "any_reader_api", "role:reader or role:admin", "Anyone with a role on their project."
+    ),
 ]
 
 ADMIN_API = "rule:admin_api"
@@ -35,8 +42,12 @@ ANY_READER = "rule:any_reader_api"
 
 # (rule name, check string, description); one entry per guarded operation.
 OPERATION_RULES: list[tuple[str, str, str]] = [
-    ("identity:admin", ADMIN_API, "Create, list, show and delete projects, users, roles, "
-                                  "role assignments, services and endpoints."),
+    (
+        "identity:admin",
+        ADMIN_API,
+        "Create, list, show and delete projects, users, roles, "
+        "role assignments, services and endpoints.",
+    ),
     ("identity:list_endpoints", ANY_READER, "List catalog services and endpoints."),
     ("compute:flavors:list", ANY_READER, "List and show flavors."),
     ("compute:flavors:manage", ADMIN_API, "Create, update and delete flavors."),

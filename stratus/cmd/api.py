@@ -19,9 +19,16 @@ def main(argv: list[str] | None = None) -> None:
     service.prepare(argv, "stratus-api")
     # Worker processes re-read the same command line (see stratus.api.app).
     os.environ[ARGV_ENV] = json.dumps(argv)
-    uvicorn.run("stratus.api.app:create_app", factory=True, host=CONF.api.bind_host,
-                port=CONF.api.bind_port, workers=CONF.api.workers, log_config=None,
-                access_log=CONF.debug, proxy_headers=True)
+    uvicorn.run(
+        "stratus.api.app:create_app",
+        factory=True,
+        host=CONF.api.bind_host,
+        port=CONF.api.bind_port,
+        workers=CONF.api.workers,
+        log_config=None,
+        access_log=CONF.debug,
+        proxy_headers=True,
+    )
 
 
 if __name__ == "__main__":

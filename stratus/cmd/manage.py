@@ -1,9 +1,9 @@
 """stratus-manage: database, Fernet keys and identity bootstrap.
 
-    stratus-manage [--config-file F] db sync | db version
-    stratus-manage [--config-file F] fernet setup | fernet rotate
-    stratus-manage [--config-file F] bootstrap --bootstrap-password P
-                   --bootstrap-public-url http://controller:8774 [...]
+stratus-manage [--config-file F] db sync | db version
+stratus-manage [--config-file F] fernet setup | fernet rotate
+stratus-manage [--config-file F] bootstrap --bootstrap-password P
+               --bootstrap-public-url http://controller:8774 [...]
 """
 
 from __future__ import annotations
@@ -16,10 +16,18 @@ from stratus.conf import CONF
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="stratus-manage", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config-file", action="append", default=[], metavar="PATH",
-                        help="configuration file (repeatable; default /etc/stratus/stratus.conf)")
+    parser = argparse.ArgumentParser(
+        prog="stratus-manage",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--config-file",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="configuration file (repeatable; default /etc/stratus/stratus.conf)",
+    )
     parser.add_argument("--config-dir", metavar="DIR", help="directory of *.conf files")
     groups = parser.add_subparsers(dest="category", required=True)
     db = groups.add_parser("db", help="database schema")
@@ -32,8 +40,11 @@ def _parser() -> argparse.ArgumentParser:
     boot.add_argument("--bootstrap-project-name", default="admin")
     boot.add_argument("--bootstrap-role-name", default="admin")
     boot.add_argument("--bootstrap-region-id", default=None)
-    boot.add_argument("--bootstrap-public-url", required=True,
-                      help="API root as clients reach it, e.g. http://controller:8774")
+    boot.add_argument(
+        "--bootstrap-public-url",
+        required=True,
+        help="API root as clients reach it, e.g. http://controller:8774",
+    )
     boot.add_argument("--bootstrap-internal-url", default=None)
     boot.add_argument("--bootstrap-admin-url", default=None)
     return parser
@@ -53,13 +64,21 @@ def main(argv: list[str] | None = None) -> int:
     elif args.category == "fernet":
         print(manage.fernet_setup() if args.action == "setup" else manage.fernet_rotate())
     else:
-        urls = {"public": args.bootstrap_public_url, "internal": args.bootstrap_internal_url,
-                "admin": args.bootstrap_admin_url}
-        print(manage.bootstrap(
-            password=args.bootstrap_password, username=args.bootstrap_username,
-            project_name=args.bootstrap_project_name, admin_role=args.bootstrap_role_name,
-            region=args.bootstrap_region_id or CONF.identity.region,
-            urls={k: v for k, v in urls.items() if v}))
+        urls = {
+            "public": args.bootstrap_public_url,
+            "internal": args.bootstrap_internal_url,
+            "admin": args.bootstrap_admin_url,
+        }
+        print(
+            manage.bootstrap(
+                password=args.bootstrap_password,
+                username=args.bootstrap_username,
+                project_name=args.bootstrap_project_name,
+                admin_role=args.bootstrap_role_name,
+                region=args.bootstrap_region_id or CONF.identity.region,
+                urls={k: v for k, v in urls.items() if v},
+            )
+        )
     return 0
 
 

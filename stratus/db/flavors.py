@@ -7,9 +7,22 @@ from sqlalchemy.orm import Session
 
 from stratus.db.models import Flavor, FlavorProject
 
-SORT_KEYS = ("created_at", "description", "disabled", "ephemeral_gb", "flavorid", "id",
-             "is_public", "memory_mb", "name", "root_gb", "rxtx_factor", "swap", "updated_at",
-             "vcpus")
+SORT_KEYS = (
+    "created_at",
+    "description",
+    "disabled",
+    "ephemeral_gb",
+    "flavorid",
+    "id",
+    "is_public",
+    "memory_mb",
+    "name",
+    "root_gb",
+    "rxtx_factor",
+    "swap",
+    "updated_at",
+    "vcpus",
+)
 
 
 def get(session: Session, flavorid: str) -> Flavor | None:
@@ -17,8 +30,7 @@ def get(session: Session, flavorid: str) -> Flavor | None:
 
 
 def visible(flavor: Flavor, project_id: str | None, is_admin: bool) -> bool:
-    return is_admin or flavor.is_public or any(p.project_id == project_id
-                                               for p in flavor.projects)
+    return is_admin or flavor.is_public or any(p.project_id == project_id for p in flavor.projects)
 
 
 def query(
@@ -55,8 +67,10 @@ def query(
     if marker is not None:
         marker_value = getattr(marker, sort_key)
         after = column < marker_value if sort_dir == "desc" else column > marker_value
-        same = sa.and_(column == marker_value,
-                       Flavor.id < marker.id if sort_dir == "desc" else Flavor.id > marker.id)
+        same = sa.and_(
+            column == marker_value,
+            Flavor.id < marker.id if sort_dir == "desc" else Flavor.id > marker.id,
+        )
         stmt = stmt.where(sa.or_(after, same))
     stmt = stmt.order_by(order, tiebreak)
     if limit is not None:

@@ -121,7 +121,9 @@ def ensure_endpoint(
         )
     )
     if endpoint is None:
-        endpoint = Endpoint(service_id=service.id, interface=interface, region_id=region_id, url=url)
+        endpoint = Endpoint(
+            service_id=service.id, interface=interface, region_id=region_id, url=url
+        )
         session.add(endpoint)
     else:
         endpoint.url = url

@@ -246,9 +246,7 @@ class Aggregate(Timestamps, Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     uuid: Mapped[str] = mapped_column(String(36), unique=True, default=new_uuid)
     name: Mapped[str] = mapped_column(String(255), unique=True)
-    hosts: Mapped[list[AggregateHost]] = relationship(
-        cascade="all, delete-orphan", lazy="selectin"
-    )
+    hosts: Mapped[list[AggregateHost]] = relationship(cascade="all, delete-orphan", lazy="selectin")
     metadata_items: Mapped[list[AggregateMetadata]] = relationship(
         cascade="all, delete-orphan", lazy="selectin"
     )

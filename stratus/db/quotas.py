@@ -8,9 +8,18 @@ from sqlalchemy.orm import Session
 from stratus.conf import CONF
 from stratus.db.models import Instance, KeyPair, Quota, ServerGroup
 
-RESOURCES = ("instances", "cores", "ram", "metadata_items", "key_pairs", "server_groups",
-             "server_group_members", "injected_files", "injected_file_content_bytes",
-             "injected_file_path_length")
+RESOURCES = (
+    "instances",
+    "cores",
+    "ram",
+    "metadata_items",
+    "key_pairs",
+    "server_groups",
+    "server_group_members",
+    "injected_files",
+    "injected_file_content_bytes",
+    "injected_file_path_length",
+)
 
 
 def defaults() -> dict[str, int]:
@@ -40,14 +49,24 @@ def reset(session: Session, project_id: str) -> None:
 def usage(session: Session, project_id: str, user_id: str | None = None) -> dict[str, int]:
     live = sa.and_(Instance.project_id == project_id, Instance.deleted.is_(False))
     instances, cores, ram = session.execute(
-        sa.select(sa.func.count(Instance.id), sa.func.coalesce(sa.func.sum(Instance.vcpus), 0),
-                  sa.func.coalesce(sa.func.sum(Instance.memory_mb), 0)).where(live)
+        sa.select(
+            sa.func.count(Instance.id),
+            sa.func.coalesce(sa.func.sum(Instance.vcpus), 0),
+            sa.func.coalesce(sa.func.sum(Instance.memory_mb), 0),
+        ).where(live)
     ).one()
     groups = session.scalar(
-        sa.select(sa.func.count(ServerGroup.id)).where(ServerGroup.project_id == project_id))
+        sa.select(sa.func.count(ServerGroup.id)).where(ServerGroup.project_id == project_id)
+    )
     key_pairs = 0
     if user_id:
         key_pairs = session.scalar(
-            sa.select(sa.func.count(KeyPair.id)).where(KeyPair.user_id == user_id))
-    return {"instances": int(instances), "cores": int(cores), "ram": int(ram),
-            "server_groups": int(groups or 0), "key_pairs": int(key_pairs or 0)}
+            sa.select(sa.func.count(KeyPair.id)).where(KeyPair.user_id == user_id)
+        )
+    return {
+        "instances": int(instances),
+        "cores": int(cores),
+        "ram": int(ram),
+        "server_groups": int(groups or 0),
+        "key_pairs": int(key_pairs or 0),
+    }

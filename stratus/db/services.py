@@ -16,7 +16,8 @@ COMPUTE_BINARY = "stratus-compute"
 def register(session: Session, host: str, binary: str, topic: str | None = None) -> Service:
     """Create or revive the row of a starting service, and count it as seen now."""
     service = session.scalar(
-        sa.select(Service).where(Service.host == host, Service.binary == binary))
+        sa.select(Service).where(Service.host == host, Service.binary == binary)
+    )
     if service is None:
         service = Service(host=host, binary=binary, topic=topic)
         session.add(service)
@@ -27,8 +28,11 @@ def register(session: Session, host: str, binary: str, topic: str | None = None)
 
 
 def heartbeat(session: Session, service_id: int) -> None:
-    session.execute(sa.update(Service).where(Service.id == service_id).values(
-        last_seen_up=utcnow(), report_count=Service.report_count + 1))
+    session.execute(
+        sa.update(Service)
+        .where(Service.id == service_id)
+        .values(last_seen_up=utcnow(), report_count=Service.report_count + 1)
+    )
 
 
 def is_up(service: Service, now: dt.datetime | None = None) -> bool:
@@ -58,8 +62,9 @@ def zone_of(service: Service, zones: dict[str, str]) -> str:
     return zones.get(service.host, CONF.default_availability_zone)
 
 
-def list_services(session: Session, host: str | None = None,
-                  binary: str | None = None) -> list[Service]:
+def list_services(
+    session: Session, host: str | None = None, binary: str | None = None
+) -> list[Service]:
     stmt = sa.select(Service).order_by(Service.id)
     if host:
         stmt = stmt.where(Service.host == host)
@@ -69,6 +74,10 @@ def list_services(session: Session, host: str | None = None,
 
 
 def list_nodes(session: Session) -> list[tuple[ComputeNode, Service | None]]:
-    return list(session.execute(
-        sa.select(ComputeNode, Service).outerjoin(Service, Service.id == ComputeNode.service_id)
-        .order_by(ComputeNode.id)).tuples())
+    return list(
+        session.execute(
+            sa.select(ComputeNode, Service)
+            .outerjoin(Service, Service.id == ComputeNode.service_id)
+            .order_by(ComputeNode.id)
+        ).tuples()
+    )

@@ -19,12 +19,12 @@ def create_engine(url: str) -> Engine:
     parsed = sa.engine.make_url(url)
     if parsed.get_backend_name() == "sqlite":
         engine = sa.create_engine(
-            url, connect_args={"timeout": CONF.database.sqlite_busy_timeout,
-                               "check_same_thread": False}
+            url,
+            connect_args={"timeout": CONF.database.sqlite_busy_timeout, "check_same_thread": False},
         )
 
         @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_conn, _record):  # noqa: ANN001
+        def _sqlite_pragmas(dbapi_conn, _record):
             cursor = dbapi_conn.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute(f"PRAGMA busy_timeout={CONF.database.sqlite_busy_timeout * 1000}")

@@ -27,16 +27,29 @@ def reset() -> None:
     transport.cache_clear()
 
 
-def server(topic: str, endpoints: list[Any], host: str | None = None,
-           fanout: bool = False) -> messaging.RPCServer:
-    target = messaging.Target(exchange=EXCHANGE, topic=topic, server=host or CONF.host,
-                              fanout=fanout)
-    return messaging.get_rpc_server(transport(), target, endpoints, executor="threading",
-                                    access_policy=messaging.DefaultRPCAccessPolicy)
+def server(
+    topic: str, endpoints: list[Any], host: str | None = None, fanout: bool = False
+) -> messaging.RPCServer:
+    target = messaging.Target(
+        exchange=EXCHANGE, topic=topic, server=host or CONF.host, fanout=fanout
+    )
+    return messaging.get_rpc_server(
+        transport(),
+        target,
+        endpoints,
+        executor="threading",
+        access_policy=messaging.DefaultRPCAccessPolicy,
+    )
 
 
-def client(topic: str, server: str | None = None, timeout: int | None = None,
-           version: str = "1.0", fanout: bool = False) -> messaging.RPCClient:
-    target = messaging.Target(exchange=EXCHANGE, topic=topic, server=server, version=version,
-                              fanout=fanout)
+def client(
+    topic: str,
+    server: str | None = None,
+    timeout: int | None = None,
+    version: str = "1.0",
+    fanout: bool = False,
+) -> messaging.RPCClient:
+    target = messaging.Target(
+        exchange=EXCHANGE, topic=topic, server=server, version=version, fanout=fanout
+    )
     return messaging.get_rpc_client(transport(), target, timeout=timeout)

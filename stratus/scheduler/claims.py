@@ -32,13 +32,18 @@ class Resources:
 
     @classmethod
     def of_flavor(cls, flavor: dict) -> Resources:
-        return cls(int(flavor["vcpus"]), int(flavor["memory_mb"]),
-                   int(flavor.get("root_gb", 0)) + int(flavor.get("ephemeral_gb", 0))
-                   + (int(flavor.get("swap", 0) or 0) + 1023) // 1024)
+        return cls(
+            int(flavor["vcpus"]),
+            int(flavor["memory_mb"]),
+            int(flavor.get("root_gb", 0))
+            + int(flavor.get("ephemeral_gb", 0))
+            + (int(flavor.get("swap", 0) or 0) + 1023) // 1024,
+        )
 
 
-def claim(session: Session, node_id: int, instance_uuid: str, resources: Resources,
-          ratios: Ratios) -> bool:
+def claim(
+    session: Session, node_id: int, instance_uuid: str, resources: Resources, ratios: Ratios
+) -> bool:
     """Claim ``resources`` on node ``node_id`` for ``instance_uuid``; False when they
     no longer fit. The caller's transaction commits both the usage and the allocation."""
     node = ComputeNode.__table__.c
@@ -50,17 +55,25 @@ def claim(session: Session, node_id: int, instance_uuid: str, resources: Resourc
             node.memory_mb_used + resources.memory_mb <= node.memory_mb * ratios.ram,
             node.local_gb_used + resources.disk_gb <= node.local_gb * ratios.disk,
         )
-        .values(vcpus_used=node.vcpus_used + resources.vcpus,
-                memory_mb_used=node.memory_mb_used + resources.memory_mb,
-                local_gb_used=node.local_gb_used + resources.disk_gb,
-                running_vms=node.running_vms + 1,
-                generation=node.generation + 1)
+        .values(
+            vcpus_used=node.vcpus_used + resources.vcpus,
+            memory_mb_used=node.memory_mb_used + resources.memory_mb,
+            local_gb_used=node.local_gb_used + resources.disk_gb,
+            running_vms=node.running_vms + 1,
+            generation=node.generation + 1,
+        )
     )
     if result.rowcount != 1:
         return False
-    session.add(Allocation(instance_uuid=instance_uuid, compute_node_id=node_id,
-                           vcpus=resources.vcpus, memory_mb=resources.memory_mb,
-                           disk_gb=resources.disk_gb))
+    session.add(
+        Allocation(
+            instance_uuid=instance_uuid,
+            compute_node_id=node_id,
+            vcpus=resources.vcpus,
+            memory_mb=resources.memory_mb,
+            disk_gb=resources.disk_gb,
+        )
+    )
     session.flush()
     return True
 
@@ -69,21 +82,27 @@ def release(session: Session, instance_uuid: str) -> int | None:
     """Give back what ``instance_uuid`` holds; returns the node id, or None when the
     instance held nothing (releasing twice is harmless)."""
     allocation = session.scalar(
-        sa.select(Allocation).where(Allocation.instance_uuid == instance_uuid).with_for_update())
+        sa.select(Allocation).where(Allocation.instance_uuid == instance_uuid).with_for_update()
+    )
     if allocation is None:
         return None
     deleted = session.execute(
-        sa.delete(Allocation).where(Allocation.instance_uuid == instance_uuid)).rowcount
+        sa.delete(Allocation).where(Allocation.instance_uuid == instance_uuid)
+    ).rowcount
     if deleted != 1:
         return None
     node = ComputeNode.__table__.c
     session.execute(
-        sa.update(ComputeNode.__table__).where(node.id == allocation.compute_node_id).values(
+        sa.update(ComputeNode.__table__)
+        .where(node.id == allocation.compute_node_id)
+        .values(
             vcpus_used=node.vcpus_used - allocation.vcpus,
             memory_mb_used=node.memory_mb_used - allocation.memory_mb,
             local_gb_used=node.local_gb_used - allocation.disk_gb,
             running_vms=node.running_vms - 1,
-            generation=node.generation + 1))
+            generation=node.generation + 1,
+        )
+    )
     return allocation.compute_node_id
 
 

@@ -14,8 +14,10 @@ def test_both_headers_and_latest() -> None:
     assert negotiate({"openstack-api-version": "compute 2.61"}) == APIVersion(2, 61)
     assert negotiate({"x-openstack-nova-api-version": "2.53"}) == APIVersion(2, 53)
     assert negotiate({"openstack-api-version": "compute latest"}) == MAX_VERSION
-    both = {"openstack-api-version": "image 2.5, compute 2.70",
-            "x-openstack-nova-api-version": "2.2"}
+    both = {
+        "openstack-api-version": "image 2.5, compute 2.70",
+        "x-openstack-nova-api-version": "2.2",
+    }
     assert negotiate(both) == APIVersion(2, 70)
 
 

@@ -40,20 +40,32 @@ def _zones(with_internal: bool) -> dict[str, dict[str, dict[str, Any]]]:
 @router.get("/os-availability-zone")
 def list_zones(context: RequestContext = Depends(get_context)) -> dict:
     authorize(LIST_RULE, context, {})
-    return {"availabilityZoneInfo": [
-        {"zoneName": name,
-         "zoneState": {"available": any(s["available"] for h in hosts.values()
-                                        for s in h.values())},
-         "hosts": None}
-        for name, hosts in sorted(_zones(with_internal=False).items())]}
+    return {
+        "availabilityZoneInfo": [
+            {
+                "zoneName": name,
+                "zoneState": {
+                    "available": any(s["available"] for h in hosts.values() for s in h.values())
+                },
+                "hosts": None,
+            }
+            for name, hosts in sorted(_zones(with_internal=False).items())
+        ]
+    }
 
 
 @router.get("/os-availability-zone/detail")
 def detail_zones(context: RequestContext = Depends(get_context)) -> dict:
     authorize(DETAIL_RULE, context, {})
-    return {"availabilityZoneInfo": [
-        {"zoneName": name,
-         "zoneState": {"available": any(s["available"] for h in hosts.values()
-                                        for s in h.values())},
-         "hosts": hosts}
-        for name, hosts in sorted(_zones(with_internal=True).items())]}
+    return {
+        "availabilityZoneInfo": [
+            {
+                "zoneName": name,
+                "zoneState": {
+                    "available": any(s["available"] for h in hosts.values() for s in h.values())
+                },
+                "hosts": hosts,
+            }
+            for name, hosts in sorted(_zones(with_internal=True).items())
+        ]
+    }

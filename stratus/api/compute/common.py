@@ -17,8 +17,10 @@ PREFIX = "/compute/v2.1"
 
 def links(request: Request, collection: str, ident: str) -> list[dict[str, str]]:
     base = base_url(request)
-    return [{"rel": "self", "href": f"{base}{PREFIX}/{collection}/{ident}"},
-            {"rel": "bookmark", "href": f"{base}/compute/{collection}/{ident}"}]
+    return [
+        {"rel": "self", "href": f"{base}{PREFIX}/{collection}/{ident}"},
+        {"rel": "bookmark", "href": f"{base}/compute/{collection}/{ident}"},
+    ]
 
 
 def next_link(request: Request, collection: str, marker: str) -> list[dict[str, str]]:
@@ -35,8 +37,9 @@ def page_limit(request: Request) -> int:
     try:
         limit = int(raw)
     except ValueError:
-        raise BadRequest(f"Invalid input for query parameter 'limit': {raw!r} is not an "
-                         "integer.") from None
+        raise BadRequest(
+            f"Invalid input for query parameter 'limit': {raw!r} is not an integer."
+        ) from None
     if limit < 0:
         raise BadRequest("Invalid input for query parameter 'limit': must be 0 or more.")
     return min(limit, CONF.api.max_limit)
@@ -59,8 +62,9 @@ def parse_int(name: str, raw: str | None) -> int | None:
     try:
         return int(raw)
     except ValueError:
-        raise BadRequest(f"Invalid value {raw!r} for query parameter '{name}': "
-                         "must be an integer.") from None
+        raise BadRequest(
+            f"Invalid value {raw!r} for query parameter '{name}': must be an integer."
+        ) from None
 
 
 async def json_body(request: Request) -> Any:
@@ -87,8 +91,9 @@ def unwrap(body: Any, key: str) -> Any:
         raise BadRequest(f"'{key}' is a required property: send {{\"{key}\": {{...}}}}.")
     extra = set(body) - {key}
     if extra:
-        raise BadRequest(f"Additional properties are not allowed ({', '.join(sorted(extra))} "
-                         "were unexpected)")
+        raise BadRequest(
+            f"Additional properties are not allowed ({', '.join(sorted(extra))} were unexpected)"
+        )
     return body[key]
 
 

@@ -30,8 +30,9 @@ ACCESS_MANAGE_RULE = "compute:flavors:access:manage"
 
 _NAME_RE = re.compile(r"^(?! )[^\x00-\x1f\x7f]+(?<! )$")
 _ID_RE = re.compile(r"^(?! )[a-zA-Z0-9. _-]+(?<! )$")
-SPEC_KEY = Annotated[str, StringConstraints(min_length=1, max_length=255,
-                                            pattern=r"^[a-zA-Z0-9-_:. ]+$")]
+SPEC_KEY = Annotated[
+    str, StringConstraints(min_length=1, max_length=255, pattern=r"^[a-zA-Z0-9-_:. ]+$")
+]
 MAX_INT = 2**31 - 1
 
 
@@ -53,16 +54,16 @@ class FlavorCreate(BaseModel):
     @classmethod
     def _name(cls, value: str) -> str:
         if not _NAME_RE.match(value):
-            raise ValueError("must not be blank, start or end with a space, or contain "
-                             "control characters")
+            raise ValueError(
+                "must not be blank, start or end with a space, or contain control characters"
+            )
         return value
 
     @field_validator("id")
     @classmethod
     def _id(cls, value: str | None) -> str | None:
         if value is not None and value != "auto" and not _ID_RE.match(value):
-            raise ValueError("may contain only letters, digits, '.', '_', '-' and inner "
-                             "spaces")
+            raise ValueError("may contain only letters, digits, '.', '_', '-' and inner spaces")
         return value
 
     @field_validator("swap")
@@ -90,29 +91,38 @@ def _specs(flavor: Flavor) -> dict[str, str]:
     return {spec.key: spec.value for spec in flavor.extra_specs}
 
 
-def flavor_view(request: Request, context: RequestContext, flavor: Flavor,
-                detail: bool = True) -> dict[str, Any]:
+def flavor_view(
+    request: Request, context: RequestContext, flavor: Flavor, detail: bool = True
+) -> dict[str, Any]:
     version = context.api_version
-    body: dict[str, Any] = {"id": flavor.flavorid, "name": flavor.name,
-                            "links": common.links(request, "flavors", flavor.flavorid)}
+    body: dict[str, Any] = {
+        "id": flavor.flavorid,
+        "name": flavor.name,
+        "links": common.links(request, "flavors", flavor.flavorid),
+    }
     if version >= "2.55":
         body["description"] = flavor.description
     if not detail:
         return body
     swap: int | str = flavor.swap if (flavor.swap or version >= "2.75") else ""
-    body.update({
-        "ram": flavor.memory_mb, "disk": flavor.root_gb, "vcpus": flavor.vcpus, "swap": swap,
-        "OS-FLV-EXT-DATA:ephemeral": flavor.ephemeral_gb,
-        "OS-FLV-DISABLED:disabled": flavor.disabled,
-        "rxtx_factor": flavor.rxtx_factor,
-        "os-flavor-access:is_public": flavor.is_public,
-    })
+    body.update(
+        {
+            "ram": flavor.memory_mb,
+            "disk": flavor.root_gb,
+            "vcpus": flavor.vcpus,
+            "swap": swap,
+            "OS-FLV-EXT-DATA:ephemeral": flavor.ephemeral_gb,
+            "OS-FLV-DISABLED:disabled": flavor.disabled,
+            "rxtx_factor": flavor.rxtx_factor,
+            "os-flavor-access:is_public": flavor.is_public,
+        }
+    )
     if version >= "2.61":
         body["extra_specs"] = _specs(flavor)
     return body
 
 
-def _visible_flavor(session, context: RequestContext, flavorid: str) -> Flavor:  # noqa: ANN001
+def _visible_flavor(session, context: RequestContext, flavorid: str) -> Flavor:
     flavor = db_flavors.get(session, flavorid)
     if flavor is None or not db_flavors.visible(flavor, context.project_id, context.is_admin):
         raise NotFound(f"Flavor {flavorid} could not be found.")
@@ -124,14 +134,18 @@ def _list(request: Request, context: RequestContext, detail: bool) -> dict[str, 
     params = request.query_params
     if context.is_admin:
         raw = params.get("is_public")
-        is_public = None if raw is not None and raw.lower() == "none" else common.parse_bool(
-            "is_public", raw, True)
+        is_public = (
+            None
+            if raw is not None and raw.lower() == "none"
+            else common.parse_bool("is_public", raw, True)
+        )
     else:
         is_public = True
     sort_key = params.get("sort_key", "flavorid")
     if sort_key not in db_flavors.SORT_KEYS:
-        raise BadRequest(f"Invalid sort_key '{sort_key}': use one of "
-                         f"{', '.join(db_flavors.SORT_KEYS)}.")
+        raise BadRequest(
+            f"Invalid sort_key '{sort_key}': use one of {', '.join(db_flavors.SORT_KEYS)}."
+        )
     sort_dir = params.get("sort_dir", "asc")
     if sort_dir not in ("asc", "desc"):
         raise BadRequest(f"Invalid sort_dir '{sort_dir}': use asc or desc.")
@@ -143,16 +157,24 @@ def _list(request: Request, context: RequestContext, detail: bool) -> dict[str, 
             if marker is None:
                 raise BadRequest(f"marker [{params['marker']}] not found")
         rows = db_flavors.query(
-            session, is_public=is_public, project_id=context.project_id,
+            session,
+            is_public=is_public,
+            project_id=context.project_id,
             min_ram=common.parse_int("minRam", params.get("minRam")),
             min_disk=common.parse_int("minDisk", params.get("minDisk")),
-            include_disabled=context.is_admin, sort_key=sort_key, sort_dir=sort_dir,
-            marker=marker, limit=limit)
+            include_disabled=context.is_admin,
+            sort_key=sort_key,
+            sort_dir=sort_dir,
+            marker=marker,
+            limit=limit,
+        )
         result: dict[str, Any] = {
-            "flavors": [flavor_view(request, context, f, detail) for f in rows]}
+            "flavors": [flavor_view(request, context, f, detail) for f in rows]
+        }
         if rows and len(rows) == limit:
             result["flavors_links"] = common.next_link(
-                request, "flavors/detail" if detail else "flavors", rows[-1].flavorid)
+                request, "flavors/detail" if detail else "flavors", rows[-1].flavorid
+            )
         return result
 
 
@@ -162,36 +184,45 @@ def list_flavors(request: Request, context: RequestContext = Depends(get_context
 
 
 @router.get("/flavors/detail")
-def list_flavors_detail(request: Request,
-                        context: RequestContext = Depends(get_context)) -> dict:
+def list_flavors_detail(request: Request, context: RequestContext = Depends(get_context)) -> dict:
     return _list(request, context, detail=True)
 
 
 @router.get("/flavors/{flavorid}")
-def show_flavor(flavorid: str, request: Request,
-                context: RequestContext = Depends(get_context)) -> dict:
+def show_flavor(
+    flavorid: str, request: Request, context: RequestContext = Depends(get_context)
+) -> dict:
     authorize(LIST_RULE, context)
     with transaction() as session:
-        return {"flavor": flavor_view(request, context, _visible_flavor(session, context,
-                                                                        flavorid))}
+        return {
+            "flavor": flavor_view(request, context, _visible_flavor(session, context, flavorid))
+        }
 
 
 @router.post("/flavors")
-async def create_flavor(request: Request,
-                        context: RequestContext = Depends(get_context)) -> dict:
+async def create_flavor(request: Request, context: RequestContext = Depends(get_context)) -> dict:
     authorize(MANAGE_RULE, context)
-    data = common.validate(FlavorCreate, common.unwrap(await common.json_body(request),
-                                                       "flavor"), "flavor")
+    data = common.validate(
+        FlavorCreate, common.unwrap(await common.json_body(request), "flavor"), "flavor"
+    )
     if data.description is not None and context.api_version < "2.55":
         raise BadRequest("'flavor.description' needs microversion 2.55 or later.")
     flavorid = data.id if data.id not in (None, "auto") else str(uuid.uuid4())
     with transaction() as session:
         if db_flavors.get(session, flavorid) is not None:
             raise Conflict(f"Flavor with ID {flavorid} already exists.")
-        flavor = Flavor(flavorid=flavorid, name=data.name, memory_mb=data.ram, vcpus=data.vcpus,
-                        root_gb=data.disk, ephemeral_gb=data.ephemeral, swap=data.swap,
-                        rxtx_factor=data.rxtx_factor, is_public=data.is_public,
-                        description=data.description)
+        flavor = Flavor(
+            flavorid=flavorid,
+            name=data.name,
+            memory_mb=data.ram,
+            vcpus=data.vcpus,
+            root_gb=data.disk,
+            ephemeral_gb=data.ephemeral,
+            swap=data.swap,
+            rxtx_factor=data.rxtx_factor,
+            is_public=data.is_public,
+            description=data.description,
+        )
         session.add(flavor)
         try:
             session.flush()
@@ -201,13 +232,15 @@ async def create_flavor(request: Request,
 
 
 @router.put("/flavors/{flavorid}")
-async def update_flavor(flavorid: str, request: Request,
-                        context: RequestContext = Depends(get_context)) -> dict:
+async def update_flavor(
+    flavorid: str, request: Request, context: RequestContext = Depends(get_context)
+) -> dict:
     if context.api_version < "2.55":
         raise NotFound("Updating a flavor needs microversion 2.55 or later.")
     authorize(MANAGE_RULE, context)
-    data = common.validate(FlavorUpdate, common.unwrap(await common.json_body(request),
-                                                       "flavor"), "flavor")
+    data = common.validate(
+        FlavorUpdate, common.unwrap(await common.json_body(request), "flavor"), "flavor"
+    )
     with transaction() as session:
         flavor = _visible_flavor(session, context, flavorid)
         flavor.description = data.description
@@ -233,12 +266,16 @@ def _spec_items(body: Any, key: str = "extra_specs") -> dict[str, str]:
     for spec_key, value in specs.items():
         common.validate(_SpecKey, {"key": spec_key}, f"{key or 'body'}")
         if isinstance(value, bool) or not isinstance(value, str | int | float):
-            raise BadRequest(f"Invalid input for field '{key}.{spec_key}': the value must be "
-                             "a string or a number.")
+            raise BadRequest(
+                f"Invalid input for field '{key}.{spec_key}': the value must be "
+                "a string or a number."
+            )
         text = str(value)
         if not 0 < len(text) <= 255:
-            raise BadRequest(f"Invalid input for field '{key}.{spec_key}': the value must be "
-                             "1 to 255 characters long.")
+            raise BadRequest(
+                f"Invalid input for field '{key}.{spec_key}': the value must be "
+                "1 to 255 characters long."
+            )
         clean[spec_key] = text
     return clean
 
@@ -247,7 +284,7 @@ class _SpecKey(BaseModel):
     key: SPEC_KEY
 
 
-def _set_specs(session, context: RequestContext, flavor: Flavor, specs: dict[str, str]) -> None:  # noqa: ANN001
+def _set_specs(session, context: RequestContext, flavor: Flavor, specs: dict[str, str]) -> None:
     current = {spec.key: spec for spec in flavor.extra_specs}
     check_metadata_items(session, context, len(set(current) | set(specs)))
     for key, value in specs.items():
@@ -265,8 +302,9 @@ def list_specs(flavorid: str, context: RequestContext = Depends(get_context)) ->
 
 
 @router.post("/flavors/{flavorid}/os-extra_specs")
-async def create_specs(flavorid: str, request: Request,
-                       context: RequestContext = Depends(get_context)) -> dict:
+async def create_specs(
+    flavorid: str, request: Request, context: RequestContext = Depends(get_context)
+) -> dict:
     authorize(SPECS_MANAGE_RULE, context)
     specs = _spec_items(await common.json_body(request))
     with transaction() as session:
@@ -285,8 +323,9 @@ def show_spec(flavorid: str, key: str, context: RequestContext = Depends(get_con
 
 
 @router.put("/flavors/{flavorid}/os-extra_specs/{key}")
-async def update_spec(flavorid: str, key: str, request: Request,
-                      context: RequestContext = Depends(get_context)) -> dict:
+async def update_spec(
+    flavorid: str, key: str, request: Request, context: RequestContext = Depends(get_context)
+) -> dict:
     authorize(SPECS_MANAGE_RULE, context)
     specs = _spec_items(await common.json_body(request), key="")
     if list(specs) != [key]:
@@ -297,7 +336,9 @@ async def update_spec(flavorid: str, key: str, request: Request,
 
 
 @router.delete("/flavors/{flavorid}/os-extra_specs/{key}")
-def delete_spec(flavorid: str, key: str, context: RequestContext = Depends(get_context)) -> Response:
+def delete_spec(
+    flavorid: str, key: str, context: RequestContext = Depends(get_context)
+) -> Response:
     authorize(SPECS_MANAGE_RULE, context)
     with transaction() as session:
         flavor = _visible_flavor(session, context, flavorid)
@@ -312,8 +353,12 @@ def delete_spec(flavorid: str, key: str, context: RequestContext = Depends(get_c
 
 
 def _access_list(flavor: Flavor) -> dict[str, Any]:
-    return {"flavor_access": [{"flavor_id": flavor.flavorid, "tenant_id": p.project_id}
-                              for p in sorted(flavor.projects, key=lambda p: p.project_id)]}
+    return {
+        "flavor_access": [
+            {"flavor_id": flavor.flavorid, "tenant_id": p.project_id}
+            for p in sorted(flavor.projects, key=lambda p: p.project_id)
+        ]
+    }
 
 
 @router.get("/flavors/{flavorid}/os-flavor-access")
@@ -327,12 +372,16 @@ def list_access(flavorid: str, context: RequestContext = Depends(get_context)) -
 
 
 @router.post("/flavors/{flavorid}/action")
-async def flavor_action(flavorid: str, request: Request,
-                        context: RequestContext = Depends(get_context)) -> dict:
+async def flavor_action(
+    flavorid: str, request: Request, context: RequestContext = Depends(get_context)
+) -> dict:
     authorize(ACCESS_MANAGE_RULE, context)
     body = await common.json_body(request)
-    if not isinstance(body, dict) or len(body) != 1 or next(iter(body)) not in (
-            "addTenantAccess", "removeTenantAccess"):
+    if (
+        not isinstance(body, dict)
+        or len(body) != 1
+        or next(iter(body)) not in ("addTenantAccess", "removeTenantAccess")
+    ):
         raise BadRequest("The action must be one of addTenantAccess or removeTenantAccess.")
     action, payload = next(iter(body.items()))
     tenant = common.validate(TenantRef, payload, action).tenant
@@ -343,13 +392,14 @@ async def flavor_action(flavorid: str, request: Request,
         present = [p for p in flavor.projects if p.project_id == tenant]
         if action == "addTenantAccess":
             if present:
-                raise Conflict(f"Flavor access already exists for flavor {flavorid} and "
-                               f"project {tenant} combination.")
+                raise Conflict(
+                    f"Flavor access already exists for flavor {flavorid} and "
+                    f"project {tenant} combination."
+                )
             flavor.projects.append(FlavorProject(project_id=tenant))
         else:
             if not present:
-                raise NotFound(f"Flavor access not found for {flavorid} / {tenant} "
-                               "combination.")
+                raise NotFound(f"Flavor access not found for {flavorid} / {tenant} combination.")
             flavor.projects.remove(present[0])
         session.flush()
         return _access_list(flavor)

@@ -21,25 +21,44 @@ from stratus.db.session import transaction
 router = APIRouter(prefix=common.PREFIX)
 
 RULE = "compute:hypervisors"
-_STATS = ("vcpus", "vcpus_used", "memory_mb", "memory_mb_used", "local_gb", "local_gb_used",
-          "running_vms", "free_ram_mb", "free_disk_gb", "current_workload",
-          "disk_available_least")
+_STATS = (
+    "vcpus",
+    "vcpus_used",
+    "memory_mb",
+    "memory_mb_used",
+    "local_gb",
+    "local_gb_used",
+    "running_vms",
+    "free_ram_mb",
+    "free_disk_gb",
+    "current_workload",
+    "disk_available_least",
+)
 
 
 def _stats(node: ComputeNode) -> dict[str, int]:
-    return {"vcpus": node.vcpus, "vcpus_used": node.vcpus_used, "memory_mb": node.memory_mb,
-            "memory_mb_used": node.memory_mb_used, "local_gb": node.local_gb,
-            "local_gb_used": node.local_gb_used, "running_vms": node.running_vms,
-            "free_ram_mb": node.memory_mb - node.memory_mb_used,
-            "free_disk_gb": node.local_gb - node.local_gb_used,
-            "current_workload": node.num_io_ops,
-            "disk_available_least": (node.disk_available_least
-                                     if node.disk_available_least is not None
-                                     else node.local_gb - node.local_gb_used)}
+    return {
+        "vcpus": node.vcpus,
+        "vcpus_used": node.vcpus_used,
+        "memory_mb": node.memory_mb,
+        "memory_mb_used": node.memory_mb_used,
+        "local_gb": node.local_gb,
+        "local_gb_used": node.local_gb_used,
+        "running_vms": node.running_vms,
+        "free_ram_mb": node.memory_mb - node.memory_mb_used,
+        "free_disk_gb": node.local_gb - node.local_gb_used,
+        "current_workload": node.num_io_ops,
+        "disk_available_least": (
+            node.disk_available_least
+            if node.disk_available_least is not None
+            else node.local_gb - node.local_gb_used
+        ),
+    }
 
 
-def hypervisor_view(context: RequestContext, node: ComputeNode, service: Service | None,
-                    detail: bool) -> dict[str, Any]:
+def hypervisor_view(
+    context: RequestContext, node: ComputeNode, service: Service | None, detail: bool
+) -> dict[str, Any]:
     version = context.api_version
     body: dict[str, Any] = {
         "id": node.uuid if version >= "2.53" else node.id,
@@ -49,14 +68,18 @@ def hypervisor_view(context: RequestContext, node: ComputeNode, service: Service
     }
     if not detail:
         return body
-    body.update({
-        "hypervisor_type": node.hypervisor_type, "hypervisor_version": node.hypervisor_version,
-        "host_ip": node.host_ip,
-        "service": {"host": node.host,
-                    "id": (service.uuid if version >= "2.53" else service.id)
-                    if service else None,
-                    "disabled_reason": service.disabled_reason if service else None},
-    })
+    body.update(
+        {
+            "hypervisor_type": node.hypervisor_type,
+            "hypervisor_version": node.hypervisor_version,
+            "host_ip": node.host_ip,
+            "service": {
+                "host": node.host,
+                "id": (service.uuid if version >= "2.53" else service.id) if service else None,
+                "disabled_reason": service.disabled_reason if service else None,
+            },
+        }
+    )
     if version < "2.88":
         body.update(_stats(node))
         body["cpu_info"] = node.cpu_info if version >= "2.28" else json.dumps(node.cpu_info)
@@ -85,14 +108,16 @@ def _list(request: Request, context: RequestContext, detail: bool) -> dict[str, 
         ids = [str(node.uuid if context.api_version >= "2.53" else node.id) for node, _ in rows]
         if marker not in ids:
             raise BadRequest(f"marker [{marker}] not found")
-        rows = rows[ids.index(marker) + 1:]
+        rows = rows[ids.index(marker) + 1 :]
     page = rows[:limit]
     result: dict[str, Any] = {
-        "hypervisors": [hypervisor_view(context, n, s, detail) for n, s in page]}
+        "hypervisors": [hypervisor_view(context, n, s, detail) for n, s in page]
+    }
     if len(page) == limit and len(rows) > limit:
         last = hypervisor_view(context, *page[-1], False)["id"]
         result["hypervisors_links"] = common.next_link(
-            request, "os-hypervisors/detail" if detail else "os-hypervisors", str(last))
+            request, "os-hypervisors/detail" if detail else "os-hypervisors", str(last)
+        )
     return result
 
 
@@ -102,8 +127,7 @@ def list_hypervisors(request: Request, context: RequestContext = Depends(get_con
 
 
 @router.get("/os-hypervisors/detail")
-def detail_hypervisors(request: Request,
-                       context: RequestContext = Depends(get_context)) -> dict:
+def detail_hypervisors(request: Request, context: RequestContext = Depends(get_context)) -> dict:
     return _list(request, context, detail=True)
 
 

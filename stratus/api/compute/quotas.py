@@ -21,11 +21,21 @@ UPDATE_RULE = "compute:quotas:update"
 LIMITS_RULE = "compute:limits"
 
 # Fields Nova stopped showing at 2.36 (network proxies) and 2.57 (personality files).
-_NETWORK_PROXIES = ("fixed_ips", "floating_ips", "security_group_rules", "security_groups",
-                    "networks")
+_NETWORK_PROXIES = (
+    "fixed_ips",
+    "floating_ips",
+    "security_group_rules",
+    "security_groups",
+    "networks",
+)
 _INJECTED = ("injected_files", "injected_file_content_bytes", "injected_file_path_length")
-_NETWORK_DEFAULTS = {"fixed_ips": -1, "floating_ips": -1, "security_group_rules": -1,
-                     "security_groups": -1, "networks": -1}
+_NETWORK_DEFAULTS = {
+    "fixed_ips": -1,
+    "floating_ips": -1,
+    "security_group_rules": -1,
+    "security_groups": -1,
+    "networks": -1,
+}
 
 _QUOTA = Field(default=None, ge=-1, le=2**31 - 1)
 
@@ -55,12 +65,13 @@ def _visible_resources(context: RequestContext, values: dict[str, Any]) -> dict[
     return shown
 
 
-def check_metadata_items(session, context: RequestContext, count: int) -> None:  # noqa: ANN001
+def check_metadata_items(session, context: RequestContext, count: int) -> None:
     """Extra specs of a flavor and metadata of a server count against metadata_items."""
     limit = db_quotas.limits(session, context.project_id)["metadata_items"]
     if 0 <= limit < count:
-        raise OverQuota(f"Quota exceeded for metadata_items: {count} items requested, "
-                        f"the limit is {limit}.")
+        raise OverQuota(
+            f"Quota exceeded for metadata_items: {count} items requested, the limit is {limit}."
+        )
 
 
 def _target(project_id: str) -> dict[str, str]:
@@ -70,8 +81,7 @@ def _target(project_id: str) -> dict[str, str]:
 @router.get("/os-quota-sets/{project_id}/defaults")
 def quota_defaults(project_id: str, context: RequestContext = Depends(get_context)) -> dict:
     authorize(LIMITS_RULE, context)
-    return {"quota_set": {"id": project_id,
-                          **_visible_resources(context, db_quotas.defaults())}}
+    return {"quota_set": {"id": project_id, **_visible_resources(context, db_quotas.defaults())}}
 
 
 @router.get("/os-quota-sets/{project_id}/detail")
@@ -80,8 +90,10 @@ def quota_detail(project_id: str, context: RequestContext = Depends(get_context)
     with transaction() as session:
         limits = db_quotas.limits(session, project_id)
         used = db_quotas.usage(session, project_id, context.user_id)
-    detail = {name: {"limit": limit, "in_use": used.get(name, 0), "reserved": 0}
-              for name, limit in _visible_resources(context, limits).items()}
+    detail = {
+        name: {"limit": limit, "in_use": used.get(name, 0), "reserved": 0}
+        for name, limit in _visible_resources(context, limits).items()
+    }
     return {"quota_set": {"id": project_id, **detail}}
 
 
@@ -94,8 +106,9 @@ def quota_show(project_id: str, context: RequestContext = Depends(get_context)) 
 
 
 @router.put("/os-quota-sets/{project_id}")
-async def quota_update(project_id: str, request: Request,
-                       context: RequestContext = Depends(get_context)) -> dict:
+async def quota_update(
+    project_id: str, request: Request, context: RequestContext = Depends(get_context)
+) -> dict:
     authorize(UPDATE_RULE, context, _target(project_id))
     raw = common.unwrap(await common.json_body(request), "quota_set")
     if isinstance(raw, dict) and context.api_version >= "2.57":
@@ -109,8 +122,10 @@ async def quota_update(project_id: str, request: Request,
             used = db_quotas.usage(session, project_id)
             for name, limit in values.items():
                 if 0 <= limit < used.get(name, 0):
-                    raise BadRequest(f"Quota limit {limit} for {name} must be greater than or "
-                                     f"equal to already used and reserved {used[name]}.")
+                    raise BadRequest(
+                        f"Quota limit {limit} for {name} must be greater than or "
+                        f"equal to already used and reserved {used[name]}."
+                    )
         db_quotas.set_limits(session, project_id, values)
         session.flush()
         limits = db_quotas.limits(session, project_id)
@@ -147,12 +162,18 @@ def limits(request: Request, context: RequestContext = Depends(get_context)) -> 
         "totalServerGroupsUsed": used["server_groups"],
     }
     if context.api_version < "2.57":
-        absolute.update(maxPersonality=limit["injected_files"],
-                        maxPersonalitySize=limit["injected_file_content_bytes"])
+        absolute.update(
+            maxPersonality=limit["injected_files"],
+            maxPersonalitySize=limit["injected_file_content_bytes"],
+        )
     if context.api_version < "2.39":
         absolute["maxImageMeta"] = limit["metadata_items"]
     if context.api_version < "2.36":
-        absolute.update(maxSecurityGroups=-1, maxSecurityGroupRules=-1,
-                        maxTotalFloatingIps=-1, totalFloatingIpsUsed=0,
-                        totalSecurityGroupsUsed=0)
+        absolute.update(
+            maxSecurityGroups=-1,
+            maxSecurityGroupRules=-1,
+            maxTotalFloatingIps=-1,
+            totalFloatingIpsUsed=0,
+            totalSecurityGroupsUsed=0,
+        )
     return {"limits": {"rate": [], "absolute": absolute}}

@@ -42,7 +42,8 @@ def service_view(context: RequestContext, service: Service, zones: dict[str, str
     version = context.api_version
     body: dict[str, Any] = {
         "id": service.uuid if version >= "2.53" else service.id,
-        "binary": service.binary, "host": service.host,
+        "binary": service.binary,
+        "host": service.host,
         "zone": db_services.zone_of(service, zones),
         "status": "disabled" if service.disabled else "enabled",
         "state": "up" if db_services.is_up(service) else "down",
@@ -64,8 +65,9 @@ def list_services(request: Request, context: RequestContext = Depends(get_contex
         return {"services": [service_view(context, s, zones) for s in rows]}
 
 
-def _apply(service: Service, status: str | None, reason: str | None,
-           forced_down: bool | None) -> None:
+def _apply(
+    service: Service, status: str | None, reason: str | None, forced_down: bool | None
+) -> None:
     if reason is not None and status != "disabled":
         raise BadRequest("'disabled_reason' is only accepted with status 'disabled'.")
     if status is not None:
@@ -78,8 +80,9 @@ def _apply(service: Service, status: str | None, reason: str | None,
 
 
 @router.put("/os-services/{ident}")
-async def update_service(ident: str, request: Request,
-                         context: RequestContext = Depends(get_context)) -> dict:
+async def update_service(
+    ident: str, request: Request, context: RequestContext = Depends(get_context)
+) -> dict:
     authorize(MANAGE_RULE, context)
     body = await common.json_body(request)
     with transaction() as session:
@@ -92,15 +95,15 @@ async def update_service(ident: str, request: Request,
                 raise NotFound(f"Service {ident} could not be found.")
             _apply(service, data.status, data.disabled_reason, data.forced_down)
             session.flush()
-            return {"service": service_view(context, service,
-                                            db_services.host_zones(session))}
+            return {"service": service_view(context, service, db_services.host_zones(session))}
         return _legacy_action(session, context, ident, body)
 
 
-def _legacy_action(session, context: RequestContext, action: str, body: Any) -> dict:  # noqa: ANN001
+def _legacy_action(session, context: RequestContext, action: str, body: Any) -> dict:
     data = common.validate(LegacyServiceRef, body or {}, "body")
     service = session.scalar(
-        sa.select(Service).where(Service.host == data.host, Service.binary == data.binary))
+        sa.select(Service).where(Service.host == data.host, Service.binary == data.binary)
+    )
     if service is None:
         raise NotFound(f"Service {data.binary} on host {data.host} could not be found.")
     if action == "enable":
@@ -118,8 +121,9 @@ def _legacy_action(session, context: RequestContext, action: str, body: Any) -> 
         if data.forced_down is None:
             raise BadRequest("'forced_down' is required for force-down.")
         _apply(service, None, None, data.forced_down)
-        return {"service": {"host": data.host, "binary": data.binary,
-                            "forced_down": data.forced_down}}
+        return {
+            "service": {"host": data.host, "binary": data.binary, "forced_down": data.forced_down}
+        }
     raise NotFound(f"Unknown service action '{action}'.")
 
 
@@ -134,11 +138,16 @@ def delete_service(ident: str, context: RequestContext = Depends(get_context)) -
         if service is None:
             raise NotFound(f"Service {ident} could not be found.")
         if service.binary == db_services.COMPUTE_BINARY:
-            busy = session.scalar(sa.select(sa.func.count(Instance.id)).where(
-                Instance.host == service.host, Instance.deleted.is_(False)))
+            busy = session.scalar(
+                sa.select(sa.func.count(Instance.id)).where(
+                    Instance.host == service.host, Instance.deleted.is_(False)
+                )
+            )
             if busy:
-                raise Conflict(f"Unable to delete compute service that is hosting "
-                               f"{busy} instances. Migrate or delete them first.")
+                raise Conflict(
+                    f"Unable to delete compute service that is hosting "
+                    f"{busy} instances. Migrate or delete them first."
+                )
             session.execute(sa.delete(ComputeNode).where(ComputeNode.service_id == service.id))
         session.delete(service)
     return Response(status_code=204)

@@ -49,17 +49,34 @@ def _catalog_reader(context: RequestContext = Depends(get_context)) -> RequestCo
 
 
 def _domain_view(base: str, d: Domain) -> dict[str, Any]:
-    return {"id": d.id, "name": d.name, "description": d.description, "enabled": d.enabled,
-            "tags": [], "options": {}, "links": {"self": f"{base}/identity/v3/domains/{d.id}"}}
+    return {
+        "id": d.id,
+        "name": d.name,
+        "description": d.description,
+        "enabled": d.enabled,
+        "tags": [],
+        "options": {},
+        "links": {"self": f"{base}/identity/v3/domains/{d.id}"},
+    }
 
 
 def _region_view(base: str, r: Region) -> dict[str, Any]:
-    return {"id": r.id, "description": r.description, "parent_region_id": None,
-            "links": {"self": f"{base}/identity/v3/regions/{r.id}"}}
+    return {
+        "id": r.id,
+        "description": r.description,
+        "parent_region_id": None,
+        "links": {"self": f"{base}/identity/v3/regions/{r.id}"},
+    }
 
 
-def _read_routes(collection: str, model: type, view: Callable, guard: Callable,
-                 filters: tuple[str, ...] = ("name",), delete: bool = True) -> None:
+def _read_routes(
+    collection: str,
+    model: type,
+    view: Callable,
+    guard: Callable,
+    filters: tuple[str, ...] = ("name",),
+    delete: bool = True,
+) -> None:
     """List (with equality filters), show and delete for one identity collection."""
     singular = collection[:-1]
 
@@ -84,6 +101,7 @@ def _read_routes(collection: str, model: type, view: Callable, guard: Callable,
             return {singular: view(base_url(request), row)}
 
     if delete:
+
         @router.delete(f"/{collection}/{{ident}}", status_code=204, name=f"delete_{singular}")
         def delete_(ident: str, _: RequestContext = Depends(_admin)) -> Response:
             with transaction() as session:
@@ -100,8 +118,9 @@ _read_routes("projects", Project, views.project, _admin, ("name", "domain_id", "
 _read_routes("users", User, views.user, _admin, ("name", "domain_id", "enabled"))
 _read_routes("roles", Role, views.role, _admin)
 _read_routes("services", CatalogService, views.service, _catalog_reader, ("type", "name"))
-_read_routes("endpoints", Endpoint, views.endpoint, _catalog_reader,
-             ("interface", "service_id", "region_id"))
+_read_routes(
+    "endpoints", Endpoint, views.endpoint, _catalog_reader, ("interface", "service_id", "region_id")
+)
 
 _NAME = Field(min_length=1, max_length=64)
 
@@ -148,14 +167,14 @@ class EndpointIn(_Open):
     enabled: bool = True
 
 
-def _domain_or_default(session, domain_id: str | None) -> str:  # noqa: ANN001
+def _domain_or_default(session, domain_id: str | None) -> str:
     domain_id = domain_id or CONF.identity.default_domain
     if session.get(Domain, domain_id) is None:
         raise BadRequest(f"Invalid domain_id '{domain_id}': no such domain.")
     return domain_id
 
 
-def _insert(session, row: Any, what: str) -> None:  # noqa: ANN001
+def _insert(session, row: Any, what: str) -> None:
     session.add(row)
     try:
         session.flush()
@@ -164,36 +183,51 @@ def _insert(session, row: Any, what: str) -> None:  # noqa: ANN001
 
 
 @router.post("/projects", status_code=201)
-def create_project(body: dict[str, ProjectIn], request: Request,
-                   _: RequestContext = Depends(_admin)) -> dict[str, Any]:
+def create_project(
+    body: dict[str, ProjectIn], request: Request, _: RequestContext = Depends(_admin)
+) -> dict[str, Any]:
     data = _single(body, "project")
     with transaction() as session:
-        project = Project(name=data.name, description=data.description, enabled=data.enabled,
-                          domain_id=_domain_or_default(session, data.domain_id))
+        project = Project(
+            name=data.name,
+            description=data.description,
+            enabled=data.enabled,
+            domain_id=_domain_or_default(session, data.domain_id),
+        )
         _insert(session, project, f"project {data.name}")
         return {"project": views.project(base_url(request), project)}
 
 
 @router.post("/users", status_code=201)
-def create_user(body: dict[str, UserIn], request: Request,
-                _: RequestContext = Depends(_admin)) -> dict[str, Any]:
+def create_user(
+    body: dict[str, UserIn], request: Request, _: RequestContext = Depends(_admin)
+) -> dict[str, Any]:
     data = _single(body, "user")
     with transaction() as session:
-        hashed = (hash_password(data.password, CONF.identity.password_hash_rounds)
-                  if data.password else None)
+        hashed = (
+            hash_password(data.password, CONF.identity.password_hash_rounds)
+            if data.password
+            else None
+        )
         if data.default_project_id and session.get(Project, data.default_project_id) is None:
             raise BadRequest(f"Invalid default_project_id '{data.default_project_id}'.")
-        user = User(name=data.name, password_hash=hashed, email=data.email,
-                    description=data.description, enabled=data.enabled,
-                    default_project_id=data.default_project_id,
-                    domain_id=_domain_or_default(session, data.domain_id))
+        user = User(
+            name=data.name,
+            password_hash=hashed,
+            email=data.email,
+            description=data.description,
+            enabled=data.enabled,
+            default_project_id=data.default_project_id,
+            domain_id=_domain_or_default(session, data.domain_id),
+        )
         _insert(session, user, f"user {data.name}")
         return {"user": views.user(base_url(request), user)}
 
 
 @router.post("/roles", status_code=201)
-def create_role(body: dict[str, RoleIn], request: Request,
-                _: RequestContext = Depends(_admin)) -> dict[str, Any]:
+def create_role(
+    body: dict[str, RoleIn], request: Request, _: RequestContext = Depends(_admin)
+) -> dict[str, Any]:
     data = _single(body, "role")
     with transaction() as session:
         role = Role(name=data.name, description=data.description)
@@ -202,19 +236,22 @@ def create_role(body: dict[str, RoleIn], request: Request,
 
 
 @router.post("/services", status_code=201)
-def create_service(body: dict[str, ServiceIn], request: Request,
-                   _: RequestContext = Depends(_admin)) -> dict[str, Any]:
+def create_service(
+    body: dict[str, ServiceIn], request: Request, _: RequestContext = Depends(_admin)
+) -> dict[str, Any]:
     data = _single(body, "service")
     with transaction() as session:
-        service = CatalogService(type=data.type, name=data.name, description=data.description,
-                                 enabled=data.enabled)
+        service = CatalogService(
+            type=data.type, name=data.name, description=data.description, enabled=data.enabled
+        )
         _insert(session, service, f"service {data.type}")
         return {"service": views.service(base_url(request), service)}
 
 
 @router.post("/endpoints", status_code=201)
-def create_endpoint(body: dict[str, EndpointIn], request: Request,
-                    _: RequestContext = Depends(_admin)) -> dict[str, Any]:
+def create_endpoint(
+    body: dict[str, EndpointIn], request: Request, _: RequestContext = Depends(_admin)
+) -> dict[str, Any]:
     data = _single(body, "endpoint")
     with transaction() as session:
         if session.get(CatalogService, data.service_id) is None:
@@ -222,8 +259,13 @@ def create_endpoint(body: dict[str, EndpointIn], request: Request,
         region = data.region_id or data.region
         if region:
             db_identity.ensure_region(session, region)
-        endpoint = Endpoint(service_id=data.service_id, interface=data.interface, url=data.url,
-                            region_id=region, enabled=data.enabled)
+        endpoint = Endpoint(
+            service_id=data.service_id,
+            interface=data.interface,
+            url=data.url,
+            region_id=region,
+            enabled=data.enabled,
+        )
         _insert(session, endpoint, f"{data.interface} endpoint")
         return {"endpoint": views.endpoint(base_url(request), endpoint)}
 
@@ -234,7 +276,7 @@ def _single(body: dict[str, Any], key: str) -> Any:
     return body[key]
 
 
-def _assignment_parts(session, project_id: str, user_id: str, role_id: str | None = None):  # noqa: ANN001
+def _assignment_parts(session, project_id: str, user_id: str, role_id: str | None = None):
     if session.get(Project, project_id) is None:
         raise NotFound(f"Could not find project: {project_id}.")
     if session.get(User, user_id) is None:
@@ -244,8 +286,9 @@ def _assignment_parts(session, project_id: str, user_id: str, role_id: str | Non
 
 
 @router.put("/projects/{project_id}/users/{user_id}/roles/{role_id}", status_code=204)
-def grant(project_id: str, user_id: str, role_id: str,
-          _: RequestContext = Depends(_admin)) -> Response:
+def grant(
+    project_id: str, user_id: str, role_id: str, _: RequestContext = Depends(_admin)
+) -> Response:
     with transaction() as session:
         _assignment_parts(session, project_id, user_id, role_id)
         if session.get(RoleAssignment, (user_id, project_id, role_id)) is None:
@@ -255,47 +298,61 @@ def grant(project_id: str, user_id: str, role_id: str,
 
 @router.head("/projects/{project_id}/users/{user_id}/roles/{role_id}", status_code=204)
 @router.get("/projects/{project_id}/users/{user_id}/roles/{role_id}", status_code=204)
-def check_grant(project_id: str, user_id: str, role_id: str,
-                _: RequestContext = Depends(_admin)) -> Response:
+def check_grant(
+    project_id: str, user_id: str, role_id: str, _: RequestContext = Depends(_admin)
+) -> Response:
     with transaction() as session:
         if session.get(RoleAssignment, (user_id, project_id, role_id)) is None:
-            raise NotFound(f"Could not find role assignment of {role_id} to user {user_id} "
-                           f"on project {project_id}.")
+            raise NotFound(
+                f"Could not find role assignment of {role_id} to user {user_id} "
+                f"on project {project_id}."
+            )
     return Response(status_code=204)
 
 
 @router.delete("/projects/{project_id}/users/{user_id}/roles/{role_id}", status_code=204)
-def revoke_grant(project_id: str, user_id: str, role_id: str,
-                 _: RequestContext = Depends(_admin)) -> Response:
+def revoke_grant(
+    project_id: str, user_id: str, role_id: str, _: RequestContext = Depends(_admin)
+) -> Response:
     with transaction() as session:
         assignment = session.get(RoleAssignment, (user_id, project_id, role_id))
         if assignment is None:
-            raise NotFound(f"Could not find role assignment of {role_id} to user {user_id} "
-                           f"on project {project_id}.")
+            raise NotFound(
+                f"Could not find role assignment of {role_id} to user {user_id} "
+                f"on project {project_id}."
+            )
         session.delete(assignment)
     return Response(status_code=204)
 
 
 @router.get("/projects/{project_id}/users/{user_id}/roles")
-def list_grants(project_id: str, user_id: str, request: Request,
-                _: RequestContext = Depends(_admin)) -> dict[str, Any]:
+def list_grants(
+    project_id: str, user_id: str, request: Request, _: RequestContext = Depends(_admin)
+) -> dict[str, Any]:
     with transaction() as session:
         _assignment_parts(session, project_id, user_id)
         base = base_url(request)
-        return views.collection(base, "roles", [views.role(base, r) for r in
-                                                db_identity.roles_of(session, user_id, project_id)])
+        return views.collection(
+            base,
+            "roles",
+            [views.role(base, r) for r in db_identity.roles_of(session, user_id, project_id)],
+        )
 
 
 @router.get("/role_assignments")
 def list_role_assignments(request: Request, _: RequestContext = Depends(_admin)) -> dict:
     params = request.query_params
-    query = sa.select(RoleAssignment, Role, User, Project).join(
-        Role, Role.id == RoleAssignment.role_id).join(
-        User, User.id == RoleAssignment.user_id).join(
-        Project, Project.id == RoleAssignment.project_id)
-    for param, column in (("user.id", RoleAssignment.user_id),
-                          ("scope.project.id", RoleAssignment.project_id),
-                          ("role.id", RoleAssignment.role_id)):
+    query = (
+        sa.select(RoleAssignment, Role, User, Project)
+        .join(Role, Role.id == RoleAssignment.role_id)
+        .join(User, User.id == RoleAssignment.user_id)
+        .join(Project, Project.id == RoleAssignment.project_id)
+    )
+    for param, column in (
+        ("user.id", RoleAssignment.user_id),
+        ("scope.project.id", RoleAssignment.project_id),
+        ("role.id", RoleAssignment.role_id),
+    ):
         if params.get(param):
             query = query.where(column == params[param])
     names = "include_names" in params
@@ -304,15 +361,24 @@ def list_role_assignments(request: Request, _: RequestContext = Depends(_admin))
     with transaction() as session:
         domains = {d.id: d.name for d in session.scalars(sa.select(Domain))}
         for _, role, user, project in session.execute(query):
-            item = {"role": {"id": role.id}, "user": {"id": user.id},
-                    "scope": {"project": {"id": project.id}},
-                    "links": {"assignment": f"{base}/identity/v3/projects/{project.id}/users/"
-                                            f"{user.id}/roles/{role.id}"}}
+            item = {
+                "role": {"id": role.id},
+                "user": {"id": user.id},
+                "scope": {"project": {"id": project.id}},
+                "links": {
+                    "assignment": f"{base}/identity/v3/projects/{project.id}/users/"
+                    f"{user.id}/roles/{role.id}"
+                },
+            }
             if names:
                 item["role"]["name"] = role.name
-                item["user"].update(name=user.name, domain={
-                    "id": user.domain_id, "name": domains.get(user.domain_id)})
-                item["scope"]["project"].update(name=project.name, domain={
-                    "id": project.domain_id, "name": domains.get(project.domain_id)})
+                item["user"].update(
+                    name=user.name,
+                    domain={"id": user.domain_id, "name": domains.get(user.domain_id)},
+                )
+                item["scope"]["project"].update(
+                    name=project.name,
+                    domain={"id": project.domain_id, "name": domains.get(project.domain_id)},
+                )
             items.append(item)
     return views.collection(base, "role_assignments", items)

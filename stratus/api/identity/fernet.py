@@ -91,13 +91,29 @@ class TokenFormatter:
             self._fernet, self._key_state = self.repository.load(), state
         return self._fernet
 
-    def issue(self, user_id: str, project_id: str | None, methods: list[str]) -> tuple[str, TokenPayload]:
+    def issue(
+        self, user_id: str, project_id: str | None, methods: list[str]
+    ) -> tuple[str, TokenPayload]:
         now = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
-        payload = TokenPayload(user_id, project_id, tuple(methods), now, now + self.expiration,
-                               secrets.token_urlsafe(16)[:22])
-        body = json.dumps([payload.user_id, payload.project_id, list(payload.methods),
-                           int(now.timestamp()), int(payload.expires_at.timestamp()),
-                           payload.audit_id], separators=(",", ":")).encode()
+        payload = TokenPayload(
+            user_id,
+            project_id,
+            tuple(methods),
+            now,
+            now + self.expiration,
+            secrets.token_urlsafe(16)[:22],
+        )
+        body = json.dumps(
+            [
+                payload.user_id,
+                payload.project_id,
+                list(payload.methods),
+                int(now.timestamp()),
+                int(payload.expires_at.timestamp()),
+                payload.audit_id,
+            ],
+            separators=(",", ":"),
+        ).encode()
         return self._crypto().encrypt(body).decode().rstrip("="), payload
 
     def validate(self, token: str) -> TokenPayload:
@@ -108,9 +124,14 @@ class TokenFormatter:
         except (InvalidToken, ValueError, TypeError) as exc:
             raise TokenError("The token is not valid.") from exc
         to_dt = dt.datetime.fromtimestamp
-        payload = TokenPayload(user_id, project_id, tuple(methods),
-                               to_dt(issued, dt.UTC).replace(tzinfo=None),
-                               to_dt(expires, dt.UTC).replace(tzinfo=None), audit_id)
+        payload = TokenPayload(
+            user_id,
+            project_id,
+            tuple(methods),
+            to_dt(issued, dt.UTC).replace(tzinfo=None),
+            to_dt(expires, dt.UTC).replace(tzinfo=None),
+            audit_id,
+        )
         if payload.expires_at <= dt.datetime.now(dt.UTC).replace(tzinfo=None):
             raise TokenError("The token has expired.")
         return payload

@@ -26,10 +26,15 @@ VERSION_UPDATED = "2020-04-07T00:00:00Z"
 
 
 def _version(base: str) -> dict[str, Any]:
-    return {"id": VERSION_ID, "status": "stable", "updated": VERSION_UPDATED,
-            "links": [{"rel": "self", "href": f"{base}/identity/v3/"}],
-            "media-types": [{"base": "application/json",
-                             "type": "application/vnd.openstack.identity-v3+json"}]}
+    return {
+        "id": VERSION_ID,
+        "status": "stable",
+        "updated": VERSION_UPDATED,
+        "links": [{"rel": "self", "href": f"{base}/identity/v3/"}],
+        "media-types": [
+            {"base": "application/json", "type": "application/vnd.openstack.identity-v3+json"}
+        ],
+    }
 
 
 @router.get("/identity")
@@ -90,7 +95,7 @@ class AuthRequest(BaseModel):
     auth: _Auth
 
 
-def _domain_id(session, ref: _Domain | None) -> str:  # noqa: ANN001
+def _domain_id(session, ref: _Domain | None) -> str:
     if ref is None:
         return CONF.identity.default_domain
     domain = db_identity.get_domain(session, ref.id or ref.name or "")
@@ -99,7 +104,7 @@ def _domain_id(session, ref: _Domain | None) -> str:  # noqa: ANN001
     return domain.id
 
 
-def _authenticate_password(session, body: _Password) -> tuple[User, list[str]]:  # noqa: ANN001
+def _authenticate_password(session, body: _Password) -> tuple[User, list[str]]:
     ref = body.user
     if ref.id:
         user = session.get(User, ref.id)
@@ -112,7 +117,7 @@ def _authenticate_password(session, body: _Password) -> tuple[User, list[str]]: 
     return user, ["password"]
 
 
-def _scoped_project(session, scope: _Scope | str | None, user: User) -> Project | None:  # noqa: ANN001
+def _scoped_project(session, scope: _Scope | str | None, user: User) -> Project | None:
     if isinstance(scope, str) or scope is None or scope.project is None:
         if isinstance(scope, str) and scope != "unscoped":
             raise BadRequest("auth.scope must be an object or 'unscoped'.")
@@ -131,13 +136,17 @@ def _scoped_project(session, scope: _Scope | str | None, user: User) -> Project 
     return project
 
 
-def token_body(session, base: str, payload: TokenPayload, with_catalog: bool) -> dict[str, Any]:  # noqa: ANN001
+def token_body(session, base: str, payload: TokenPayload, with_catalog: bool) -> dict[str, Any]:
     user = session.get(User, payload.user_id)
     domain = db_identity.get_domain(session, user.domain_id)
     token: dict[str, Any] = {
         "methods": list(payload.methods),
-        "user": {"id": user.id, "name": user.name, "password_expires_at": None,
-                 "domain": {"id": domain.id, "name": domain.name}},
+        "user": {
+            "id": user.id,
+            "name": user.name,
+            "password_expires_at": None,
+            "domain": {"id": domain.id, "name": domain.name},
+        },
         "audit_ids": [payload.audit_id],
         "issued_at": payload.issued_at.isoformat() + ".000000Z",
         "expires_at": payload.expires_at.isoformat() + ".000000Z",
@@ -148,8 +157,11 @@ def token_body(session, base: str, payload: TokenPayload, with_catalog: bool) ->
         roles = db_identity.roles_of(session, user.id, project.id)
         names = {r.name for r in roles}
         implied = [db_identity.find_role(session, n) for n in db_identity.expand_roles(names)]
-        token["project"] = {"id": project.id, "name": project.name,
-                            "domain": {"id": project_domain.id, "name": project_domain.name}}
+        token["project"] = {
+            "id": project.id,
+            "name": project.name,
+            "domain": {"id": project_domain.id, "name": project_domain.name},
+        }
         token["roles"] = [{"id": r.id, "name": r.name} for r in implied if r is not None]
         token["is_domain"] = False
         if with_catalog:
@@ -167,13 +179,14 @@ def issue_token(body: AuthRequest, request: Request) -> JSONResponse:
             context = validate_token(identity.token.id)
             user, methods = session.get(User, context.user_id), list(context.token.methods)
         else:
-            raise BadRequest("auth.identity.methods must be 'password' or 'token', "
-                             "with the matching credentials.")
+            raise BadRequest(
+                "auth.identity.methods must be 'password' or 'token', "
+                "with the matching credentials."
+            )
         project = _scoped_project(session, body.auth.scope, user)
         if project is not None and not db_identity.role_names(session, user.id, project.id):
             raise Unauthorized(f"User {user.name} has no role on project {project.name}.")
-        token, payload = token_formatter().issue(user.id, project.id if project else None,
-                                                 methods)
+        token, payload = token_formatter().issue(user.id, project.id if project else None, methods)
         nocatalog = "nocatalog" in request.query_params
         content = token_body(session, base_url(request), payload, not nocatalog)
     return JSONResponse(content, status_code=201, headers={"X-Subject-Token": token})
@@ -193,8 +206,9 @@ def _subject(request: Request) -> RequestContext:
 def show_token(request: Request, _: RequestContext = Depends(get_context)) -> JSONResponse:
     subject = _subject(request)
     with transaction() as session:
-        content = token_body(session, base_url(request), subject.token,
-                             "nocatalog" not in request.query_params)
+        content = token_body(
+            session, base_url(request), subject.token, "nocatalog" not in request.query_params
+        )
     return JSONResponse(content, headers={"X-Subject-Token": request.headers["x-subject-token"]})
 
 
@@ -217,9 +231,14 @@ def revoke_token(request: Request, context: RequestContext = Depends(get_context
 @router.get("/identity/v3/auth/catalog")
 def auth_catalog(request: Request, _: RequestContext = Depends(get_context)) -> dict[str, Any]:
     with transaction() as session:
-        return {"catalog": views.catalog(db_identity.catalog(session)),
-                "links": {"self": f"{base_url(request)}/identity/v3/auth/catalog",
-                          "previous": None, "next": None}}
+        return {
+            "catalog": views.catalog(db_identity.catalog(session)),
+            "links": {
+                "self": f"{base_url(request)}/identity/v3/auth/catalog",
+                "previous": None,
+                "next": None,
+            },
+        }
 
 
 @router.get("/identity/v3/auth/projects")
