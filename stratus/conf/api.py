@@ -19,4 +19,9 @@ OPTS = [
         min=1,
         help="Largest page a list returns, whatever `limit` asks for.",
     ),
+    cfg.BoolOpt(
+        "enable_instance_password",
+        default=True,
+        help="Return an adminPass when a server is created, as Nova does.",
+    ),
 ]

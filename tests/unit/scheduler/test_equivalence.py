@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 
 import numpy as np
@@ -90,3 +91,50 @@ def test_engine_matches_reference(seed: int) -> None:
                 table.remove_host(gone.host)
     assert len(table) == len(hosts)
     assert np.count_nonzero(table.live) == len(hosts)
+
+
+_VARIABLES = [
+    "$free_ram_mb", "$free_disk_mb", "$vcpus_used", "$vcpus_total", "$num_io_ops",
+    "$num_instances", "$failed_builds", "$host", "$nodename", "$host_ip", "$hypervisor_type",
+    "$hypervisor_version", "$arch", "$cpu_info.vendor", "$capabilities.gpu",
+    "$capabilities.tier", "$capabilities.mixed", "$stats.numa", "$total_usable_disk_gb",
+    "$cpu_allocation_ratio", "$nosuch", "$free_ram_mb.x", "$cpu_info", "",
+]  # fmt: skip
+_CONSTANTS = [0, 1, 2, 3, 1024, 4096, 2.5, True, False, None, "QEMU", "gold", "h1", "Intel",
+              "x86_64", "10.0.1.5", {"a": 1}]  # fmt: skip
+_OPERATORS = ["=", "<", ">", "<=", ">=", "in", "not", "or", "and"]
+
+
+def _random_query(rng: random.Random, depth: int) -> list:
+    if rng.random() < 0.05:
+        return []
+    query: list = [rng.choice(_OPERATORS)]
+    for _ in range(rng.randint(0, 4)):
+        roll = rng.random()
+        if depth > 0 and roll < 0.35:
+            query.append(_random_query(rng, depth - 1))
+        elif roll < 0.7:
+            query.append(rng.choice(_VARIABLES))
+        else:
+            query.append(rng.choice(_CONSTANTS))
+    return query
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_json_queries_match_reference(seed: int) -> None:
+    from stratus.scheduler.filters.json_filter import evaluate
+
+    from .reference import json_filter
+
+    rng = random.Random(1000 + seed)
+    cfg = SchedulerConfig()
+    records = random_cluster(rng, rng.randint(1, 25))
+    table = HostTable(records, cfg)
+    hosts = ReferenceScheduler(cfg).build(records)
+    for _ in range(60):
+        query = _random_query(rng, 3)
+        request = random_request(rng, records)
+        request.scheduler_hints = {"query": json.dumps(query)}
+        got = evaluate(query, table)
+        expected = [json_filter(h, request, cfg, 0) for h in hosts]
+        assert got.tolist() == expected, query

@@ -469,7 +469,7 @@ class LibvirtDriver(ComputeDriver):
             arch=self._host_arch(conn),
         )
         (inst_dir / "libvirt.xml").write_text(xml)
-        dom = conn.defineXML(xml)
+        dom = conn.defineXMLFlags(xml, libvirt.VIR_DOMAIN_DEFINE_VALIDATE)
         dom.create()
         LOG.info("spawned instance %s as %s (%s)", uuid, dom.name(), self.virt_type)
 
@@ -516,22 +516,7 @@ class LibvirtDriver(ComputeDriver):
         if dom is not None:
             with self._translate(instance, "destroy", dom):
                 self._hard_stop(dom)
-                try:
-                    dom.undefineFlags(
-                        libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE
-                        | libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA
-                        | libvirt.VIR_DOMAIN_UNDEFINE_NVRAM
-                    )
-                except libvirt.libvirtError as exc:
-                    if exc.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
-                        pass
-                    elif exc.get_error_code() in (
-                        libvirt.VIR_ERR_NO_SUPPORT,
-                        libvirt.VIR_ERR_INVALID_ARG,
-                    ):
-                        dom.undefine()
-                    else:
-                        raise
+                self._undefine(dom)
         if cleanup:
             inst_dir = self.instance_dir(instance)
             try:
@@ -540,6 +525,30 @@ class LibvirtDriver(ComputeDriver):
                 pass
             except OSError as exc:
                 raise VirtError(f"cannot remove {inst_dir}: {exc}") from exc
+
+    def _undefine(self, dom: libvirt.virDomain) -> None:
+        """Undefine with the richest flag set the hypervisor driver accepts."""
+        flag_sets = (
+            libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE
+            | libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA
+            | libvirt.VIR_DOMAIN_UNDEFINE_NVRAM,
+            libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE
+            | libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA,
+            0,
+        )
+        for flags in flag_sets:
+            try:
+                dom.undefineFlags(flags)
+                return
+            except libvirt.libvirtError as exc:
+                code = exc.get_error_code()
+                if code == libvirt.VIR_ERR_NO_DOMAIN:
+                    return
+                if flags == 0 or code not in (
+                    libvirt.VIR_ERR_NO_SUPPORT,
+                    libvirt.VIR_ERR_INVALID_ARG,
+                ):
+                    raise
 
     def _hard_stop(self, dom: libvirt.virDomain) -> None:
         """Power the domain off now; a few retries when QEMU is slow to die."""
@@ -586,13 +595,20 @@ class LibvirtDriver(ComputeDriver):
             if now >= deadline:
                 return False
             if now >= next_press:
-                try:
-                    dom.shutdownFlags(libvirt.VIR_DOMAIN_SHUTDOWN_ACPI_POWER_BTN)
-                except libvirt.libvirtError as exc:
-                    if exc.get_error_code() != libvirt.VIR_ERR_OPERATION_INVALID:
-                        raise
+                self._press_power_button(dom)
                 next_press = now + SHUTDOWN_RETRY_INTERVAL
             time.sleep(min(_POLL, max(deadline - now, 0)))
+
+    @staticmethod
+    def _press_power_button(dom: libvirt.virDomain) -> None:
+        try:
+            dom.shutdownFlags(libvirt.VIR_DOMAIN_SHUTDOWN_ACPI_POWER_BTN)
+        except libvirt.libvirtError as exc:
+            code = exc.get_error_code()
+            if code in (libvirt.VIR_ERR_NO_SUPPORT, libvirt.VIR_ERR_INVALID_ARG):
+                dom.shutdown()  # a driver without the flag picks its own method
+            elif code != libvirt.VIR_ERR_OPERATION_INVALID:
+                raise
 
     def _clean_shutdown(self, dom: libvirt.virDomain, timeout: float) -> bool:
         if timeout <= 0:

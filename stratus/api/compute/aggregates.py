@@ -1,0 +1,337 @@
+"""os-aggregates: host aggregates, their hosts and metadata, and availability zones.
+
+Administrators only. A zone is the aggregate metadata ``availability_zone``; the
+rules Nova applies to it hold however it is set (create, update, set_metadata,
+add_host): it cannot be emptied, a host cannot end up in two zones, and the zone of
+hosts that run instances cannot be changed.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request, Response
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from stratus.api import policy
+from stratus.api.compute import common
+from stratus.api.context import RequestContext, get_context
+from stratus.api.errors import BadRequest, Conflict, NotFound
+from stratus.api.policy import authorize
+from stratus.conf import CONF
+from stratus.db import aggregates as db_aggregates
+from stratus.db import services as db_services
+from stratus.db.models import Aggregate, Service
+from stratus.db.session import transaction
+
+router = APIRouter(prefix=common.PREFIX)
+
+RULE = "compute:aggregates:{}"
+for _action, _what in (
+    ("index", "List aggregates."),
+    ("show", "Show an aggregate."),
+    ("create", "Create an aggregate."),
+    ("update", "Rename an aggregate or change its availability zone."),
+    ("delete", "Delete an empty aggregate."),
+    ("add_host", "Add a compute host to an aggregate."),
+    ("remove_host", "Remove a host from an aggregate."),
+    ("set_metadata", "Set or delete aggregate metadata."),
+):
+    policy.register(RULE.format(_action), policy.ADMIN_API, _what)
+
+AZ_KEY = db_aggregates.AZ_KEY
+_NAME_RE = re.compile(r"^(?!\s)[^\x00-\x1f\x7f]+(?<!\s)$")
+_ZONE_RE = re.compile(r"^(?!\s)[^:\x00-\x1f\x7f]+(?<!\s)$")
+_META_KEY_RE = re.compile(r"^[a-zA-Z0-9-_:. ]{1,255}$")
+
+
+def _check_name(value: str) -> str:
+    if not _NAME_RE.match(value):
+        raise ValueError(
+            "must not start or end with whitespace or contain control characters"
+        )
+    return value
+
+
+def _check_zone(value: str | None) -> str | None:
+    if value is not None and not _ZONE_RE.match(value):
+        raise ValueError(
+            "an availability zone must not contain ':', control characters, or "
+            "leading or trailing whitespace"
+        )
+    return value
+
+
+class AggregateCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=255)
+    availability_zone: str | None = Field(default=None, min_length=1, max_length=255)
+
+    _name = field_validator("name")(_check_name)
+    _zone = field_validator("availability_zone")(_check_zone)
+
+
+class AggregateUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(default=None, min_length=1, max_length=255)
+    availability_zone: str | None = Field(default=None, min_length=1, max_length=255)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str | None) -> str | None:
+        if value is None:
+            raise ValueError("must be a string, not null")
+        return _check_name(value)
+
+    _zone = field_validator("availability_zone")(_check_zone)
+
+
+class HostRef(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    host: str = Field(min_length=1, max_length=255)
+
+
+class MetadataBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    metadata: dict[str, str | None]
+
+    @field_validator("metadata")
+    @classmethod
+    def _items(cls, value: dict[str, str | None]) -> dict[str, str | None]:
+        for key, item in value.items():
+            if not _META_KEY_RE.match(key):
+                raise ValueError(
+                    f"key {key!r} must be 1 to 255 letters, digits, spaces or '-_:.'"
+                )
+            if item is not None and len(item) > 255:
+                raise ValueError(f"the value of {key!r} is longer than 255 characters")
+        if value.get(AZ_KEY) is not None:
+            _check_zone(value[AZ_KEY])
+        return value
+
+
+def aggregate_view(context: RequestContext, aggregate: Aggregate) -> dict[str, Any]:
+    metadata = db_aggregates.metadata_of(aggregate)
+    body: dict[str, Any] = {
+        "id": aggregate.id,
+        "name": aggregate.name,
+        "availability_zone": metadata.get(AZ_KEY),
+        "hosts": db_aggregates.hosts_of(aggregate),
+        "metadata": metadata,
+        "created_at": common.iso(aggregate.created_at),
+        "updated_at": common.iso(aggregate.updated_at),
+        "deleted": False,
+        "deleted_at": None,
+    }
+    if context.api_version >= "2.41":
+        body["uuid"] = aggregate.uuid
+    return body
+
+
+def _aggregate_id(raw: str) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        raise BadRequest(f"Invalid aggregate id {raw!r}: it must be an integer.") from None
+
+
+def _get(session: Session, raw_id: str) -> Aggregate:
+    aggregate = db_aggregates.get(session, _aggregate_id(raw_id))
+    if aggregate is None:
+        raise NotFound(f"Aggregate {raw_id} could not be found.")
+    return aggregate
+
+
+def _check_zone_change(
+    session: Session, aggregate: Aggregate, updates: dict[str, Any]
+) -> None:
+    """Nova's is_safe_to_update_az for a change of the aggregate's own metadata."""
+    if AZ_KEY not in updates:
+        return
+    zone = updates[AZ_KEY]
+    if not zone:
+        raise BadRequest(
+            f"Aggregate {aggregate.name} does not support empty named availability zone."
+        )
+    if zone == CONF.internal_service_availability_zone:
+        raise BadRequest(
+            f"The availability zone {zone!r} is reserved for internal services."
+        )
+    conflicts = db_aggregates.conflicting_zones(session, aggregate, zone)
+    if conflicts:
+        raise BadRequest(
+            f"Cannot update aggregate {aggregate.id}: one or more hosts already in "
+            f"availability zone(s) {conflicts}."
+        )
+    if zone != db_aggregates.zone_of(aggregate) and db_aggregates.instances_on_hosts(
+        session, db_aggregates.hosts_of(aggregate)
+    ):
+        raise BadRequest(
+            f"Cannot update aggregate {aggregate.id}: one or more hosts contain instances "
+            "in this zone."
+        )
+
+
+def _flush_name(session: Session, name: str) -> None:
+    try:
+        session.flush()
+    except IntegrityError:
+        raise Conflict(f"Aggregate {name} already exists.") from None
+
+
+def _check_name_free(session: Session, name: str, aggregate: Aggregate | None = None) -> None:
+    existing = db_aggregates.get_by_name(session, name)
+    if existing is not None and existing is not aggregate:
+        raise Conflict(f"Aggregate {name} already exists.")
+
+
+@router.get("/os-aggregates")
+def list_aggregates(context: RequestContext = Depends(get_context)) -> dict:
+    authorize(RULE.format("index"), context, {})
+    with transaction() as session:
+        return {
+            "aggregates": [aggregate_view(context, a) for a in db_aggregates.list_all(session)]
+        }
+
+
+@router.post("/os-aggregates")
+async def create_aggregate(
+    request: Request, context: RequestContext = Depends(get_context)
+) -> dict:
+    authorize(RULE.format("create"), context, {})
+    data = common.validate(
+        AggregateCreate, common.unwrap(await common.json_body(request), "aggregate"),
+        "aggregate",
+    )
+    if data.availability_zone == CONF.internal_service_availability_zone:
+        raise BadRequest(
+            f"The availability zone {data.availability_zone!r} is reserved for internal "
+            "services."
+        )
+    with transaction() as session:
+        _check_name_free(session, data.name)
+        try:
+            aggregate = db_aggregates.create(session, data.name, data.availability_zone)
+        except IntegrityError:
+            raise Conflict(f"Aggregate {data.name} already exists.") from None
+        return {"aggregate": aggregate_view(context, aggregate)}
+
+
+@router.get("/os-aggregates/{aggregate_id}")
+def show_aggregate(aggregate_id: str, context: RequestContext = Depends(get_context)) -> dict:
+    authorize(RULE.format("show"), context, {})
+    with transaction() as session:
+        return {"aggregate": aggregate_view(context, _get(session, aggregate_id))}
+
+
+@router.put("/os-aggregates/{aggregate_id}")
+async def update_aggregate(
+    aggregate_id: str, request: Request, context: RequestContext = Depends(get_context)
+) -> dict:
+    authorize(RULE.format("update"), context, {})
+    raw = common.unwrap(await common.json_body(request), "aggregate")
+    data = common.validate(AggregateUpdate, raw, "aggregate")
+    updates = data.model_dump(exclude_unset=True)
+    if not updates:
+        raise BadRequest("Send at least one of 'aggregate.name' or 'aggregate.availability_zone'.")
+    with transaction() as session:
+        aggregate = _get(session, aggregate_id)
+        if "name" in updates and updates["name"] != aggregate.name:
+            _check_name_free(session, updates["name"], aggregate)
+            aggregate.name = updates["name"]
+            _flush_name(session, updates["name"])
+        if AZ_KEY in updates:
+            _check_zone_change(session, aggregate, {AZ_KEY: updates[AZ_KEY]})
+            db_aggregates.update_metadata(aggregate, {AZ_KEY: updates[AZ_KEY]})
+        aggregate.updated_at = _now()
+        session.flush()
+        return {"aggregate": aggregate_view(context, aggregate)}
+
+
+@router.delete("/os-aggregates/{aggregate_id}")
+def delete_aggregate(aggregate_id: str, context: RequestContext = Depends(get_context)) -> Response:
+    authorize(RULE.format("delete"), context, {})
+    with transaction() as session:
+        aggregate = _get(session, aggregate_id)
+        if aggregate.hosts:
+            raise BadRequest(
+                f"Cannot delete aggregate {aggregate.id}: host aggregate is not empty "
+                f"(hosts: {', '.join(db_aggregates.hosts_of(aggregate))})."
+            )
+        db_aggregates.delete(session, aggregate)
+    return Response(status_code=200)
+
+
+# --- actions ----------------------------------------------------------------------------
+
+
+def _compute_service(session: Session, host: str) -> Service | None:
+    for service in db_services.list_services(session, host, db_services.COMPUTE_BINARY):
+        # The comparison is exact even where the database collation is not.
+        if service.host == host:
+            return service
+    return None
+
+
+def _add_host(session: Session, aggregate: Aggregate, payload: Any) -> None:
+    host = common.validate(HostRef, payload, "add_host").host
+    if _compute_service(session, host) is None:
+        raise NotFound(f"Compute host {host} could not be found.")
+    if host in db_aggregates.hosts_of(aggregate):
+        raise Conflict(f"Aggregate {aggregate.id} already has host {host}.")
+    zone = db_aggregates.zone_of(aggregate)
+    if zone is not None:
+        conflicts = db_aggregates.conflicting_zones(session, aggregate, zone, [host])
+        if conflicts:
+            raise Conflict(
+                f"Cannot add host {host} to aggregate {aggregate.id}: the host is already "
+                f"in availability zone(s) {conflicts}."
+            )
+    db_aggregates.add_host(aggregate, host)
+
+
+def _remove_host(session: Session, aggregate: Aggregate, payload: Any) -> None:
+    host = common.validate(HostRef, payload, "remove_host").host
+    if _compute_service(session, host) is None or not db_aggregates.remove_host(
+        aggregate, host
+    ):
+        raise NotFound(f"Cannot remove host {host} in aggregate {aggregate.id}: the host is "
+                       "not a member.")
+
+
+def _set_metadata(session: Session, aggregate: Aggregate, payload: Any) -> None:
+    updates = common.validate(MetadataBody, payload, "set_metadata").metadata
+    _check_zone_change(session, aggregate, updates)
+    db_aggregates.update_metadata(aggregate, updates)
+    aggregate.updated_at = _now()
+
+
+_ACTIONS = {"add_host": _add_host, "remove_host": _remove_host, "set_metadata": _set_metadata}
+
+
+@router.post("/os-aggregates/{aggregate_id}/action")
+async def aggregate_action(
+    aggregate_id: str, request: Request, context: RequestContext = Depends(get_context)
+) -> dict:
+    body = await common.json_body(request)
+    if not isinstance(body, dict) or len(body) != 1 or next(iter(body)) not in _ACTIONS:
+        raise BadRequest(
+            "The body must hold exactly one action: add_host, remove_host or set_metadata."
+        )
+    action, payload = next(iter(body.items()))
+    authorize(RULE.format(action), context, {})
+    with transaction() as session:
+        aggregate = _get(session, aggregate_id)
+        _ACTIONS[action](session, aggregate, payload)
+        session.flush()
+        session.refresh(aggregate)
+        return {"aggregate": aggregate_view(context, aggregate)}
+
+
+def _now() -> Any:
+    from stratus.db.models import utcnow
+
+    return utcnow()

@@ -1,0 +1,221 @@
+"""Image queries: lookups, visibility, listing with filters and keyset paging, and
+the conditional status changes that keep two uploads from racing."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from stratus.db.models import Image, ImageProperty, ImageTag, utcnow
+
+#: Columns a list may be sorted by (Glance's set).
+SORT_KEYS: tuple[str, ...] = (
+    "name",
+    "status",
+    "container_format",
+    "disk_format",
+    "size",
+    "id",
+    "created_at",
+    "updated_at",
+)
+
+
+def get(session: Session, image_id: str) -> Image | None:
+    return session.get(Image, image_id)
+
+
+def visible(image: Image, project_id: str | None, is_admin: bool) -> bool:
+    """Whether a caller may see ``image`` at all (show, download)."""
+    if is_admin or image.visibility in ("public", "community"):
+        return True
+    return project_id is not None and image.owner == project_id
+
+
+def create(
+    session: Session,
+    values: dict[str, Any],
+    properties: dict[str, str],
+    tags: Iterable[str],
+) -> Image:
+    """Add an image row with its properties and tags (flushed, not committed)."""
+    image = Image(**values)
+    image.properties = [ImageProperty(name=k, value=v) for k, v in properties.items()]
+    image.tags = [ImageTag(value=t) for t in dict.fromkeys(tags)]
+    session.add(image)
+    session.flush()
+    return image
+
+
+def set_properties(image: Image, properties: dict[str, str]) -> None:
+    """Make ``image``'s extra properties exactly ``properties``."""
+    current = {p.name: p for p in image.properties}
+    for name, prop in current.items():
+        if name not in properties:
+            image.properties.remove(prop)
+    for name, value in properties.items():
+        if name in current:
+            current[name].value = value
+        else:
+            image.properties.append(ImageProperty(name=name, value=value))
+
+
+def set_tags(image: Image, tags: Iterable[str]) -> None:
+    """Make ``image``'s tags exactly ``tags`` (duplicates dropped)."""
+    wanted = list(dict.fromkeys(tags))
+    current = {t.value: t for t in image.tags}
+    for value, tag in current.items():
+        if value not in wanted:
+            image.tags.remove(tag)
+    for value in wanted:
+        if value not in current:
+            image.tags.append(ImageTag(value=value))
+
+
+def touch(image: Image) -> None:
+    """Record a change that did not touch the images row itself (tags, properties)."""
+    image.updated_at = utcnow()
+
+
+def change_status(
+    session: Session,
+    image_id: str,
+    expected: str | Sequence[str],
+    status: str,
+    **values: Any,
+) -> bool:
+    """``UPDATE images SET status=... WHERE id=... AND status IN expected``.
+
+    True if the row changed: the caller won the race for the transition.
+    """
+    allowed = [expected] if isinstance(expected, str) else list(expected)
+    result = session.execute(
+        sa.update(Image)
+        .where(Image.id == image_id, Image.status.in_(allowed))
+        .values(status=status, updated_at=utcnow(), **values)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+def delete(session: Session, image: Image) -> None:
+    session.delete(image)
+    session.flush()
+
+
+# --- listing -------------------------------------------------------------------------
+
+
+@dataclass
+class Filters:
+    """What a list asks for; every field is optional."""
+
+    visibility: str | None = None
+    exact: dict[str, Any] = field(default_factory=dict)
+    one_of: dict[str, list[str]] = field(default_factory=dict)
+    size_min: int | None = None
+    size_max: int | None = None
+    tags: list[str] = field(default_factory=list)
+    properties: dict[str, str] = field(default_factory=dict)
+    os_hidden: bool | None = False
+    times: list[tuple[str, str, dt.datetime]] = field(default_factory=list)
+
+
+_COMPARE = {
+    "eq": lambda c, v: c == v,
+    "neq": lambda c, v: c != v,
+    "gt": lambda c, v: c > v,
+    "gte": lambda c, v: c >= v,
+    "lt": lambda c, v: c < v,
+    "lte": lambda c, v: c <= v,
+}
+
+TIME_OPERATORS: tuple[str, ...] = tuple(_COMPARE)
+
+
+def _scope(stmt: sa.Select, filters: Filters, project_id: str | None, is_admin: bool) -> sa.Select:
+    owned = Image.owner == project_id if project_id is not None else sa.false()
+    vis = filters.visibility
+    if is_admin:
+        if vis not in (None, "all"):
+            stmt = stmt.where(Image.visibility == vis)
+        return stmt
+    if vis is None:
+        return stmt.where(sa.or_(owned, Image.visibility == "public"))
+    if vis == "all":
+        return stmt.where(sa.or_(owned, Image.visibility.in_(("public", "community"))))
+    if vis in ("public", "community"):
+        return stmt.where(Image.visibility == vis)
+    return stmt.where(owned, Image.visibility == vis)
+
+
+def _after_marker(keys: list[tuple[str, str]], marker: Image) -> sa.ColumnElement[bool]:
+    """Rows that come after ``marker`` in the order ``keys`` (NULLs sort first)."""
+    alternatives = []
+    equal_so_far: list[sa.ColumnElement[bool]] = []
+    for key, direction in keys:
+        column = getattr(Image, key)
+        value = getattr(marker, key)
+        if value is None:
+            after = column.is_not(None) if direction == "asc" else sa.false()
+            same = column.is_(None)
+        else:
+            after = column > value if direction == "asc" else sa.or_(column < value,
+                                                                     column.is_(None))
+            same = column == value
+        alternatives.append(sa.and_(*equal_so_far, after))
+        equal_so_far.append(same)
+    return sa.or_(*alternatives)
+
+
+def query(
+    session: Session,
+    filters: Filters,
+    *,
+    project_id: str | None,
+    is_admin: bool,
+    sort: list[tuple[str, str]],
+    marker: Image | None = None,
+    limit: int | None = None,
+) -> list[Image]:
+    """Images ``project_id`` may list, filtered, in ``sort`` order (id breaks ties)."""
+    stmt = _scope(sa.select(Image), filters, project_id, is_admin)
+    for name, value in filters.exact.items():
+        stmt = stmt.where(getattr(Image, name) == value)
+    for name, values in filters.one_of.items():
+        stmt = stmt.where(getattr(Image, name).in_(values))
+    if filters.size_min is not None:
+        stmt = stmt.where(Image.size >= filters.size_min)
+    if filters.size_max is not None:
+        stmt = stmt.where(Image.size <= filters.size_max)
+    if filters.os_hidden is not None:
+        stmt = stmt.where(Image.os_hidden.is_(filters.os_hidden))
+    for name, operator, value in filters.times:
+        stmt = stmt.where(_COMPARE[operator](getattr(Image, name), value))
+    for tag in filters.tags:
+        stmt = stmt.where(
+            sa.exists().where(ImageTag.image_id == Image.id, ImageTag.value == tag)
+        )
+    for name, value in filters.properties.items():
+        stmt = stmt.where(
+            sa.exists().where(
+                ImageProperty.image_id == Image.id,
+                ImageProperty.name == name,
+                ImageProperty.value == value,
+            )
+        )
+    keys = list(sort)
+    if "id" not in {k for k, _ in keys}:
+        keys.append(("id", keys[-1][1] if keys else "desc"))
+    if marker is not None:
+        stmt = stmt.where(_after_marker(keys, marker))
+    order = [getattr(Image, k).desc() if d == "desc" else getattr(Image, k).asc() for k, d in keys]
+    stmt = stmt.order_by(*order)
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return list(session.scalars(stmt))

@@ -1,0 +1,169 @@
+"""Instance queries: records, state changes, faults, actions and events.
+
+Every state change goes through ``update`` or ``start_task``, which are conditional
+updates: a change whose expected state no longer holds changes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from stratus.db.models import (
+    Instance,
+    InstanceAction,
+    InstanceActionEvent,
+    InstanceFault,
+    InstanceMetadata,
+    utcnow,
+)
+
+UNSET = object()
+
+
+class UnexpectedState(Exception):
+    """The instance is gone or not in the state the change expected."""
+
+
+def get(session: Session, uuid: str, *, project_id: str | None = None,
+        include_deleted: bool = False) -> Instance | None:
+    stmt = sa.select(Instance).where(Instance.uuid == uuid)
+    if project_id is not None:
+        stmt = stmt.where(Instance.project_id == project_id)
+    if not include_deleted:
+        stmt = stmt.where(Instance.deleted.is_(False))
+    return session.scalar(stmt)
+
+
+def update(session: Session, uuid: str, values: dict[str, Any],
+           expected_task_state: Any = UNSET, expected_vm_state: Any = UNSET) -> Instance:
+    """Apply ``values`` if the instance exists (not deleted) and its states match the
+    expectations (a value or a list of acceptable values); else UnexpectedState."""
+    stmt = sa.update(Instance).where(Instance.uuid == uuid, Instance.deleted.is_(False))
+    for column, expected in ((Instance.task_state, expected_task_state),
+                             (Instance.vm_state, expected_vm_state)):
+        if expected is UNSET:
+            continue
+        options = list(expected) if isinstance(expected, list | tuple | set) else [expected]
+        conditions = [column.is_(None) if o is None else column == o for o in options]
+        stmt = stmt.where(sa.or_(*conditions))
+    values = dict(values, updated_at=utcnow())
+    if session.execute(stmt.values(**values)).rowcount != 1:
+        raise UnexpectedState(f"instance {uuid} is deleted or not in the expected state")
+    instance = get(session, uuid)
+    session.refresh(instance)
+    return instance
+
+
+def start_task(session: Session, uuid: str, allowed_vm_states: frozenset[str],
+               task_state: str) -> bool:
+    """Set ``task_state`` if no task runs and vm_state is allowed, atomically."""
+    result = session.execute(
+        sa.update(Instance)
+        .where(Instance.uuid == uuid, Instance.deleted.is_(False),
+               Instance.task_state.is_(None), Instance.vm_state.in_(allowed_vm_states))
+        .values(task_state=task_state, updated_at=utcnow()))
+    return result.rowcount == 1
+
+
+def soft_delete(session: Session, uuid: str) -> bool:
+    now = utcnow()
+    result = session.execute(
+        sa.update(Instance).where(Instance.uuid == uuid, Instance.deleted.is_(False)).values(
+            deleted=True, deleted_at=now, terminated_at=now, vm_state="deleted",
+            task_state=None, power_state=0, updated_at=now))
+    return result.rowcount == 1
+
+
+def on_host(session: Session, host: str) -> list[Instance]:
+    return list(session.scalars(sa.select(Instance).where(
+        Instance.host == host, Instance.deleted.is_(False))))
+
+
+def hosts_of(session: Session, uuids: list[str]) -> dict[str, str | None]:
+    if not uuids:
+        return {}
+    return dict(session.execute(sa.select(Instance.uuid, Instance.host).where(
+        Instance.uuid.in_(uuids), Instance.deleted.is_(False))).tuples())
+
+
+def set_metadata(instance: Instance, metadata: dict[str, str], replace: bool) -> None:
+    current = {item.key: item for item in instance.metadata_items}
+    if replace:
+        for key in set(current) - set(metadata):
+            instance.metadata_items.remove(current.pop(key))
+    for key, value in metadata.items():
+        if key in current:
+            current[key].value = value
+        else:
+            instance.metadata_items.append(InstanceMetadata(key=key, value=value))
+
+
+def add_fault(session: Session, uuid: str, code: int, message: str, details: str = "",
+              host: str | None = None) -> None:
+    session.add(InstanceFault(instance_uuid=uuid, code=code, message=message[:65535],
+                              details=details, host=host))
+
+
+def latest_fault(session: Session, uuid: str) -> InstanceFault | None:
+    return session.scalar(sa.select(InstanceFault).where(InstanceFault.instance_uuid == uuid)
+                          .order_by(InstanceFault.id.desc()).limit(1))
+
+
+# --- instance actions and events ------------------------------------------------------
+
+
+def start_action(session: Session, uuid: str, action: str, request_id: str, user_id: str,
+                 project_id: str) -> InstanceAction:
+    record = InstanceAction(instance_uuid=uuid, action=action, request_id=request_id,
+                            user_id=user_id, project_id=project_id)
+    session.add(record)
+    session.flush()
+    return record
+
+
+def _action(session: Session, uuid: str, request_id: str) -> InstanceAction | None:
+    return session.scalar(sa.select(InstanceAction).where(
+        InstanceAction.instance_uuid == uuid, InstanceAction.request_id == request_id))
+
+
+def start_event(session: Session, uuid: str, request_id: str, event: str,
+                host: str | None) -> None:
+    action = _action(session, uuid, request_id)
+    if action is not None:
+        action.events.append(InstanceActionEvent(event=event, host=host))
+        action.updated_at = utcnow()
+
+
+def finish_event(session: Session, uuid: str, request_id: str, event: str, result: str,
+                 traceback: str | None = None, details: str | None = None) -> None:
+    action = _action(session, uuid, request_id)
+    if action is None:
+        return
+    now = utcnow()
+    for record in action.events:
+        if record.event == event and record.finish_time is None:
+            record.finish_time, record.result = now, result
+            record.traceback, record.details = traceback, details
+    action.updated_at = now
+    if result == "Error":
+        action.message = "Error"
+    if all(record.finish_time for record in action.events):
+        action.finish_time = now
+
+
+def actions(session: Session, uuid: str) -> list[InstanceAction]:
+    return list(session.scalars(sa.select(InstanceAction).where(
+        InstanceAction.instance_uuid == uuid).order_by(InstanceAction.start_time.desc(),
+                                                       InstanceAction.id.desc())))
+
+
+def action(session: Session, uuid: str, request_id: str) -> InstanceAction | None:
+    return _action(session, uuid, request_id)
+
+
+def changed_since(stmt: Any, since: dt.datetime) -> Any:
+    return stmt.where(sa.or_(Instance.updated_at >= since, Instance.created_at >= since))
