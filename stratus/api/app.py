@@ -66,6 +66,7 @@ def extra_routers() -> list:
     for module in (
         "stratus.api.image.routes",
         "stratus.api.compute.servers",
+        "stratus.api.compute.server_extras",
         "stratus.api.compute.aggregates",
         "stratus.api.compute.server_groups",
         "stratus.api.compute.keypairs",

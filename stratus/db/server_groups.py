@@ -80,9 +80,9 @@ def live_members(session: Session, groups: Iterable[ServerGroup]) -> dict[int, l
 def count_members(session: Session, group: ServerGroup) -> int:
     return int(
         session.scalar(
-            _live(
-                sa.select(sa.func.count()).select_from(ServerGroupMember)
-            ).where(ServerGroupMember.group_id == group.id)
+            _live(sa.select(sa.func.count()).select_from(ServerGroupMember)).where(
+                ServerGroupMember.group_id == group.id
+            )
         )
         or 0
     )
@@ -91,9 +91,9 @@ def count_members(session: Session, group: ServerGroup) -> int:
 def member_hosts(session: Session, group: ServerGroup) -> list[str]:
     """Hosts that live members run on, one entry per member (so a host appears as
     often as members on it; members not yet placed are left out)."""
-    stmt = _live(
-        sa.select(Instance.host).select_from(ServerGroupMember)
-    ).where(ServerGroupMember.group_id == group.id, Instance.host.is_not(None))
+    stmt = _live(sa.select(Instance.host).select_from(ServerGroupMember)).where(
+        ServerGroupMember.group_id == group.id, Instance.host.is_not(None)
+    )
     return [host for (host,) in session.execute(stmt.order_by(Instance.id))]
 
 

@@ -24,7 +24,7 @@ from stratus.api.policy import authorize
 from stratus.conf import CONF
 from stratus.db import aggregates as db_aggregates
 from stratus.db import services as db_services
-from stratus.db.models import Aggregate, Service
+from stratus.db.models import Aggregate, Service, utcnow
 from stratus.db.session import transaction
 
 router = APIRouter(prefix=common.PREFIX)
@@ -50,9 +50,7 @@ _META_KEY_RE = re.compile(r"^[a-zA-Z0-9-_:. ]{1,255}$")
 
 def _check_name(value: str) -> str:
     if not _NAME_RE.match(value):
-        raise ValueError(
-            "must not start or end with whitespace or contain control characters"
-        )
+        raise ValueError("must not start or end with whitespace or contain control characters")
     return value
 
 
@@ -103,9 +101,7 @@ class MetadataBody(BaseModel):
     def _items(cls, value: dict[str, str | None]) -> dict[str, str | None]:
         for key, item in value.items():
             if not _META_KEY_RE.match(key):
-                raise ValueError(
-                    f"key {key!r} must be 1 to 255 letters, digits, spaces or '-_:.'"
-                )
+                raise ValueError(f"key {key!r} must be 1 to 255 letters, digits, spaces or '-_:.'")
             if item is not None and len(item) > 255:
                 raise ValueError(f"the value of {key!r} is longer than 255 characters")
         if value.get(AZ_KEY) is not None:
@@ -145,9 +141,12 @@ def _get(session: Session, raw_id: str) -> Aggregate:
     return aggregate
 
 
-def _check_zone_change(
-    session: Session, aggregate: Aggregate, updates: dict[str, Any]
-) -> None:
+def _check_not_internal(zone: str) -> None:
+    if zone == CONF.internal_service_availability_zone:
+        raise BadRequest(f"The availability zone {zone!r} is reserved for internal services.")
+
+
+def _check_zone_change(session: Session, aggregate: Aggregate, updates: dict[str, Any]) -> None:
     """Nova's is_safe_to_update_az for a change of the aggregate's own metadata."""
     if AZ_KEY not in updates:
         return
@@ -156,10 +155,7 @@ def _check_zone_change(
         raise BadRequest(
             f"Aggregate {aggregate.name} does not support empty named availability zone."
         )
-    if zone == CONF.internal_service_availability_zone:
-        raise BadRequest(
-            f"The availability zone {zone!r} is reserved for internal services."
-        )
+    _check_not_internal(zone)
     conflicts = db_aggregates.conflicting_zones(session, aggregate, zone)
     if conflicts:
         raise BadRequest(
@@ -192,9 +188,7 @@ def _check_name_free(session: Session, name: str, aggregate: Aggregate | None = 
 def list_aggregates(context: RequestContext = Depends(get_context)) -> dict:
     authorize(RULE.format("index"), context, {})
     with transaction() as session:
-        return {
-            "aggregates": [aggregate_view(context, a) for a in db_aggregates.list_all(session)]
-        }
+        return {"aggregates": [aggregate_view(context, a) for a in db_aggregates.list_all(session)]}
 
 
 @router.post("/os-aggregates")
@@ -203,14 +197,12 @@ async def create_aggregate(
 ) -> dict:
     authorize(RULE.format("create"), context, {})
     data = common.validate(
-        AggregateCreate, common.unwrap(await common.json_body(request), "aggregate"),
+        AggregateCreate,
+        common.unwrap(await common.json_body(request), "aggregate"),
         "aggregate",
     )
-    if data.availability_zone == CONF.internal_service_availability_zone:
-        raise BadRequest(
-            f"The availability zone {data.availability_zone!r} is reserved for internal "
-            "services."
-        )
+    if data.availability_zone is not None:
+        _check_not_internal(data.availability_zone)
     with transaction() as session:
         _check_name_free(session, data.name)
         try:
@@ -246,7 +238,7 @@ async def update_aggregate(
         if AZ_KEY in updates:
             _check_zone_change(session, aggregate, {AZ_KEY: updates[AZ_KEY]})
             db_aggregates.update_metadata(aggregate, {AZ_KEY: updates[AZ_KEY]})
-        aggregate.updated_at = _now()
+        aggregate.updated_at = utcnow()
         session.flush()
         return {"aggregate": aggregate_view(context, aggregate)}
 
@@ -295,18 +287,17 @@ def _add_host(session: Session, aggregate: Aggregate, payload: Any) -> None:
 
 def _remove_host(session: Session, aggregate: Aggregate, payload: Any) -> None:
     host = common.validate(HostRef, payload, "remove_host").host
-    if _compute_service(session, host) is None or not db_aggregates.remove_host(
-        aggregate, host
-    ):
-        raise NotFound(f"Cannot remove host {host} in aggregate {aggregate.id}: the host is "
-                       "not a member.")
+    if _compute_service(session, host) is None or not db_aggregates.remove_host(aggregate, host):
+        raise NotFound(
+            f"Cannot remove host {host} in aggregate {aggregate.id}: the host is not a member."
+        )
 
 
 def _set_metadata(session: Session, aggregate: Aggregate, payload: Any) -> None:
     updates = common.validate(MetadataBody, payload, "set_metadata").metadata
     _check_zone_change(session, aggregate, updates)
     db_aggregates.update_metadata(aggregate, updates)
-    aggregate.updated_at = _now()
+    aggregate.updated_at = utcnow()
 
 
 _ACTIONS = {"add_host": _add_host, "remove_host": _remove_host, "set_metadata": _set_metadata}
@@ -327,11 +318,4 @@ async def aggregate_action(
         aggregate = _get(session, aggregate_id)
         _ACTIONS[action](session, aggregate, payload)
         session.flush()
-        session.refresh(aggregate)
         return {"aggregate": aggregate_view(context, aggregate)}
-
-
-def _now() -> Any:
-    from stratus.db.models import utcnow
-
-    return utcnow()
