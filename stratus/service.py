@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
+import threading
+from collections.abc import Callable
+from typing import Any
 
 from stratus.conf import CONF
 
 DEFAULT_CONFIG = "/etc/stratus/stratus.conf"
+LOG = logging.getLogger(__name__)
 
 
 def prepare(argv: list[str] | None, name: str) -> None:
@@ -37,3 +42,74 @@ def setup_logging(name: str) -> None:
     )
     for noisy in ("alembic", "amqp", "kombu", "oslo_messaging", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+class RPCService:
+    """An oslo.messaging RPC server plus a heartbeat, stopped cleanly by SIGTERM/SIGINT.
+
+    ``register`` is called once at start and returns a service id; ``heartbeat(id)``
+    runs every ``report_interval`` seconds. Services with database access pass
+    ``db_registration``; compute nodes go through the conductor instead.
+    """
+
+    def __init__(
+        self,
+        binary: str,
+        topic: str,
+        endpoints: list[Any],
+        register: Callable[[], Any],
+        heartbeat: Callable[[Any], None],
+        periodic: list[tuple[float, Callable[[], None]]] | None = None,
+    ) -> None:
+        self.binary, self.topic, self.endpoints = binary, topic, endpoints
+        self.register, self.heartbeat = register, heartbeat
+        self.periodic = [(CONF.report_interval, self._beat), *(periodic or [])]
+        self.stopping = threading.Event()
+        self.service_id: Any = None
+
+    def _beat(self) -> None:
+        self.heartbeat(self.service_id)
+
+    def _loop(self, interval: float, task: Callable[[], None]) -> None:
+        while not self.stopping.wait(interval):
+            try:
+                task()
+            except Exception:  # a periodic task must never kill the service
+                LOG.exception("periodic task %s failed", getattr(task, "__name__", task))
+
+    def run(self) -> None:
+        from stratus import rpc
+
+        self.service_id = self.register()
+        server = rpc.server(self.topic, self.endpoints)
+        server.start()
+        for interval, task in self.periodic:
+            threading.Thread(
+                target=self._loop,
+                args=(interval, task),
+                daemon=True,
+                name=getattr(task, "__name__", "periodic"),
+            ).start()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: self.stopping.set())
+        LOG.info("%s listening on topic %s as %s", self.binary, self.topic, CONF.host)
+        self.stopping.wait()
+        LOG.info("%s stopping", self.binary)
+        server.stop()
+        server.wait()
+
+
+def db_registration(binary: str, topic: str) -> tuple[Callable[[], Any], Callable[[Any], None]]:
+    """Register and heartbeat straight in the database (scheduler, conductor)."""
+    from stratus.db import services as db_services
+    from stratus.db.session import transaction
+
+    def register() -> int:
+        with transaction() as session:
+            return db_services.register(session, CONF.host, binary, topic).id
+
+    def heartbeat(service_id: int) -> None:
+        with transaction() as session:
+            db_services.heartbeat(session, service_id)
+
+    return register, heartbeat

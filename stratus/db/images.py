@@ -165,8 +165,9 @@ def _after_marker(keys: list[tuple[str, str]], marker: Image) -> sa.ColumnElemen
             after = column.is_not(None) if direction == "asc" else sa.false()
             same = column.is_(None)
         else:
-            after = column > value if direction == "asc" else sa.or_(column < value,
-                                                                     column.is_(None))
+            after = (
+                column > value if direction == "asc" else sa.or_(column < value, column.is_(None))
+            )
             same = column == value
         alternatives.append(sa.and_(*equal_so_far, after))
         equal_so_far.append(same)
@@ -198,9 +199,7 @@ def query(
     for name, operator, value in filters.times:
         stmt = stmt.where(_COMPARE[operator](getattr(Image, name), value))
     for tag in filters.tags:
-        stmt = stmt.where(
-            sa.exists().where(ImageTag.image_id == Image.id, ImageTag.value == tag)
-        )
+        stmt = stmt.where(sa.exists().where(ImageTag.image_id == Image.id, ImageTag.value == tag))
     for name, value in filters.properties.items():
         stmt = stmt.where(
             sa.exists().where(

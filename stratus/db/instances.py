@@ -28,8 +28,9 @@ class UnexpectedState(Exception):
     """The instance is gone or not in the state the change expected."""
 
 
-def get(session: Session, uuid: str, *, project_id: str | None = None,
-        include_deleted: bool = False) -> Instance | None:
+def get(
+    session: Session, uuid: str, *, project_id: str | None = None, include_deleted: bool = False
+) -> Instance | None:
     stmt = sa.select(Instance).where(Instance.uuid == uuid)
     if project_id is not None:
         stmt = stmt.where(Instance.project_id == project_id)
@@ -38,13 +39,20 @@ def get(session: Session, uuid: str, *, project_id: str | None = None,
     return session.scalar(stmt)
 
 
-def update(session: Session, uuid: str, values: dict[str, Any],
-           expected_task_state: Any = UNSET, expected_vm_state: Any = UNSET) -> Instance:
+def update(
+    session: Session,
+    uuid: str,
+    values: dict[str, Any],
+    expected_task_state: Any = UNSET,
+    expected_vm_state: Any = UNSET,
+) -> Instance:
     """Apply ``values`` if the instance exists (not deleted) and its states match the
     expectations (a value or a list of acceptable values); else UnexpectedState."""
     stmt = sa.update(Instance).where(Instance.uuid == uuid, Instance.deleted.is_(False))
-    for column, expected in ((Instance.task_state, expected_task_state),
-                             (Instance.vm_state, expected_vm_state)):
+    for column, expected in (
+        (Instance.task_state, expected_task_state),
+        (Instance.vm_state, expected_vm_state),
+    ):
         if expected is UNSET:
             continue
         options = list(expected) if isinstance(expected, list | tuple | set) else [expected]
@@ -58,36 +66,59 @@ def update(session: Session, uuid: str, values: dict[str, Any],
     return instance
 
 
-def start_task(session: Session, uuid: str, allowed_vm_states: frozenset[str],
-               task_state: str) -> bool:
+def start_task(
+    session: Session, uuid: str, allowed_vm_states: frozenset[str], task_state: str
+) -> bool:
     """Set ``task_state`` if no task runs and vm_state is allowed, atomically."""
     result = session.execute(
         sa.update(Instance)
-        .where(Instance.uuid == uuid, Instance.deleted.is_(False),
-               Instance.task_state.is_(None), Instance.vm_state.in_(allowed_vm_states))
-        .values(task_state=task_state, updated_at=utcnow()))
+        .where(
+            Instance.uuid == uuid,
+            Instance.deleted.is_(False),
+            Instance.task_state.is_(None),
+            Instance.vm_state.in_(allowed_vm_states),
+        )
+        .values(task_state=task_state, updated_at=utcnow())
+    )
     return result.rowcount == 1
 
 
 def soft_delete(session: Session, uuid: str) -> bool:
     now = utcnow()
     result = session.execute(
-        sa.update(Instance).where(Instance.uuid == uuid, Instance.deleted.is_(False)).values(
-            deleted=True, deleted_at=now, terminated_at=now, vm_state="deleted",
-            task_state=None, power_state=0, updated_at=now))
+        sa.update(Instance)
+        .where(Instance.uuid == uuid, Instance.deleted.is_(False))
+        .values(
+            deleted=True,
+            deleted_at=now,
+            terminated_at=now,
+            vm_state="deleted",
+            task_state=None,
+            power_state=0,
+            updated_at=now,
+        )
+    )
     return result.rowcount == 1
 
 
 def on_host(session: Session, host: str) -> list[Instance]:
-    return list(session.scalars(sa.select(Instance).where(
-        Instance.host == host, Instance.deleted.is_(False))))
+    return list(
+        session.scalars(
+            sa.select(Instance).where(Instance.host == host, Instance.deleted.is_(False))
+        )
+    )
 
 
 def hosts_of(session: Session, uuids: list[str]) -> dict[str, str | None]:
     if not uuids:
         return {}
-    return dict(session.execute(sa.select(Instance.uuid, Instance.host).where(
-        Instance.uuid.in_(uuids), Instance.deleted.is_(False))).tuples())
+    return dict(
+        session.execute(
+            sa.select(Instance.uuid, Instance.host).where(
+                Instance.uuid.in_(uuids), Instance.deleted.is_(False)
+            )
+        ).tuples()
+    )
 
 
 def set_metadata(instance: Instance, metadata: dict[str, str], replace: bool) -> None:
@@ -102,44 +133,67 @@ def set_metadata(instance: Instance, metadata: dict[str, str], replace: bool) ->
             instance.metadata_items.append(InstanceMetadata(key=key, value=value))
 
 
-def add_fault(session: Session, uuid: str, code: int, message: str, details: str = "",
-              host: str | None = None) -> None:
-    session.add(InstanceFault(instance_uuid=uuid, code=code, message=message[:65535],
-                              details=details, host=host))
+def add_fault(
+    session: Session, uuid: str, code: int, message: str, details: str = "", host: str | None = None
+) -> None:
+    session.add(
+        InstanceFault(
+            instance_uuid=uuid, code=code, message=message[:65535], details=details, host=host
+        )
+    )
 
 
 def latest_fault(session: Session, uuid: str) -> InstanceFault | None:
-    return session.scalar(sa.select(InstanceFault).where(InstanceFault.instance_uuid == uuid)
-                          .order_by(InstanceFault.id.desc()).limit(1))
+    return session.scalar(
+        sa.select(InstanceFault)
+        .where(InstanceFault.instance_uuid == uuid)
+        .order_by(InstanceFault.id.desc())
+        .limit(1)
+    )
 
 
 # --- instance actions and events ------------------------------------------------------
 
 
-def start_action(session: Session, uuid: str, action: str, request_id: str, user_id: str,
-                 project_id: str) -> InstanceAction:
-    record = InstanceAction(instance_uuid=uuid, action=action, request_id=request_id,
-                            user_id=user_id, project_id=project_id)
+def start_action(
+    session: Session, uuid: str, action: str, request_id: str, user_id: str, project_id: str
+) -> InstanceAction:
+    record = InstanceAction(
+        instance_uuid=uuid,
+        action=action,
+        request_id=request_id,
+        user_id=user_id,
+        project_id=project_id,
+    )
     session.add(record)
     session.flush()
     return record
 
 
 def _action(session: Session, uuid: str, request_id: str) -> InstanceAction | None:
-    return session.scalar(sa.select(InstanceAction).where(
-        InstanceAction.instance_uuid == uuid, InstanceAction.request_id == request_id))
+    return session.scalar(
+        sa.select(InstanceAction).where(
+            InstanceAction.instance_uuid == uuid, InstanceAction.request_id == request_id
+        )
+    )
 
 
-def start_event(session: Session, uuid: str, request_id: str, event: str,
-                host: str | None) -> None:
+def start_event(session: Session, uuid: str, request_id: str, event: str, host: str | None) -> None:
     action = _action(session, uuid, request_id)
     if action is not None:
         action.events.append(InstanceActionEvent(event=event, host=host))
         action.updated_at = utcnow()
 
 
-def finish_event(session: Session, uuid: str, request_id: str, event: str, result: str,
-                 traceback: str | None = None, details: str | None = None) -> None:
+def finish_event(
+    session: Session,
+    uuid: str,
+    request_id: str,
+    event: str,
+    result: str,
+    traceback: str | None = None,
+    details: str | None = None,
+) -> None:
     action = _action(session, uuid, request_id)
     if action is None:
         return
@@ -156,9 +210,13 @@ def finish_event(session: Session, uuid: str, request_id: str, event: str, resul
 
 
 def actions(session: Session, uuid: str) -> list[InstanceAction]:
-    return list(session.scalars(sa.select(InstanceAction).where(
-        InstanceAction.instance_uuid == uuid).order_by(InstanceAction.start_time.desc(),
-                                                       InstanceAction.id.desc())))
+    return list(
+        session.scalars(
+            sa.select(InstanceAction)
+            .where(InstanceAction.instance_uuid == uuid)
+            .order_by(InstanceAction.start_time.desc(), InstanceAction.id.desc())
+        )
+    )
 
 
 def action(session: Session, uuid: str, request_id: str) -> InstanceAction | None:

@@ -42,8 +42,27 @@ def create_engine(url: str) -> Engine:
     )
 
 
+class DatabaseForbidden(RuntimeError):
+    """Raised in processes that must not touch the database (compute nodes)."""
+
+
+_forbidden = False
+
+
+def forbid() -> None:
+    """Make every later database access in this process fail loudly."""
+    global _forbidden
+    _forbidden = True
+    reset()
+
+
 @functools.cache
 def get_engine() -> Engine:
+    if _forbidden:
+        raise DatabaseForbidden(
+            "this process has no database access: compute nodes reach "
+            "the database only through the conductor"
+        )
     return create_engine(CONF.database.connection)
 
 

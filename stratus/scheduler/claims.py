@@ -18,13 +18,6 @@ from stratus.db.models import Allocation, ComputeNode
 
 
 @dataclass(frozen=True)
-class Ratios:
-    cpu: float
-    ram: float
-    disk: float
-
-
-@dataclass(frozen=True)
 class Resources:
     vcpus: int
     memory_mb: int

@@ -207,7 +207,8 @@ class FilterScheduler:
                 continue
             scaled = normalize(raw)
             if scaled is not None:
-                weights += weigher.multiplier * scaled
+                scaled *= weigher.multiplier
+                weights += scaled
         return weights
 
     def rank_hosts(
@@ -223,14 +224,16 @@ class FilterScheduler:
             order = np.lexsort((ranks[rows], -weights))
             return rows[order], weights[order]
         negated = -weights
-        threshold = np.partition(negated, limit - 1)[limit - 1]
-        better = np.flatnonzero(negated < threshold)
-        tied = np.flatnonzero(negated == threshold)
-        need = limit - len(better)
-        if need < len(tied):
+        top = np.argpartition(negated, limit - 1)[:limit]
+        threshold = negated[top].max()
+        if np.count_nonzero(negated <= threshold) > limit:
+            # Hosts tied at the cut-off compete by name for the last places.
+            better = np.flatnonzero(negated < threshold)
+            tied = np.flatnonzero(negated == threshold)
+            need = limit - len(better)
             tied = tied[np.argpartition(ranks[rows[tied]], need - 1)[:need]]
-        keep = np.concatenate([better, tied])
-        order = keep[np.lexsort((ranks[rows[keep]], negated[keep]))]
+            top = np.concatenate([better, tied])
+        order = top[np.lexsort((ranks[rows[top]], negated[top]))]
         return rows[order], weights[order]
 
     # -- placement -----------------------------------------------------------------
@@ -253,7 +256,7 @@ class FilterScheduler:
         ranked: tuple[np.ndarray, np.ndarray] | None = None
         try:
             for index in range(count):
-                rows, results = self._filter(table, work, index, static)
+                rows, results = self._filter(table, work, index, static, explain=False)
                 if len(rows) == 0:
                     raise NoValidHost(results, instance_index=index, num_instances=count)
                 weights = self.weigh_hosts(table, work, rows)
@@ -279,7 +282,7 @@ class FilterScheduler:
             if count > 1:
                 # Alternates come from a fresh pass over the hosts as they are now,
                 # with every instance of this request already charged.
-                rows, _ = self._filter(table, work, count - 1, static)
+                rows, _ = self._filter(table, work, count - 1, static, explain=False)
                 weights = self.weigh_hosts(table, work, rows)
                 ranked = self.rank_hosts(table, rows, weights, num_alternates + count)
             assert ranked is not None
@@ -298,19 +301,19 @@ class FilterScheduler:
     @staticmethod
     def _working_copy(spec: RequestSpec, count: int) -> tuple[RequestSpec, list[str]]:
         """A copy the engine may update as instances are placed (group hosts/members)."""
-        uuids = list(spec.instance_uuids)
         group = spec.instance_group
-        if group is not None:
-            # Group filters recognise members by instance UUID, so each instance of
-            # this request needs one even when the caller has none yet.
-            uuids += [str(uuid.uuid4()) for _ in range(count - len(uuids))]
-            group = dataclasses.replace(
-                group,
-                hosts=list(group.hosts),
-                members=list(dict.fromkeys([*group.members, *uuids])),
-            )
-        work = dataclasses.replace(spec, instance_group=group, instance_uuids=uuids)
-        return work, uuids
+        if group is None:
+            return spec, spec.instance_uuids
+        # Group filters recognise members by instance UUID, so each instance of
+        # this request needs one even when the caller has none yet.
+        uuids = list(spec.instance_uuids)
+        uuids += [str(uuid.uuid4()) for _ in range(count - len(uuids))]
+        group = dataclasses.replace(
+            group,
+            hosts=list(group.hosts),
+            members=list(dict.fromkeys([*group.members, *uuids])),
+        )
+        return dataclasses.replace(spec, instance_group=group, instance_uuids=uuids), uuids
 
     def _filter(
         self,
@@ -318,7 +321,10 @@ class FilterScheduler:
         spec: RequestSpec,
         index: int,
         static: dict[int, np.ndarray | None],
+        explain: bool = True,
     ) -> tuple[np.ndarray, list[FilterResult]]:
+        """Rows passing all filters. With ``explain`` False the per-filter counts are
+        skipped (the common, successful case); they are rebuilt if nothing passes."""
         candidates = table.live
         count = len(table)
         results: list[FilterResult] = []
@@ -339,15 +345,20 @@ class FilterScheduler:
                     static[position] = host_filter.mask(table, spec, index)
                 mask = static[position]
             if mask is None:
-                results.append(FilterResult(host_filter.name, count, count))
+                if explain:
+                    results.append(FilterResult(host_filter.name, count, count))
                 continue
             candidates = candidates & mask
-            after = int(np.count_nonzero(candidates))
-            results.append(FilterResult(host_filter.name, count, after))
-            count = after
-            if count == 0:
-                break
-        return np.flatnonzero(candidates), results
+            if explain:
+                after = int(np.count_nonzero(candidates))
+                results.append(FilterResult(host_filter.name, count, after))
+                count = after
+                if count == 0:
+                    break
+        rows = np.flatnonzero(candidates)
+        if not explain and len(rows) == 0:
+            return self._filter(table, spec, index, static, explain=True)
+        return rows, results
 
     @staticmethod
     def _selection(table: HostTable, row: int, weight: float) -> Selection:

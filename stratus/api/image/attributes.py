@@ -174,8 +174,9 @@ def check_writable(name: str) -> None:
 def check_property(name: str, value: Any) -> str | None:
     """An extra property's value; None (only for image references) means unset."""
     if not name or len(name) > MAX_NAME:
-        raise BadRequest(f"Property names must be 1 to {MAX_NAME} characters long (got "
-                         f"{name[:40]!r}).")
+        raise BadRequest(
+            f"Property names must be 1 to {MAX_NAME} characters long (got {name[:40]!r})."
+        )
     if name in IMAGE_REFERENCES:
         if value is None:
             return None
@@ -245,8 +246,10 @@ def parse_patch(raw: bytes, content_type: str) -> list[Change]:
     except ValueError:
         raise BadRequest("Malformed request body: the body is not valid JSON.") from None
     if not isinstance(body, list):
-        raise BadRequest("The request body must be a JSON array of patch operations, e.g. "
-                         '[{"op": "replace", "path": "/name", "value": "new"}].')
+        raise BadRequest(
+            "The request body must be a JSON array of patch operations, e.g. "
+            '[{"op": "replace", "path": "/name", "value": "new"}].'
+        )
     changes = []
     for item in body:
         if not isinstance(item, dict):
@@ -254,14 +257,16 @@ def parse_patch(raw: bytes, content_type: str) -> list[Change]:
         if content_type == PATCH_V20:
             ops = [op for op in ("add", "remove", "replace") if op in item]
             if len(ops) != 1:
-                raise BadRequest("Each operation must have exactly one of 'add', 'remove' "
-                                 "or 'replace'.")
+                raise BadRequest(
+                    "Each operation must have exactly one of 'add', 'remove' or 'replace'."
+                )
             op, pointer = ops[0], item[ops[0]]
         else:
             op, pointer = item.get("op"), item.get("path")
             if op not in ("add", "remove", "replace"):
-                raise BadRequest(f"Unsupported patch operation {json.dumps(op)}: use add, "
-                                 "remove or replace.")
+                raise BadRequest(
+                    f"Unsupported patch operation {json.dumps(op)}: use add, remove or replace."
+                )
         name = _decode_pointer(pointer)
         if op != "remove" and "value" not in item:
             raise BadRequest(f"Operation '{op}' on '/{name}' needs a 'value'.")

@@ -72,61 +72,116 @@ def image_schema() -> dict[str, Any]:
     """A JSON schema of an image as this API shows and accepts it."""
     timestamp_type = {"type": "string", "format": "date-time"}
     properties: dict[str, Any] = {
-        "id": {"type": "string", "pattern": UUID_PATTERN,
-               "description": "An identifier for the image"},
+        "id": {
+            "type": "string",
+            "pattern": UUID_PATTERN,
+            "description": "An identifier for the image",
+        },
         "name": _nullable("string", "Descriptive name for the image", maxLength=255),
-        "status": _readonly("string", "Status of the image",
-                            enum=["queued", "saving", "active", "killed", "deleted",
-                                  "uploading", "importing", "pending_delete", "deactivated"]),
-        "visibility": {"type": "string", "description": "Scope of image accessibility",
-                       "enum": ["community", "public", "private", "shared"]},
+        "status": _readonly(
+            "string",
+            "Status of the image",
+            enum=[
+                "queued",
+                "saving",
+                "active",
+                "killed",
+                "deleted",
+                "uploading",
+                "importing",
+                "pending_delete",
+                "deactivated",
+            ],
+        ),
+        "visibility": {
+            "type": "string",
+            "description": "Scope of image accessibility",
+            "enum": ["community", "public", "private", "shared"],
+        },
         "protected": {"type": "boolean", "description": "If true, image will not be deletable."},
-        "os_hidden": {"type": "boolean",
-                      "description": "If true, image will not appear in default image list "
-                      "response."},
+        "os_hidden": {
+            "type": "boolean",
+            "description": "If true, image will not appear in default image list response.",
+        },
         "checksum": _readonly(["null", "string"], "md5 hash of image contents.", maxLength=32),
-        "os_hash_algo": _readonly(["null", "string"], "Algorithm to calculate the "
-                                  "os_hash_value", maxLength=64),
-        "os_hash_value": _readonly(["null", "string"], "Hexdigest of the image contents "
-                                   "using the algorithm specified by the os_hash_algo",
-                                   maxLength=128),
+        "os_hash_algo": _readonly(
+            ["null", "string"], "Algorithm to calculate the os_hash_value", maxLength=64
+        ),
+        "os_hash_value": _readonly(
+            ["null", "string"],
+            "Hexdigest of the image contents using the algorithm specified by the os_hash_algo",
+            maxLength=128,
+        ),
         "owner": _nullable("string", "Owner of the image", maxLength=64),
         "size": _readonly(["null", "integer"], "Size of image file in bytes"),
         "virtual_size": _readonly(["null", "integer"], "Virtual size of image in bytes"),
-        "container_format": _nullable("string", "Format of the container",
-                                      enum=[None, *CONTAINER_FORMATS]),
-        "disk_format": _nullable("string", "Format of the disk",
-                                 enum=[None, *DISK_FORMATS]),
-        "created_at": {**timestamp_type, "readOnly": True,
-                       "description": "Date and time of image registration (READ-ONLY)"},
-        "updated_at": {**timestamp_type, "readOnly": True,
-                       "description": "Date and time of the last image modification "
-                       "(READ-ONLY)"},
-        "tags": {"type": "array", "description": "List of strings related to the image",
-                 "items": {"type": "string", "maxLength": 255}},
-        "min_ram": {"type": "integer", "minimum": 0,
-                    "description": "Amount of ram (in MB) required to boot image."},
-        "min_disk": {"type": "integer", "minimum": 0,
-                     "description": "Amount of disk space (in GB) required to boot image."},
+        "container_format": _nullable(
+            "string", "Format of the container", enum=[None, *CONTAINER_FORMATS]
+        ),
+        "disk_format": _nullable("string", "Format of the disk", enum=[None, *DISK_FORMATS]),
+        "created_at": {
+            **timestamp_type,
+            "readOnly": True,
+            "description": "Date and time of image registration (READ-ONLY)",
+        },
+        "updated_at": {
+            **timestamp_type,
+            "readOnly": True,
+            "description": "Date and time of the last image modification (READ-ONLY)",
+        },
+        "tags": {
+            "type": "array",
+            "description": "List of strings related to the image",
+            "items": {"type": "string", "maxLength": 255},
+        },
+        "min_ram": {
+            "type": "integer",
+            "minimum": 0,
+            "description": "Amount of ram (in MB) required to boot image.",
+        },
+        "min_disk": {
+            "type": "integer",
+            "minimum": 0,
+            "description": "Amount of disk space (in GB) required to boot image.",
+        },
         "self": _readonly("string", "An image self url"),
         "file": _readonly("string", "An image file url"),
         "schema": _readonly("string", "An image schema url"),
-        "kernel_id": _nullable("string", "ID of image stored in Glance that should be used "
-                               "as the kernel when booting an AMI-style image.",
-                               pattern=UUID_PATTERN, is_base=False),
-        "ramdisk_id": _nullable("string", "ID of image stored in Glance that should be used "
-                                "as the ramdisk when booting an AMI-style image.",
-                                pattern=UUID_PATTERN, is_base=False),
-        "instance_uuid": {"type": "string", "is_base": False,
-                          "description": "Metadata which can be used to record which "
-                          "instance this image is associated with."},
-        "architecture": {"type": "string", "is_base": False,
-                         "description": "Operating system architecture"},
-        "os_distro": {"type": "string", "is_base": False,
-                      "description": "Common name of operating system distribution"},
-        "os_version": {"type": "string", "is_base": False,
-                       "description": "Operating system version as specified by the "
-                       "distributor"},
+        "kernel_id": _nullable(
+            "string",
+            "ID of image stored in Glance that should be used "
+            "as the kernel when booting an AMI-style image.",
+            pattern=UUID_PATTERN,
+            is_base=False,
+        ),
+        "ramdisk_id": _nullable(
+            "string",
+            "ID of image stored in Glance that should be used "
+            "as the ramdisk when booting an AMI-style image.",
+            pattern=UUID_PATTERN,
+            is_base=False,
+        ),
+        "instance_uuid": {
+            "type": "string",
+            "is_base": False,
+            "description": "Metadata which can be used to record which "
+            "instance this image is associated with.",
+        },
+        "architecture": {
+            "type": "string",
+            "is_base": False,
+            "description": "Operating system architecture",
+        },
+        "os_distro": {
+            "type": "string",
+            "is_base": False,
+            "description": "Common name of operating system distribution",
+        },
+        "os_version": {
+            "type": "string",
+            "is_base": False,
+            "description": "Operating system version as specified by the distributor",
+        },
     }
     return {
         "name": "image",

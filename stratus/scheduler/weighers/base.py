@@ -42,4 +42,6 @@ def normalize(values: np.ndarray) -> np.ndarray | None:
     high = float(values.max())
     if low == high:
         return None
-    return (values - low) / (high - low)
+    scaled = values - low
+    scaled /= high - low
+    return scaled

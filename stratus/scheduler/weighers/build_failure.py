@@ -20,4 +20,6 @@ class BuildFailureWeigher(BaseWeigher):
     negate = True
 
     def raw(self, table: HostTable, spec: RequestSpec, rows: np.ndarray) -> np.ndarray | None:
+        if not table.failed_builds.any():
+            return None
         return table.failed_builds[rows]

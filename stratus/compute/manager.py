@@ -1,0 +1,323 @@
+"""stratus-compute: builds and runs instances on this host through a virt driver.
+
+Everything it reads or writes about instances, services and nodes goes through
+the conductor: a compute node has no database credentials.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import os
+import shutil
+import threading
+import traceback
+import urllib.request
+from collections.abc import Callable
+from typing import Any
+
+import oslo_messaging as messaging
+
+from stratus.compute import states
+from stratus.compute.image_cache import ImageCache
+from stratus.compute.virt.driver import ComputeDriver
+from stratus.conf import CONF
+from stratus.rpc.conductor_rpcapi import ConductorAPI
+
+LOG = logging.getLogger(__name__)
+
+BUILD_EVENT = "compute__do_build_and_run_instance"
+TERMINATE_EVENT = "compute_terminate_instance"
+
+# The driver call that carries out each state-machine action.
+DRIVER_CALLS: dict[str, Callable[[ComputeDriver, dict], None]] = {
+    "reboot": lambda driver, inst: driver.reboot(inst, hard=False),
+    "reboot_hard": lambda driver, inst: driver.reboot(inst, hard=True),
+    "stop": lambda driver, inst: driver.power_off(inst, CONF.libvirt.shutdown_timeout),
+    "start": lambda driver, inst: driver.power_on(inst),
+    "pause": lambda driver, inst: driver.pause(inst),
+    "unpause": lambda driver, inst: driver.unpause(inst),
+    "suspend": lambda driver, inst: driver.suspend(inst),
+    "resume": lambda driver, inst: driver.resume(inst),
+}
+
+
+class ComputeManager:
+    target = messaging.Target(version="1.0")
+
+    def __init__(
+        self, driver: ComputeDriver, conductor: ConductorAPI | None = None, host: str | None = None
+    ) -> None:
+        self.host = host or CONF.host
+        self.driver = driver
+        self.conductor = conductor or ConductorAPI()
+        self.service_id: int | None = None
+        base = os.path.join(CONF.compute.instances_path, CONF.compute.image_cache_subdirectory_name)
+        self.image_cache = ImageCache(base, self._download)
+        self._locks: dict[str, threading.Lock] = collections.defaultdict(threading.Lock)
+        self._locks_guard = threading.Lock()
+        self._fetch_context = threading.local()
+
+    def _ctxt(self) -> dict[str, Any]:
+        return {"request_id": "", "host": self.host}
+
+    def _lock(self, uuid: str) -> threading.Lock:
+        with self._locks_guard:
+            return self._locks[uuid]
+
+    # --- service life ---------------------------------------------------------------------
+
+    def register(self) -> int:
+        self.driver.init_host(self.host)
+        self.service_id = self.conductor.call(
+            self._ctxt(),
+            "service_register",
+            host=self.host,
+            binary="stratus-compute",
+            topic="compute",
+        )
+        self.update_available_resource()
+        self.reconcile()
+        return self.service_id
+
+    def heartbeat(self, service_id: int) -> None:
+        self.conductor.call(self._ctxt(), "service_heartbeat", service_id=service_id)
+
+    def update_available_resource(self) -> None:
+        info = self.driver.get_host_info()
+        node = {
+            key: info.get(key)
+            for key in (
+                "vcpus",
+                "memory_mb",
+                "local_gb",
+                "hypervisor_type",
+                "hypervisor_version",
+                "cpu_info",
+                "arch",
+            )
+        }
+        node.update(host=self.host, hypervisor_hostname=self.host, host_ip=CONF.compute.my_ip)
+        self.conductor.call(
+            self._ctxt(), "compute_node_update", service_id=self.service_id, node=node
+        )
+
+    def _instances(self) -> list[dict]:
+        return self.conductor.call(self._ctxt(), "instances_on_host", host=self.host)
+
+    def reconcile(self) -> None:
+        """Make libvirt's view and the database's agree after a (re)start."""
+        known = {i["uuid"]: i for i in self._instances()}
+        for uuid in self.driver.list_instances():
+            if uuid not in known:
+                LOG.warning("destroying guest %s: no live instance owns it", uuid)
+                self.driver.destroy({"uuid": uuid}, cleanup=True)
+        for uuid, instance in known.items():
+            task = instance["task_state"]
+            if task == states.DELETING:
+                self.terminate_instance(self._ctxt(), uuid)
+            elif task in (states.SPAWNING, states.SCHEDULING):
+                self.driver.destroy(instance, cleanup=True)
+                self._update(uuid, {"vm_state": states.ERROR, "task_state": None})
+                self.conductor.call(
+                    self._ctxt(),
+                    "instance_fault",
+                    instance_uuid=uuid,
+                    code=500,
+                    message="The compute service restarted while the instance was being built.",
+                    details="",
+                    host=self.host,
+                )
+            elif task is not None:
+                self._update(uuid, {"task_state": None})
+        self.sync_power_states()
+
+    def sync_power_states(self) -> None:
+        """Record each guest's power state; a guest that died becomes SHUTOFF."""
+        actual = self.driver.list_instances()
+        for instance in self._instances():
+            if instance["task_state"] is not None:
+                continue
+            power = actual.get(instance["uuid"], states.NOSTATE)
+            values: dict[str, Any] = {}
+            if power != instance["power_state"]:
+                values["power_state"] = power
+            if states.stopped_unexpectedly(instance["vm_state"], None, power):
+                values["vm_state"] = states.STOPPED
+            if values:
+                LOG.info("power state sync for %s: %s", instance["uuid"], values)
+                self._update(instance["uuid"], values, expected_task_state=None)
+
+    def cleanup_image_cache(self) -> None:
+        in_use = {
+            image
+            for inst in self._instances()
+            for image in (inst["image_ref"], inst["kernel_id"], inst["ramdisk_id"])
+            if image
+        }
+        removed = self.image_cache.cleanup(in_use, CONF.compute.image_cache_max_age)
+        if removed:
+            LOG.info("removed unused base images: %s", ", ".join(removed))
+
+    def periodic_tasks(self) -> list[tuple[float, Callable[[], None]]]:
+        return [
+            (CONF.compute.resource_update_interval, self.update_available_resource),
+            (CONF.compute.sync_power_state_interval, self.sync_power_states),
+            (CONF.compute.image_cache_manager_interval, self.cleanup_image_cache),
+        ]
+
+    # --- helpers ----------------------------------------------------------------------------
+
+    def _update(self, uuid: str, values: dict, **expected: Any) -> dict | None:
+        return self.conductor.call(
+            self._ctxt(), "instance_update", instance_uuid=uuid, values=values, **expected
+        )
+
+    def _event(
+        self,
+        ctxt: dict,
+        uuid: str,
+        event: str,
+        result: str | None = None,
+        details: str | None = None,
+    ) -> None:
+        self.conductor.call(
+            ctxt,
+            "action_event",
+            instance_uuid=uuid,
+            event=event,
+            host=self.host,
+            result=result,
+            details=details,
+        )
+
+    def _download(self, image_id: str, dest: str) -> None:
+        url = f"{self._fetch_context.image_url.rstrip('/')}/v2/images/{image_id}/file"
+        request = urllib.request.Request(
+            url, headers={"X-Auth-Token": self._fetch_context.token or ""}
+        )
+        with (
+            urllib.request.urlopen(request, timeout=CONF.rpc.call_timeout) as response,
+            open(dest, "wb") as out,
+        ):
+            shutil.copyfileobj(response, out, 1024 * 1024)
+
+    def _fetch_images(self, ctxt: dict, instance: dict, image_url: str | None) -> dict:
+        self._fetch_context.token = ctxt.get("auth_token")
+        self._fetch_context.image_url = image_url or ""
+        paths = {}
+        for role, meta in instance["images"].items():
+            cached = self.image_cache.get(
+                meta["id"],
+                disk_format=meta["disk_format"],
+                container_format=meta["container_format"],
+                checksum=meta.get("checksum"),
+                hash_algo=meta.get("os_hash_algo"),
+                hash_value=meta.get("os_hash_value"),
+            )
+            paths[role] = cached.path
+        return paths
+
+    # --- RPC: builds and deletes -----------------------------------------------------------------
+
+    def build_and_run_instance(
+        self,
+        ctxt: dict,
+        instance: dict,
+        alternates: list[dict],
+        attempt: int,
+        image_url: str | None,
+    ) -> None:
+        uuid = instance["uuid"]
+        with self._lock(uuid):
+            self._event(ctxt, uuid, BUILD_EVENT)
+            try:
+                paths = self._fetch_images(ctxt, instance, image_url)
+                if self._update(uuid, {}, expected_task_state=states.SPAWNING) is None:
+                    self._event(ctxt, uuid, BUILD_EVENT, "Error", "deleted before it was spawned")
+                    return
+                self.driver.spawn(instance, instance["images"]["disk"], paths)
+            except Exception as exc:
+                LOG.warning("build of %s failed on %s: %s", uuid, self.host, exc)
+                self.driver.destroy(instance, cleanup=True)
+                self._event(ctxt, uuid, BUILD_EVENT, "Error", str(exc))
+                self.conductor.cast(
+                    ctxt,
+                    "build_failed",
+                    instance_uuid=uuid,
+                    host=self.host,
+                    alternates=alternates,
+                    attempt=attempt,
+                    image_url=image_url,
+                    message=str(exc),
+                    details=traceback.format_exc(),
+                )
+                return
+            done = self._update(
+                uuid,
+                {
+                    "vm_state": states.ACTIVE,
+                    "task_state": None,
+                    "power_state": self.driver.get_power_state(instance),
+                    "launched_at": True,
+                },
+                expected_task_state=states.SPAWNING,
+            )
+            if done is None:
+                # Deleted while it was spawning: take the guest down again.
+                self.driver.destroy(instance, cleanup=True)
+                self.conductor.call(ctxt, "instance_destroyed", instance_uuid=uuid)
+                self._event(ctxt, uuid, BUILD_EVENT, "Error", "deleted while spawning")
+                return
+            self._event(ctxt, uuid, BUILD_EVENT, "Success")
+
+    def terminate_instance(self, ctxt: dict, instance_uuid: str) -> None:
+        with self._lock(instance_uuid):
+            instance = self.conductor.call(ctxt, "instance_get", instance_uuid=instance_uuid)
+            self._event(ctxt, instance_uuid, TERMINATE_EVENT)
+            self.driver.destroy(instance or {"uuid": instance_uuid}, cleanup=True)
+            self.conductor.call(ctxt, "instance_destroyed", instance_uuid=instance_uuid)
+
+    # --- RPC: power actions and the console -------------------------------------------------
+
+    def run_action(self, ctxt: dict, instance_uuid: str, action: str) -> None:
+        transition = states.TRANSITIONS[action]
+        event = f"compute_{action}_instance"
+        with self._lock(instance_uuid):
+            instance = self.conductor.call(ctxt, "instance_get", instance_uuid=instance_uuid)
+            if instance is None or instance["task_state"] != transition.task:
+                return
+            self._event(ctxt, instance_uuid, event)
+            try:
+                DRIVER_CALLS[action](self.driver, instance)
+            except Exception as exc:
+                LOG.warning("%s of %s failed: %s", action, instance_uuid, exc)
+                self._update(
+                    instance_uuid,
+                    {"task_state": None, "power_state": self.driver.get_power_state(instance)},
+                    expected_task_state=transition.task,
+                )
+                self.conductor.call(
+                    ctxt,
+                    "instance_fault",
+                    instance_uuid=instance_uuid,
+                    code=500,
+                    message=f"{action} failed: {exc}",
+                    details=traceback.format_exc(),
+                    host=self.host,
+                )
+                self._event(ctxt, instance_uuid, event, "Error", str(exc))
+                return
+            self._update(
+                instance_uuid,
+                {
+                    "vm_state": transition.result,
+                    "task_state": None,
+                    "power_state": self.driver.get_power_state(instance),
+                },
+                expected_task_state=transition.task,
+            )
+            self._event(ctxt, instance_uuid, event, "Success")
+
+    def get_console_output(self, ctxt: dict, instance_uuid: str, length: int | None) -> str:
+        return self.driver.get_console_output({"uuid": instance_uuid}, length)

@@ -1,0 +1,395 @@
+"""stratus-conductor: orchestrates builds and reschedules, and is the database proxy
+that compute nodes call (they hold no database credentials)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import oslo_messaging as messaging
+import sqlalchemy as sa
+
+from stratus.compute import states
+from stratus.conf import CONF
+from stratus.db import identity as db_identity
+from stratus.db import instances as db_instances
+from stratus.db import services as db_services
+from stratus.db.models import (
+    ComputeNode,
+    Image,
+    Instance,
+    ServerGroup,
+    ServerGroupMember,
+    utcnow,
+)
+from stratus.db.session import transaction
+from stratus.rpc.compute_rpcapi import ComputeAPI
+from stratus.rpc.scheduler_rpcapi import SchedulerAPI
+from stratus.scheduler import claims
+
+LOG = logging.getLogger(__name__)
+
+BUILD_EVENT = "compute__do_build_and_run_instance"
+SCHEDULE_EVENT = "conductor_schedule_and_build_instances"
+
+
+def instance_dict(instance: Instance) -> dict[str, Any]:
+    """The plain view of an instance that compute nodes work with."""
+    spec = instance.request_spec or {}
+    return {
+        "uuid": instance.uuid,
+        "name": instance.display_name,
+        "display_name": instance.display_name,
+        "hostname": instance.hostname,
+        "project_id": instance.project_id,
+        "user_id": instance.user_id,
+        "host": instance.host,
+        "node": instance.node,
+        "vm_state": instance.vm_state,
+        "task_state": instance.task_state,
+        "power_state": instance.power_state,
+        "vcpus": instance.vcpus,
+        "memory_mb": instance.memory_mb,
+        "root_gb": instance.root_gb,
+        "ephemeral_gb": instance.ephemeral_gb,
+        "flavor": instance.flavor,
+        "image_ref": instance.image_ref,
+        "kernel_id": instance.kernel_id,
+        "ramdisk_id": instance.ramdisk_id,
+        "image": spec.get("image", {}),
+        "key_data": instance.key_data,
+        "user_data": spec.get("user_data"),
+        "deleted": instance.deleted,
+        "request_id": spec.get("request_id"),
+    }
+
+
+def _group_of(session, instance_uuid: str) -> dict[str, Any] | None:
+    group = session.scalar(
+        sa.select(ServerGroup)
+        .join(ServerGroupMember, ServerGroupMember.group_id == ServerGroup.id)
+        .where(ServerGroupMember.instance_uuid == instance_uuid)
+    )
+    if group is None:
+        return None
+    members = [m.instance_uuid for m in group.members]
+    hosts = [h for h in db_instances.hosts_of(session, members).values() if h]
+    return {
+        "uuid": group.uuid,
+        "name": group.name,
+        "policy": group.policy,
+        "rules": group.rules or {},
+        "members": members,
+        "hosts": hosts,
+    }
+
+
+def _image_meta(session, image_id: str) -> dict[str, Any]:
+    image = session.get(Image, image_id)
+    if image is None:
+        return {"id": image_id}
+    return {
+        "id": image.id,
+        "name": image.name,
+        "disk_format": image.disk_format,
+        "container_format": image.container_format,
+        "size": image.size,
+        "checksum": image.checksum,
+        "os_hash_algo": image.os_hash_algo,
+        "os_hash_value": image.os_hash_value,
+        "properties": {p.name: p.value for p in image.properties},
+    }
+
+
+def _image_url(session) -> str | None:
+    for service in db_identity.catalog(session):
+        if service.type == "image":
+            urls = {e.interface: e.url for e in service.endpoints if e.enabled}
+            return urls.get("internal") or urls.get("public") or urls.get("admin")
+    return None
+
+
+class ConductorManager:
+    target = messaging.Target(version="1.0")
+
+    def __init__(self) -> None:
+        self.scheduler = SchedulerAPI()
+        self.compute = ComputeAPI()
+
+    # --- builds -------------------------------------------------------------------------
+
+    def build_instances(self, ctxt: dict, instance_uuids: list[str]) -> None:
+        with transaction() as session:
+            live = [i for i in (db_instances.get(session, u) for u in instance_uuids) if i]
+            if not live:
+                return
+            for instance in live:
+                db_instances.start_event(
+                    session, instance.uuid, ctxt.get("request_id", ""), SCHEDULE_EVENT, CONF.host
+                )
+            first = live[0]
+            spec = first.request_spec
+            request_spec = {
+                "flavor": spec["flavor"],
+                "image_id": first.image_ref,
+                "image_properties": spec["image"].get("properties", {}),
+                "project_id": first.project_id,
+                "user_id": first.user_id,
+                "availability_zone": spec.get("availability_zone"),
+                "scheduler_hints": spec.get("scheduler_hints", {}),
+                "force_hosts": spec.get("force_hosts", []),
+                "is_admin": "admin" in ctxt.get("roles", []),
+                "instance_group": _group_of(session, first.uuid),
+            }
+            image_url = _image_url(session)
+        uuids = [i.uuid for i in live]
+        try:
+            answer = self.scheduler.select_destinations(ctxt, request_spec, uuids, True)
+        except messaging.MessagingTimeout:
+            answer = {
+                "error": "No valid host was found: the scheduler did not answer in "
+                f"{CONF.rpc.call_timeout} s."
+            }
+        if "error" in answer:
+            for uuid in uuids:
+                self._fail(ctxt, uuid, answer["error"], "", SCHEDULE_EVENT)
+            return
+        for uuid, selections in zip(uuids, answer["selections"], strict=True):
+            self._hand_to_compute(
+                ctxt, uuid, selections[0], selections[1:], 1, image_url, SCHEDULE_EVENT
+            )
+
+    def _hand_to_compute(
+        self,
+        ctxt: dict,
+        uuid: str,
+        selection: dict,
+        alternates: list[dict],
+        attempt: int,
+        image_url: str | None,
+        finished_event: str,
+    ) -> None:
+        with transaction() as session:
+            try:
+                instance = db_instances.update(
+                    session,
+                    uuid,
+                    {
+                        "host": selection["host"],
+                        "node": selection["nodename"],
+                        "task_state": states.SPAWNING,
+                    },
+                    expected_task_state=[states.SCHEDULING, states.SPAWNING],
+                )
+            except db_instances.UnexpectedState:
+                # Deleted while it was being scheduled: give the claim back.
+                claims.release(session, uuid)
+                return
+            if finished_event:
+                db_instances.finish_event(
+                    session, uuid, ctxt.get("request_id", ""), finished_event, "Success"
+                )
+            payload = instance_dict(instance)
+            payload["images"] = {
+                role: _image_meta(session, image_id)
+                for role, image_id in (
+                    ("disk", instance.image_ref),
+                    ("kernel", instance.kernel_id),
+                    ("ramdisk", instance.ramdisk_id),
+                )
+                if image_id
+            }
+        self.compute.cast(
+            ctxt,
+            selection["host"],
+            "build_and_run_instance",
+            instance=payload,
+            alternates=alternates,
+            attempt=attempt,
+            image_url=image_url,
+        )
+
+    def build_failed(
+        self,
+        ctxt: dict,
+        instance_uuid: str,
+        host: str,
+        alternates: list[dict],
+        attempt: int,
+        image_url: str | None,
+        message: str,
+        details: str = "",
+    ) -> None:
+        """A compute could not build: move the claim to the next alternate, or fail."""
+        with transaction() as session:
+            claims.release(session, instance_uuid)
+            session.execute(
+                sa.update(ComputeNode)
+                .where(ComputeNode.host == host)
+                .values(failed_builds=ComputeNode.failed_builds + 1)
+            )
+            instance = db_instances.get(session, instance_uuid)
+            if instance is None:
+                return
+            resources = claims.Resources.of_flavor(instance.flavor)
+            chosen = None
+            if attempt < CONF.scheduler.max_attempts:
+                while alternates and chosen is None:
+                    candidate = alternates.pop(0)
+                    if claims.claim(
+                        session,
+                        candidate["compute_node_uuid"],
+                        instance_uuid,
+                        resources,
+                        candidate["limits"],
+                    ):
+                        chosen = candidate
+        if chosen is None:
+            self._fail(
+                ctxt,
+                instance_uuid,
+                f"Build of instance {instance_uuid} failed on "
+                f"{attempt} host(s); the last error was: {message}",
+                details,
+                None,
+            )
+            return
+        LOG.info("rescheduling %s from %s to %s", instance_uuid, host, chosen["host"])
+        self._hand_to_compute(ctxt, instance_uuid, chosen, alternates, attempt + 1, image_url, "")
+
+    def _fail(self, ctxt: dict, uuid: str, message: str, details: str, event: str | None) -> None:
+        with transaction() as session:
+            claims.release(session, uuid)
+            try:
+                db_instances.update(session, uuid, {"vm_state": states.ERROR, "task_state": None})
+            except db_instances.UnexpectedState:
+                return
+            db_instances.add_fault(session, uuid, 500, message, details, CONF.host)
+            if event:
+                db_instances.finish_event(
+                    session, uuid, ctxt.get("request_id", ""), event, "Error", details=message
+                )
+        LOG.warning("instance %s failed: %s", uuid, message)
+
+    # --- the database proxy for compute nodes ---------------------------------------------
+
+    def service_register(self, ctxt: dict, host: str, binary: str, topic: str) -> int:
+        with transaction() as session:
+            return db_services.register(session, host, binary, topic).id
+
+    def service_heartbeat(self, ctxt: dict, service_id: int) -> None:
+        with transaction() as session:
+            db_services.heartbeat(session, service_id)
+
+    def compute_node_update(self, ctxt: dict, service_id: int, node: dict) -> str:
+        """Create or update the node's totals and capabilities (never its usage)."""
+        totals = {
+            k: node[k]
+            for k in (
+                "vcpus",
+                "memory_mb",
+                "local_gb",
+                "hypervisor_type",
+                "hypervisor_version",
+                "cpu_info",
+                "arch",
+                "host_ip",
+                "capabilities",
+                "disk_available_least",
+            )
+            if k in node
+        }
+        with transaction() as session:
+            row = session.scalar(
+                sa.select(ComputeNode).where(
+                    ComputeNode.hypervisor_hostname == node["hypervisor_hostname"]
+                )
+            )
+            if row is None:
+                row = ComputeNode(
+                    host=node["host"],
+                    service_id=service_id,
+                    hypervisor_hostname=node["hypervisor_hostname"],
+                )
+                session.add(row)
+            row.service_id = service_id
+            for key, value in totals.items():
+                setattr(row, key, value)
+            row.updated_at = utcnow()
+            session.flush()
+            return row.uuid
+
+    def instance_get(self, ctxt: dict, instance_uuid: str) -> dict | None:
+        with transaction() as session:
+            instance = db_instances.get(session, instance_uuid, include_deleted=True)
+            return instance_dict(instance) if instance else None
+
+    def instances_on_host(self, ctxt: dict, host: str) -> list[dict]:
+        with transaction() as session:
+            return [instance_dict(i) for i in db_instances.on_host(session, host)]
+
+    def instance_update(
+        self, ctxt: dict, instance_uuid: str, values: dict, expected_task_state: Any = "<any>"
+    ) -> dict | None:
+        """Apply a state change; None when the instance is gone or its task changed."""
+        allowed = {"vm_state", "task_state", "power_state", "launched_at"}
+        unknown = set(values) - allowed
+        if unknown:
+            raise ValueError(f"compute may not change {sorted(unknown)}")
+        if values.pop("launched_at", None):
+            values["launched_at"] = utcnow()
+        expected = db_instances.UNSET if expected_task_state == "<any>" else expected_task_state
+        with transaction() as session:
+            try:
+                instance = db_instances.update(
+                    session, instance_uuid, values, expected_task_state=expected
+                )
+            except db_instances.UnexpectedState:
+                return None
+            return instance_dict(instance)
+
+    def instance_destroyed(self, ctxt: dict, instance_uuid: str) -> None:
+        """The guest is gone: release its allocation and mark the instance deleted."""
+        with transaction() as session:
+            claims.release(session, instance_uuid)
+            db_instances.soft_delete(session, instance_uuid)
+            session.execute(
+                sa.delete(ServerGroupMember).where(ServerGroupMember.instance_uuid == instance_uuid)
+            )
+            db_instances.finish_event(
+                session,
+                instance_uuid,
+                ctxt.get("request_id", ""),
+                "compute_terminate_instance",
+                "Success",
+            )
+
+    def action_event(
+        self,
+        ctxt: dict,
+        instance_uuid: str,
+        event: str,
+        host: str,
+        result: str | None = None,
+        details: str | None = None,
+    ) -> None:
+        with transaction() as session:
+            if result is None:
+                db_instances.start_event(
+                    session, instance_uuid, ctxt.get("request_id", ""), event, host
+                )
+            else:
+                db_instances.finish_event(
+                    session,
+                    instance_uuid,
+                    ctxt.get("request_id", ""),
+                    event,
+                    result,
+                    details=details,
+                )
+
+    def instance_fault(
+        self, ctxt: dict, instance_uuid: str, code: int, message: str, details: str, host: str
+    ) -> None:
+        with transaction() as session:
+            db_instances.add_fault(session, instance_uuid, code, message, details, host)
