@@ -25,28 +25,33 @@ class Resources:
 
     @classmethod
     def of_flavor(cls, flavor: dict) -> Resources:
+        """What a flavor holds on a host: vCPUs, RAM, and root plus ephemeral disk."""
         return cls(
             int(flavor["vcpus"]),
             int(flavor["memory_mb"]),
-            int(flavor.get("root_gb", 0))
-            + int(flavor.get("ephemeral_gb", 0))
-            + (int(flavor.get("swap", 0) or 0) + 1023) // 1024,
+            int(flavor.get("root_gb", 0)) + int(flavor.get("ephemeral_gb", 0)),
         )
 
 
 def claim(
-    session: Session, node_id: int, instance_uuid: str, resources: Resources, ratios: Ratios
+    session: Session,
+    node_uuid: str,
+    instance_uuid: str,
+    resources: Resources,
+    limits: dict[str, float],
 ) -> bool:
-    """Claim ``resources`` on node ``node_id`` for ``instance_uuid``; False when they
-    no longer fit. The caller's transaction commits both the usage and the allocation."""
+    """Claim ``resources`` on the node for ``instance_uuid`` if usage stays within
+    ``limits`` (total x effective allocation ratio, as the scheduler's host state
+    computes them); False when they no longer fit. The caller's transaction commits
+    the usage and the allocation together."""
     node = ComputeNode.__table__.c
     result = session.execute(
         sa.update(ComputeNode.__table__)
         .where(
-            node.id == node_id,
-            node.vcpus_used + resources.vcpus <= node.vcpus * ratios.cpu,
-            node.memory_mb_used + resources.memory_mb <= node.memory_mb * ratios.ram,
-            node.local_gb_used + resources.disk_gb <= node.local_gb * ratios.disk,
+            node.uuid == node_uuid,
+            node.vcpus_used + resources.vcpus <= limits["vcpu"],
+            node.memory_mb_used + resources.memory_mb <= limits["memory_mb"],
+            node.local_gb_used + resources.disk_gb <= limits["disk_gb"],
         )
         .values(
             vcpus_used=node.vcpus_used + resources.vcpus,
@@ -58,6 +63,7 @@ def claim(
     )
     if result.rowcount != 1:
         return False
+    node_id = session.scalar(sa.select(ComputeNode.id).where(ComputeNode.uuid == node_uuid))
     session.add(
         Allocation(
             instance_uuid=instance_uuid,

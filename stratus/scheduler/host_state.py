@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -351,6 +352,10 @@ _FLOAT_COLUMNS = (
     "vcpu_limit",
     "ram_limit",
     "disk_limit_mb",
+    "vcpu_free",
+    "vcpu_fit",
+    "ram_fit",
+    "disk_fit",
 )
 _COLUMNS: tuple[tuple[str, Any], ...] = (
     *((name, np.int64) for name in _INT_COLUMNS),
@@ -372,6 +377,12 @@ _COLUMNS: tuple[tuple[str, Any], ...] = (
 class HostTable:
     """Columnar state of all compute nodes; rows are addressed by integer index.
 
+    Besides the reported quantities it keeps, per row, what one more instance may
+    take: ``ram_fit``/``disk_fit`` (MB) and ``vcpu_fit`` are the smaller of the
+    physical total (an instance never overcommits against itself) and what the
+    allocation ratio leaves; ``vcpu_free`` is vCPUs left under the ratio. They are
+    refreshed whenever the row changes, so a capacity filter is one comparison.
+
     Removed hosts leave a dead row (``live`` is False) that filters never pass.
     """
 
@@ -391,6 +402,10 @@ class HostTable:
     vcpu_limit: np.ndarray
     ram_limit: np.ndarray
     disk_limit_mb: np.ndarray
+    vcpu_free: np.ndarray
+    vcpu_fit: np.ndarray
+    ram_fit: np.ndarray
+    disk_fit: np.ndarray
     live: np.ndarray
     up: np.ndarray
     enabled: np.ndarray
@@ -572,6 +587,23 @@ class HostTable:
         self.ip_version[row] = version
         self.ip_hi[row] = hi
         self.ip_lo[row] = lo
+        self._refresh(row)
+
+    def _refresh(self, row: int) -> None:
+        """Recompute one row's headroom columns from its capacity and usage."""
+        # The same float operations, in the same order, as the per-host rules:
+        # usable = total * ratio - (total - free).
+        ram_total = int(self.ram_total[row])
+        ram_used = ram_total - int(self.free_ram[row])
+        self.ram_fit[row] = min(ram_total, float(self.ram_limit[row]) - ram_used)
+        disk_total = int(self.disk_total_mb[row])
+        disk_used = disk_total - int(self.free_disk_mb[row])
+        self.disk_fit[row] = min(disk_total, float(self.disk_limit_mb[row]) - disk_used)
+        vcpus = int(self.vcpus_total[row])
+        free = float(self.vcpu_limit[row]) - int(self.vcpus_used[row])
+        self.vcpu_free[row] = free
+        # A host that reports no vCPUs at all is not limited (Nova's fail-safe).
+        self.vcpu_fit[row] = math.inf if vcpus == 0 else min(vcpus, free)
 
     # -- maintenance (called by loaders) ----------------------------------------------
 
@@ -641,6 +673,7 @@ class HostTable:
         self.vcpus_used[index] += flavor.vcpus
         self.num_instances[index] += 1
         self.num_io_ops[index] += 1
+        self._refresh(index)
         if instance_uuid:
             self._row_instances[index][instance_uuid] = project_id
             self._instance_rows[instance_uuid] = index
@@ -652,7 +685,10 @@ class HostTable:
         self.vcpus_used[index] -= flavor.vcpus
         self.num_instances[index] -= 1
         self.num_io_ops[index] -= 1
-        if instance_uuid and self._row_instances[index].pop(instance_uuid, 0) != 0:
+        self._refresh(index)
+        instances = self._row_instances[index]
+        if instance_uuid and instance_uuid in instances:
+            del instances[instance_uuid]
             if self._instance_rows.get(instance_uuid) == index:
                 del self._instance_rows[instance_uuid]
 

@@ -23,7 +23,4 @@ class CoreFilter(BaseFilter):
     per_instance = True
 
     def mask(self, table: HostTable, spec: RequestSpec, index: int) -> np.ndarray | None:
-        requested = spec.flavor.vcpus
-        total = table.vcpus_total
-        free = table.vcpu_limit - table.vcpus_used
-        return (total == 0) | ((total >= requested) & (free >= requested))
+        return table.vcpu_fit >= spec.flavor.vcpus

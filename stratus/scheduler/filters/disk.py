@@ -20,7 +20,4 @@ class DiskFilter(BaseFilter):
 
     def mask(self, table: HostTable, spec: RequestSpec, index: int) -> np.ndarray | None:
         flavor = spec.flavor
-        requested = 1024 * (flavor.root_gb + flavor.ephemeral_gb) + flavor.swap
-        total = table.disk_total_mb
-        usable = table.disk_limit_mb - (total - table.free_disk_mb)
-        return (total >= requested) & (usable >= requested)
+        return table.disk_fit >= 1024 * (flavor.root_gb + flavor.ephemeral_gb) + flavor.swap

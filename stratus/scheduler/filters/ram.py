@@ -23,7 +23,4 @@ class RamFilter(BaseFilter):
     per_instance = True
 
     def mask(self, table: HostTable, spec: RequestSpec, index: int) -> np.ndarray | None:
-        requested = spec.flavor.memory_mb
-        total = table.ram_total
-        usable = table.ram_limit - (total - table.free_ram)
-        return (total >= requested) & (usable >= requested)
+        return table.ram_fit >= spec.flavor.memory_mb

@@ -17,4 +17,4 @@ class CPUWeigher(BaseWeigher):
     multiplier_option = "cpu_weight_multiplier"
 
     def raw(self, table: HostTable, spec: RequestSpec, rows: np.ndarray) -> np.ndarray | None:
-        return table.vcpu_limit[rows] - table.vcpus_used[rows]
+        return table.vcpu_free[rows]
