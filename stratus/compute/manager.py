@@ -33,7 +33,7 @@ TERMINATE_EVENT = "compute_terminate_instance"
 DRIVER_CALLS: dict[str, Callable[[ComputeDriver, dict], None]] = {
     "reboot": lambda driver, inst: driver.reboot(inst, hard=False),
     "reboot_hard": lambda driver, inst: driver.reboot(inst, hard=True),
-    "stop": lambda driver, inst: driver.power_off(inst, CONF.libvirt.shutdown_timeout),
+    "stop": lambda driver, inst: driver.power_off(inst, CONF.compute.shutdown_timeout),
     "start": lambda driver, inst: driver.power_on(inst),
     "pause": lambda driver, inst: driver.pause(inst),
     "unpause": lambda driver, inst: driver.unpause(inst),

@@ -23,23 +23,19 @@ request. The table is not thread-safe; the scheduler service serialises access.
 from __future__ import annotations
 
 import dataclasses
-import json
+import ipaddress
 import math
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
-import netaddr
 import numpy as np
 
 from stratus.scheduler.request_spec import Flavor
 
 _MASK64 = (1 << 64) - 1
 _LUT_CACHE_SIZE = 1024
-
-# agg_max_instances when no aggregate sets max_instances_per_host.
-NO_LIMIT = np.iinfo(np.int64).min
 
 AGGREGATES = "aggregates"
 CAPABILITIES = "capabilities"
@@ -273,18 +269,16 @@ class CapabilityInfo:
             ),
         )
 
-    def signature(self) -> str:
-        return json.dumps(
-            [
-                self.hypervisor_type,
-                self.hypervisor_version,
-                self.arch,
-                self.cpu_info,
-                self.capabilities,
-                self.supported_instances,
-            ],
-            sort_keys=True,
-            default=str,
+    @staticmethod
+    def key(record: HostRecord) -> Hashable:
+        """What makes two records' capabilities the same (cheap; no info built)."""
+        return (
+            record.hypervisor_type,
+            record.hypervisor_version,
+            record.arch,
+            _freeze(record.cpu_info),
+            _freeze(record.capabilities),
+            _freeze(record.supported_instances),
         )
 
     def has(self, name: str) -> bool:
@@ -300,6 +294,15 @@ class CapabilityInfo:
             if value is not None:
                 return value
         return self.capabilities.get(name, _MISSING)
+
+
+def _freeze(value: Any) -> Hashable:
+    """A hashable stand-in for JSON-like data that keeps 1, 1.0 and True apart."""
+    if isinstance(value, dict):
+        return ("dict", tuple(sorted(((str(k), _freeze(v)) for k, v in value.items()))))
+    if isinstance(value, list | tuple):
+        return ("list", tuple(_freeze(v) for v in value))
+    return (type(value).__name__, value if isinstance(value, Hashable) else repr(value))
 
 
 def capability_missing(value: Any) -> bool:
@@ -343,7 +346,6 @@ _INT_COLUMNS = (
     "num_instances",
     "num_io_ops",
     "failed_builds",
-    "agg_max_instances",
 )
 _FLOAT_COLUMNS = (
     "cpu_ratio",
@@ -395,7 +397,6 @@ class HostTable:
     num_instances: np.ndarray
     num_io_ops: np.ndarray
     failed_builds: np.ndarray
-    agg_max_instances: np.ndarray
     cpu_ratio: np.ndarray
     ram_ratio: np.ndarray
     disk_ratio: np.ndarray
@@ -433,12 +434,14 @@ class HostTable:
         self._luts: OrderedDict[tuple[str, Hashable], _Lut] = OrderedDict()
         self._used: dict[str, tuple[int, np.ndarray]] = {}
         self._name_rank: np.ndarray | None = None
-        self._allocate(0)
-        self._grow(len(records))
-        for record in records:
+        self._allocate(len(records))
+        self._records.extend([None] * len(records))
+        self._row_instances.extend({} for _ in records)
+        self._expose()
+        for row, record in enumerate(records):
             if record.host in self._rows:
                 raise ValueError(f"duplicate host {record.host!r}")
-            self._add_row(record)
+            self._write_row(row, record)
 
     # -- storage -------------------------------------------------------------------
 
@@ -525,8 +528,9 @@ class HostTable:
                 record.aggregates, record.availability_zone, d.default_availability_zone
             ),
         )
-        caps = CapabilityInfo.from_record(record)
-        cap_sig = self._sigs[CAPABILITIES].intern(caps.signature(), lambda: caps)
+        cap_sig = self._sigs[CAPABILITIES].intern(
+            CapabilityInfo.key(record), lambda: CapabilityInfo.from_record(record)
+        )
         info: AggregateInfo = self._sigs[AGGREGATES].items[agg_sig]
         if self.agg_sig[row] != agg_sig or old is None:
             self._sig_version[AGGREGATES] += 1
@@ -562,9 +566,6 @@ class HostTable:
         )
         self.num_io_ops[row] = record.num_io_ops
         self.failed_builds[row] = record.failed_builds
-        self.agg_max_instances[row] = (
-            NO_LIMIT if info.max_instances_per_host is None else info.max_instances_per_host
-        )
         self.cpu_ratio[row] = cpu_ratio
         self.ram_ratio[row] = ram_ratio
         self.disk_ratio[row] = disk_ratio
@@ -578,8 +579,8 @@ class HostTable:
         version, hi, lo = 0, 0, 0
         if record.host_ip:
             try:
-                address = netaddr.IPAddress(record.host_ip)
-            except (netaddr.AddrFormatError, ValueError, TypeError):
+                address = ipaddress.ip_address(str(record.host_ip))
+            except ValueError:
                 pass
             else:
                 version, value = address.version, int(address)

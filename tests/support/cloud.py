@@ -30,6 +30,7 @@ class ControlPlane:
         extra_conf: dict[str, dict[str, Any]] | None = None,
     ) -> None:
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="stratus-cloud-"))
+        self.workdir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.db_url = db_url or f"sqlite:///{self.workdir}/stratus.sqlite"
@@ -162,3 +163,110 @@ class ControlPlane:
         if microversion:
             headers["OpenStack-API-Version"] = f"compute {microversion}"
         return httpx.Client(base_url=self.url, headers=headers, timeout=30)
+
+
+class Cloud(ControlPlane):
+    """A whole cloud: the control plane plus stratus-scheduler, stratus-conductor and
+    compute services as processes, over a real RabbitMQ broker."""
+
+    def __init__(
+        self,
+        transport_url: str,
+        db_url: str | None = None,
+        workdir: str | None = None,
+        extra_conf: dict[str, dict[str, Any]] | None = None,
+    ) -> None:
+        timing = {
+            "DEFAULT": {
+                "transport_url": transport_url,
+                "report_interval": 1,
+                "service_down_time": 6,
+            },
+            "scheduler": {"host_refresh_interval": 0.5},
+        }
+        for section, values in (extra_conf or {}).items():
+            timing.setdefault(section, {}).update(values)
+        super().__init__(db_url, workdir, timing)
+        self.transport_url = transport_url
+        self.services: dict[str, ServiceProcess] = {}
+        self.compute_confs: dict[str, Path] = {}
+
+    def start(self) -> Cloud:
+        super().start()
+        for binary in ("stratus-scheduler", "stratus-conductor"):
+            self._spawn(binary, binary, self.conf_path)
+        for binary in ("stratus-scheduler", "stratus-conductor"):
+            self.wait_for_service(binary, self.services[binary], None)
+        return self
+
+    def _spawn(self, name: str, binary: str, conf: Path) -> ServiceProcess:
+        process = ServiceProcess(entry_point_command(binary), ["--config-file", str(conf)],
+                                 name=name, log_dir=self.workdir / "log")
+        process.start()
+        self.services[name] = process
+        return process
+
+    def compute_conf(
+        self, host: str, driver: str = "libvirt", extra: dict[str, dict[str, Any]] | None = None
+    ) -> Path:
+        """A compute host's config: RabbitMQ only, no database section at all."""
+        state = self.workdir / host
+        sections: dict[str, dict[str, Any]] = {
+            "DEFAULT": {
+                "host": host,
+                "state_path": state,
+                "log_dir": self.workdir / "log",
+                "transport_url": self.transport_url,
+                "report_interval": 1,
+                "service_down_time": 6,
+            },
+            "compute": {
+                "compute_driver": driver,
+                "instances_path": state / "instances",
+                "sync_power_state_interval": 2,
+                "resource_update_interval": 5,
+            },
+            "libvirt": {"virt_type": "qemu"},
+        }
+        for section, values in (extra or {}).items():
+            sections.setdefault(section, {}).update(values)
+        path = self.workdir / f"compute-{host}.conf"
+        path.write_text(
+            "".join(
+                f"[{name}]\n" + "".join(f"{k} = {v}\n" for k, v in values.items())
+                for name, values in sections.items()
+            )
+        )
+        self.compute_confs[host] = path
+        return path
+
+    def add_compute(
+        self, host: str, driver: str = "libvirt", extra: dict[str, dict[str, Any]] | None = None
+    ) -> ServiceProcess:
+        process = self._spawn(
+            f"compute-{host}", "stratus-compute", self.compute_conf(host, driver, extra)
+        )
+        self.wait_for_service("stratus-compute", process, host)
+        return process
+
+    def restart_compute(self, host: str) -> ServiceProcess:
+        process = self._spawn(f"compute-{host}", "stratus-compute", self.compute_confs[host])
+        self.wait_for_service("stratus-compute", process, host)
+        return process
+
+    def wait_for_service(self, binary: str, process: ServiceProcess, host: str | None) -> None:
+        def registered() -> bool:
+            with self.client() as admin:
+                services = admin.get("/compute/v2.1/os-services", params={"binary": binary}).json()[
+                    "services"
+                ]
+            return any(
+                s["state"] == "up" and host in (None, s["host"]) for s in services
+            )
+
+        process.wait_for(registered, timeout=90, description=f"{binary} on {host} is up")
+
+    def stop(self) -> None:
+        for process in self.services.values():
+            process.stop()
+        super().stop()

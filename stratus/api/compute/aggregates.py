@@ -286,8 +286,10 @@ def _add_host(session: Session, aggregate: Aggregate, payload: Any) -> None:
 
 
 def _remove_host(session: Session, aggregate: Aggregate, payload: Any) -> None:
+    # Unlike add_host, a member whose compute service has been deleted can still be
+    # removed, so that an aggregate never keeps a host nobody can take out.
     host = common.validate(HostRef, payload, "remove_host").host
-    if _compute_service(session, host) is None or not db_aggregates.remove_host(aggregate, host):
+    if not db_aggregates.remove_host(aggregate, host):
         raise NotFound(
             f"Cannot remove host {host} in aggregate {aggregate.id}: the host is not a member."
         )

@@ -34,7 +34,7 @@ from stratus.api.errors import (
     RequestTooLarge,
     UnsupportedMediaType,
 )
-from stratus.api.image import attributes, views
+from stratus.api.image import attributes, streams, views
 from stratus.api.image.attributes import ImageState
 from stratus.api.policy import authorize
 from stratus.api.urls import base_url
@@ -376,7 +376,9 @@ async def upload_image(
     try:
         if declared is not None and store.size_cap is not None and declared > store.size_cap:
             raise ImageSizeLimitExceeded(store.size_cap)
-        result = await store.add_async(image_id, request.stream(), verify=verifier)
+        result = await store.add_async(
+            image_id, streams.read_ahead(request.stream()), verify=verifier
+        )
     except Exception as exc:
         await run_in_threadpool(_failed_upload, image_id, exc)
         error = upload_error(exc, image_id)

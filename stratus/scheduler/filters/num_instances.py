@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from stratus.scheduler.filters.base import BaseFilter
-from stratus.scheduler.host_state import NO_LIMIT
+from stratus.scheduler.host_state import AGGREGATES, AggregateInfo
 
 if TYPE_CHECKING:
     from stratus.scheduler.host_state import HostTable
@@ -28,9 +28,11 @@ class AggregateNumInstancesFilter(BaseFilter):
     per_instance = True
 
     def mask(self, table: HostTable, spec: RequestSpec, index: int) -> np.ndarray | None:
-        limit = np.where(
-            table.agg_max_instances == NO_LIMIT,
-            self.config.max_instances_per_host,
-            table.agg_max_instances,
-        )
-        return table.num_instances < limit
+        default = self.config.max_instances_per_host
+
+        def limit(info: AggregateInfo) -> int:
+            value = info.max_instances_per_host
+            return default if value is None else value
+
+        limits = table.signature_column(AGGREGATES, ("max_instances", default), limit, np.int64)
+        return table.num_instances < limits

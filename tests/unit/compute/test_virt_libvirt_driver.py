@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import uuid
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -55,9 +56,7 @@ def make_conf(tmp_path: Path, **overrides: object) -> cfg.ConfigOpts:
 
 
 def qemu_img(*args: str) -> str:
-    return subprocess.run(
-        ["qemu-img", *args], check=True, capture_output=True, text=True
-    ).stdout
+    return subprocess.run(["qemu-img", *args], check=True, capture_output=True, text=True).stdout
 
 
 def image_info(path: Path) -> dict[str, object]:
@@ -65,7 +64,7 @@ def image_info(path: Path) -> dict[str, object]:
 
 
 @pytest.fixture
-def driver(tmp_path: Path) -> LibvirtDriver:
+def driver(tmp_path: Path) -> Iterator[LibvirtDriver]:
     d = LibvirtDriver(make_conf(tmp_path))
     d.init_host()
     yield d
