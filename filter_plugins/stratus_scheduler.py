@@ -171,9 +171,7 @@ def _host_record(
         local_gb=_int(data.get("local_gb", data.get("disk_gb"))),
         local_gb_used=_int(data.get("local_gb_used", data.get("disk_gb_used"))),
         disk_available_least=(
-            None
-            if data.get("disk_available_least") is None
-            else _int(data["disk_available_least"])
+            None if data.get("disk_available_least") is None else _int(data["disk_available_least"])
         ),
         cpu_allocation_ratio=data.get("cpu_allocation_ratio"),
         ram_allocation_ratio=data.get("ram_allocation_ratio"),

@@ -99,8 +99,7 @@ OPTS = [
         "soft_affinity_weight_multiplier",
         default=1.0,
         min=0.0,
-        help="ServerGroupSoftAffinityWeigher: how strongly a soft-affinity group is kept "
-        "together.",
+        help="ServerGroupSoftAffinityWeigher: how strongly a soft-affinity group is kept together.",
     ),
     cfg.FloatOpt(
         "soft_anti_affinity_weight_multiplier",
@@ -128,8 +127,7 @@ OPTS = [
     cfg.BoolOpt(
         "restrict_isolated_hosts_to_isolated_images",
         default=True,
-        help="IsolatedHostsFilter: whether isolated hosts refuse images that are not "
-        "isolated.",
+        help="IsolatedHostsFilter: whether isolated hosts refuse images that are not isolated.",
     ),
     cfg.FloatOpt(
         "cpu_allocation_ratio",

@@ -10,6 +10,7 @@ instance finds no host, the placements already made are released and
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import random
 import uuid
@@ -58,9 +59,7 @@ class SchedulerConfig:
     io_ops_weight_multiplier: float = _DEFAULTS["io_ops_weight_multiplier"]
     num_instances_weight_multiplier: float = _DEFAULTS["num_instances_weight_multiplier"]
     soft_affinity_weight_multiplier: float = _DEFAULTS["soft_affinity_weight_multiplier"]
-    soft_anti_affinity_weight_multiplier: float = _DEFAULTS[
-        "soft_anti_affinity_weight_multiplier"
-    ]
+    soft_anti_affinity_weight_multiplier: float = _DEFAULTS["soft_anti_affinity_weight_multiplier"]
     build_failure_weight_multiplier: float = _DEFAULTS["build_failure_weight_multiplier"]
     isolated_images: tuple[str, ...] = tuple(_DEFAULTS["isolated_images"])
     isolated_hosts: tuple[str, ...] = tuple(_DEFAULTS["isolated_hosts"])
@@ -100,15 +99,13 @@ class SchedulerConfig:
     def from_conf(cls, conf: cfg.ConfigOpts | None = None) -> SchedulerConfig:
         """Build from oslo.config (``CONF.filter_scheduler``)."""
         if conf is None:
-            from stratus.conf import CONF as conf  # noqa: N811
+            from stratus.conf import CONF as conf
         group = conf[_opts.GROUP]
-        values = {
-            f.name: getattr(group, f.name) for f in fields(cls) if f.name in _DEFAULTS
-        }
-        try:
+        values = {f.name: getattr(group, f.name) for f in fields(cls) if f.name in _DEFAULTS}
+        # [DEFAULT] default_availability_zone belongs to the API's options; it may
+        # not be registered where only the scheduler's options are.
+        with contextlib.suppress(AttributeError, KeyError):
             values["default_availability_zone"] = conf.default_availability_zone
-        except (AttributeError, KeyError):
-            pass
         return cls.from_dict(values)
 
     def to_dict(self) -> dict[str, Any]:
@@ -129,7 +126,7 @@ class FilterResult:
 
 
 def summarize(results: Sequence[FilterResult]) -> str:
-    """"RamFilter removed 7 of 10 hosts, CoreFilter removed 3 of 3 hosts"."""
+    """ "RamFilter removed 7 of 10 hosts, CoreFilter removed 3 of 3 hosts"."""
     parts = [f"{r.name} removed {r.removed} of {r.before} hosts" for r in results if r.removed]
     return ", ".join(parts)
 
@@ -148,7 +145,9 @@ class NoValidHost(Exception):
         self.results = list(results)
         self.instance_index = instance_index
         self.num_instances = num_instances
-        which = f" for instance {instance_index + 1} of {num_instances}" if num_instances > 1 else ""
+        which = (
+            f" for instance {instance_index + 1} of {num_instances}" if num_instances > 1 else ""
+        )
         detail = reason or summarize(self.results) or "there are no compute hosts"
         self.message = f"No valid host was found{which}: {detail}."
         super().__init__(self.message)
@@ -164,6 +163,16 @@ class Selection:
     limits: dict[str, float]
     record: HostRecord = field(repr=False)
     compute_node_uuid: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON primitives for an RPC reply (the record stays behind)."""
+        return {
+            "host": self.host,
+            "nodename": self.nodename,
+            "weight": self.weight,
+            "limits": dict(self.limits),
+            "compute_node_uuid": self.compute_node_uuid,
+        }
 
 
 class FilterScheduler:

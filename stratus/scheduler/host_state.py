@@ -17,7 +17,8 @@ numpy arrays:
 
 ``update_host`` rewrites one row in place; ``consume`` charges one placement to a
 row so that instance k+1 of a request sees instance k. Nothing is rebuilt per
-request. The table is not thread-safe; the scheduler service serialises access.
+request. The table is not thread-safe: one scheduling decision (and one update)
+at a time.
 """
 
 from __future__ import annotations
@@ -97,8 +98,9 @@ class Aggregate:
         metadata = {str(k): str(v) for k, v in (data.get("metadata") or {}).items()}
         if data.get("availability_zone") and "availability_zone" not in metadata:
             metadata["availability_zone"] = str(data["availability_zone"])
-        return cls(name=str(data.get("name", data.get("id", ""))), metadata=metadata,
-                   id=data.get("id"))
+        return cls(
+            name=str(data.get("name", data.get("id", ""))), metadata=metadata, id=data.get("id")
+        )
 
 
 @dataclass
@@ -314,7 +316,6 @@ class _Lut:
     """A cached per-signature lookup table for one request shape."""
 
     compute: Callable[[Any], Any]
-    dtype: Any
     values: np.ndarray
     column: np.ndarray | None = None
     version: int = -1
@@ -613,8 +614,6 @@ class HostTable:
         row = self._rows.get(record.host)
         if row is None:
             return self._add_row(record)
-        if record.nodename != self.nodenames[row]:
-            self._name_rank = None
         self._write_row(row, record)
         return row
 
@@ -780,7 +779,7 @@ class HostTable:
         cache_key = (kind, key)
         lut = self._luts.get(cache_key)
         if lut is None:
-            lut = _Lut(compute, dtype, np.empty(0, dtype=dtype))
+            lut = _Lut(compute, np.empty(0, dtype=dtype))
             self._luts[cache_key] = lut
             if len(self._luts) > _LUT_CACHE_SIZE:
                 self._luts.popitem(last=False)

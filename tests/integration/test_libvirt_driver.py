@@ -273,3 +273,26 @@ def test_raw_images_type_and_two_instances_share_a_base(
     finally:
         driver.destroy(first)
         driver.destroy(second)
+
+
+def test_soft_reboot_falls_back_to_hard(
+    driver: LibvirtDriver, image_cache: ImageCache, tiny_image: Path
+) -> None:
+    """A guest that ignores the power button (here: still in its firmware) is reset."""
+    base = _cached(image_cache, tiny_image, "tiny.qcow2", "qcow2")
+    inst = _instance()
+    driver.spawn(inst, {"disk_format": "qcow2"}, {"disk": base})
+    driver.conf.set_override("soft_reboot_timeout", 1, "libvirt")
+    try:
+        start = time.monotonic()
+        driver.reboot(inst, hard=False)
+        elapsed = time.monotonic() - start
+    finally:
+        driver.conf.clear_override("soft_reboot_timeout", "libvirt")
+    try:
+        assert elapsed >= 1.0
+        assert virsh_domstate(inst).startswith("running")
+        wait_markers(driver, inst, 1)
+        assert "STRATUS-GUEST-POWEROFF" not in driver.get_console_output(inst)
+    finally:
+        driver.destroy(inst)

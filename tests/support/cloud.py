@@ -31,6 +31,8 @@ class ControlPlane:
     ) -> None:
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="stratus-cloud-"))
         self.workdir.mkdir(parents=True, exist_ok=True)
+        # QEMU runs as its own user and must reach the instance files below.
+        self.workdir.chmod(0o755)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.db_url = db_url or f"sqlite:///{self.workdir}/stratus.sqlite"

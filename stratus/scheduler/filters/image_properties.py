@@ -77,8 +77,7 @@ def image_requirements(
         canonical_arch(properties.get("hw_architecture") or properties.get("architecture")),
         canonical_hv_type(properties.get("img_hv_type") or properties.get("hypervisor_type")),
         canonical_vm_mode(properties.get("hw_vm_mode") or properties.get("vm_mode")),
-        properties.get("img_hv_requested_version")
-        or properties.get("hypervisor_version_requires"),
+        properties.get("img_hv_requested_version") or properties.get("hypervisor_version_requires"),
     )
 
 

@@ -65,10 +65,7 @@ _CAPABILITY = frozenset(
     {"hypervisor_type", "hypervisor_version", "arch", "cpu_info", "capabilities", "stats"}
 )
 VARIABLES = (
-    frozenset(_NUMERIC)
-    | frozenset(_STRINGS)
-    | _CAPABILITY
-    | {"host_ip", "total_usable_disk_gb"}
+    frozenset(_NUMERIC) | frozenset(_STRINGS) | _CAPABILITY | {"host_ip", "total_usable_disk_gb"}
 )
 
 

@@ -26,8 +26,14 @@ def _arch(name: Any) -> str | None:
     if not name:
         return None
     name = str(name).lower()
-    return {"i386": "i686", "i486": "i686", "i586": "i686", "x86_32": "i686", "amd64": "x86_64",
-            "x64": "x86_64"}.get(name, name)
+    return {
+        "i386": "i686",
+        "i486": "i686",
+        "i586": "i686",
+        "x86_32": "i686",
+        "amd64": "x86_64",
+        "x64": "x86_64",
+    }.get(name, name)
 
 
 def _hv(name: Any) -> str | None:
@@ -195,8 +201,14 @@ def _version_ok(version: int, requirement: str) -> bool:
         size = max(len(parts), len(want), 3)
         a = parts + [0] * (size - len(parts))
         b = want + [0] * (size - len(want))
-        ops = {"<": operator.lt, "<=": operator.le, "==": operator.eq, "!=": operator.ne,
-               ">": operator.gt, ">=": operator.ge}
+        ops = {
+            "<": operator.lt,
+            "<=": operator.le,
+            "==": operator.eq,
+            "!=": operator.ne,
+            ">": operator.gt,
+            ">=": operator.ge,
+        }
         if not ops[m.group(1) or "=="](a, b):
             return False
     return True
@@ -214,13 +226,10 @@ def image_properties(h: RefHost, spec: RequestSpec, cfg: SchedulerConfig, index:
     if not h.supported_instances:
         return False
     required = p.get("img_hv_requested_version") or p.get("hypervisor_version_requires")
-    for triple in h.supported_instances:
-        if all(not w or w in triple for w in wanted):
-            if not (h.hypervisor_version and required) or _version_ok(
-                h.hypervisor_version, str(required)
-            ):
-                return True
-    return False
+    version_ok = not (h.hypervisor_version and required) or _version_ok(
+        h.hypervisor_version, str(required)
+    )
+    return version_ok and any(all(not w or w in t for w in wanted) for t in h.supported_instances)
 
 
 _CAP_ATTRS = ("hypervisor_type", "hypervisor_version", "cpu_info", "arch")
@@ -297,10 +306,27 @@ def isolated_hosts(h: RefHost, spec: RequestSpec, cfg: SchedulerConfig, index: i
 
 
 _JSON_VARS = {
-    "free_ram_mb", "free_disk_mb", "total_usable_ram_mb", "total_usable_disk_gb", "vcpus_total",
-    "vcpus_used", "num_instances", "num_io_ops", "failed_builds", "cpu_allocation_ratio",
-    "ram_allocation_ratio", "disk_allocation_ratio", "host", "nodename", "hypervisor_hostname",
-    "host_ip", "hypervisor_type", "hypervisor_version", "arch", "cpu_info", "capabilities",
+    "free_ram_mb",
+    "free_disk_mb",
+    "total_usable_ram_mb",
+    "total_usable_disk_gb",
+    "vcpus_total",
+    "vcpus_used",
+    "num_instances",
+    "num_io_ops",
+    "failed_builds",
+    "cpu_allocation_ratio",
+    "ram_allocation_ratio",
+    "disk_allocation_ratio",
+    "host",
+    "nodename",
+    "hypervisor_hostname",
+    "host_ip",
+    "hypervisor_type",
+    "hypervisor_version",
+    "arch",
+    "cpu_info",
+    "capabilities",
     "stats",
 }
 
@@ -610,6 +636,4 @@ class ReferenceScheduler:
                 ranked = self.weigh_hosts(passing, work)
             primaries = {id(h) for h, _ in chosen}
             alternates = [p for p in ranked if id(p[0]) not in primaries][:num_alternates]
-        return [
-            [(h.host, w)] + [(a.host, aw) for a, aw in alternates] for h, w in chosen
-        ]
+        return [[(h.host, w)] + [(a.host, aw) for a, aw in alternates] for h, w in chosen]

@@ -75,6 +75,13 @@ def test_alternates_for_one_instance_come_from_the_same_ranking() -> None:
     first = result[0][0]
     assert first.limits == {"vcpu": 128.0, "memory_mb": 12288.0, "disk_gb": 100.0}
     assert first.record is records[0]
+    assert json.loads(json.dumps(first.to_dict())) == {
+        "host": "h0",
+        "nodename": "h0",
+        "weight": first.weight,
+        "limits": first.limits,
+        "compute_node_uuid": None,
+    }
 
 
 def test_alternates_for_many_instances_exclude_every_primary() -> None:

@@ -11,7 +11,7 @@ import pytest
 from stratus.scheduler import FilterScheduler, HostTable, NoValidHost, SchedulerConfig
 
 from .randomized import random_cluster, random_config, random_host, random_request
-from .reference import RefHost, ReferenceScheduler
+from .reference import ReferenceScheduler, RefHost
 
 DYNAMIC = {
     "free_ram": "free_ram_mb",

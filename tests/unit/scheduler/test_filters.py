@@ -120,8 +120,9 @@ def test_version_helpers() -> None:
 
 def test_compute_capabilities_filter_scopes_and_operators() -> None:
     records = [
-        host("a", cpu_info={"vendor": "Intel", "features": ["sse", "avx2"]},
-             capabilities={"gpus": 2}),
+        host(
+            "a", cpu_info={"vendor": "Intel", "features": ["sse", "avx2"]}, capabilities={"gpus": 2}
+        ),
         host("b", hypervisor_type="KVM", cpu_info={"vendor": "AMD"}, capabilities={"gpus": 1}),
         host("c"),
     ]

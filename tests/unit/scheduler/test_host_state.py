@@ -54,9 +54,11 @@ def test_zones_from_aggregates_then_record_then_default() -> None:
         [
             host("plain"),
             host("own", availability_zone="az2"),
-            host("agg", availability_zone="az2", aggregates=[
-                Aggregate("z", {"availability_zone": "az1, az3"})
-            ]),
+            host(
+                "agg",
+                availability_zone="az2",
+                aggregates=[Aggregate("z", {"availability_zone": "az1, az3"})],
+            ),
         ],
         cfg,
     )
@@ -188,10 +190,15 @@ def test_record_round_trip() -> None:
 
 def test_aggregate_info_splits_metadata_values() -> None:
     table = HostTable(
-        [host("a", aggregates=[
-            Aggregate("x", {"filter_tenant_id": "p1, p2", "filter_tenant_id2": "p3"}),
-            Aggregate("y", {"ssd": "true"}),
-        ])]
+        [
+            host(
+                "a",
+                aggregates=[
+                    Aggregate("x", {"filter_tenant_id": "p1, p2", "filter_tenant_id2": "p3"}),
+                    Aggregate("y", {"ssd": "true"}),
+                ],
+            )
+        ]
     )
     info = table.aggregate_info(0)
     assert info.tenant_ids == {"p1", "p2", "p3"}

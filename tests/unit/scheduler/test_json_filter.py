@@ -9,10 +9,22 @@ from stratus.scheduler.filters.json_filter import QueryError, evaluate, host_pas
 from .factories import host, passing, spec
 
 RECORDS = [
-    host("a", memory_mb=8192, memory_mb_used=0, capabilities={"gpu": 2, "tier": "gold"},
-         cpu_info={"vendor": "Intel"}, host_ip="10.0.0.1"),
-    host("b", memory_mb=4096, memory_mb_used=1024, capabilities={"gpu": 0, "tier": "silver"},
-         cpu_info={"vendor": "AMD"}, host_ip="10.0.0.2"),
+    host(
+        "a",
+        memory_mb=8192,
+        memory_mb_used=0,
+        capabilities={"gpu": 2, "tier": "gold"},
+        cpu_info={"vendor": "Intel"},
+        host_ip="10.0.0.1",
+    ),
+    host(
+        "b",
+        memory_mb=4096,
+        memory_mb_used=1024,
+        capabilities={"gpu": 0, "tier": "silver"},
+        cpu_info={"vendor": "AMD"},
+        host_ip="10.0.0.2",
+    ),
     host("c", memory_mb=2048, memory_mb_used=2048, hypervisor_type="KVM"),
 ]
 

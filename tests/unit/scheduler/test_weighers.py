@@ -73,8 +73,11 @@ def test_build_failure_weigher_pushes_failing_hosts_back() -> None:
 
 
 def test_soft_affinity_weighers() -> None:
-    records = [host("a", instances={"m1": "p", "m2": "p"}), host("b", instances={"m3": "p"}),
-               host("c")]
+    records = [
+        host("a", instances={"m1": "p", "m2": "p"}),
+        host("b", instances={"m3": "p"}),
+        host("c"),
+    ]
     members = ["m1", "m2", "m3"]
     soft = spec(instance_group=InstanceGroup(policy="soft-affinity", members=members))
     anti = spec(instance_group=InstanceGroup(policy="soft-anti-affinity", members=members))

@@ -385,8 +385,12 @@ class LibvirtDriver(ComputeDriver):
         uuid = _checked_uuid(instance)
         if self.conf.compute.fault_inject_spawn:
             raise InjectedFault(uuid)
-        conn = self._connect()
-        if self._find(instance) is not None:
+        try:
+            conn = self._connect()
+            exists = self._find(instance) is not None
+        except VirtError as exc:
+            raise SpawnFailed(uuid, str(exc)) from exc
+        if exists:
             raise InstanceExists(uuid)
         inst_dir = self.instance_dir(instance)
         try:
@@ -620,9 +624,10 @@ class LibvirtDriver(ComputeDriver):
     def reboot(self, instance: Instance, hard: bool = False) -> None:
         dom = self._lookup(instance)
         with self._translate(instance, "reboot", dom):
-            if not hard:
-                timeout = self.conf.libvirt.soft_reboot_timeout
-                if self._clean_shutdown(dom, timeout):
+            timeout = self.conf.libvirt.soft_reboot_timeout
+            running = self._domain_power_state(dom) == power_state.RUNNING
+            if not hard and running and timeout > 0:
+                if self._wait_inactive(dom, timeout):
                     dom.create()
                     LOG.info("soft rebooted instance %s", instance["uuid"])
                     return

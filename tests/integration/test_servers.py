@@ -1,0 +1,378 @@
+"""Servers end to end with real parts at every hop: stratus-api, -scheduler, -conductor
+and two stratus-compute processes over a real RabbitMQ, on SQLite and on MariaDB,
+with real libvirtd and QEMU (TCG) guests booting the tiny test image."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from stratus.db.models import Allocation, ComputeNode
+from tests.support.cloud import Cloud
+from tests.support.db import session_for
+
+pytestmark = pytest.mark.slow
+
+COMPUTES = ("compute1", "compute2")
+
+
+def virsh(*args: str) -> str:
+    return subprocess.run(
+        ["virsh", "-c", "qemu:///system", *args], capture_output=True, text=True
+    ).stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def cloud(
+    db_backend: str, request: pytest.FixtureRequest, rabbitmq, tiny_images: Path, libvirtd: None
+) -> Iterator[Cloud]:
+    from tests.conftest import database_url
+
+    cloud = Cloud(
+        rabbitmq.transport_url,
+        database_url(db_backend, request, "stratus_servers"),
+        extra_conf={"scheduler": {"max_attempts": 2}},
+    )
+    cloud.start()
+    for host in COMPUTES:
+        cloud.add_compute(host, extra={"compute": {"shutdown_timeout": 3}})
+    cloud.openstack(
+        "flavor", "create", "--ram", "128", "--disk", "1", "--vcpus", "1", "small-server"
+    )
+    cloud.openstack(
+        "image",
+        "create",
+        "--disk-format",
+        "qcow2",
+        "--container-format",
+        "bare",
+        "--public",
+        "--file",
+        str(tiny_images / "tiny.qcow2"),
+        "tiny",
+    )
+    yield cloud
+    cloud.stop()
+    for host in COMPUTES:
+        for uuid in virsh("list", "--all", "--uuid").split():
+            if host in virsh("dumpxml", uuid):
+                virsh("destroy", uuid)
+                virsh("undefine", uuid, "--managed-save", "--nvram")
+
+
+def show(cloud: Cloud, name: str) -> dict:
+    return cloud.openstack_json("server", "show", name)
+
+
+def wait_status(cloud: Cloud, name: str, status: str, timeout: float = 90) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        server = show(cloud, name)
+        if server["status"] == status and not server.get("OS-EXT-STS:task_state"):
+            return server
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{name} is {server['status']}, not {status}: {server}")
+        time.sleep(0.5)
+
+
+def wait_console(cloud: Cloud, name: str, text: str, timeout: float = 90) -> str:
+    deadline = time.monotonic() + timeout
+    while True:
+        log = cloud.openstack("console", "log", "show", name).stdout
+        if text in log:
+            return log
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{text!r} not in the console of {name}:\n{log[-2000:]}")
+        time.sleep(1)
+
+
+def leftovers(cloud: Cloud) -> dict:
+    """Allocations, usage, domains and instance directories still present."""
+    with session_for(cloud.db_url) as session:
+        allocations = session.query(Allocation).count()
+        used = [(n.vcpus_used, n.memory_mb_used, n.running_vms) for n in session.query(ComputeNode)]
+    instance_dirs = [
+        p.name for host in COMPUTES for p in (cloud.workdir / host / "instances").glob("*-*-*-*-*")
+    ]
+    domains = [
+        u
+        for u in virsh("list", "--all", "--uuid").split()
+        if any(f"/{h}/" in virsh("dumpxml", u) for h in COMPUTES)
+    ]
+    return {
+        "allocations": allocations,
+        "used": sorted(set(used)),
+        "dirs": instance_dirs,
+        "domains": domains,
+    }
+
+
+CLEAN = {"allocations": 0, "used": [(0, 0, 0)], "dirs": [], "domains": []}
+
+
+def test_compute_runs_without_database_credentials(cloud: Cloud) -> None:
+    for host in COMPUTES:
+        config = cloud.compute_confs[host].read_text()
+        assert "[database]" not in config and "connection" not in config
+        assert cloud.services[f"compute-{host}"].running
+
+
+def test_server_lifecycle_through_the_cli(cloud: Cloud) -> None:
+    created = cloud.openstack_json(
+        "server",
+        "create",
+        "--flavor",
+        "small-server",
+        "--image",
+        "tiny",
+        "--nic",
+        "none",
+        "--wait",
+        "vm1",
+        timeout=300,
+    )
+    assert created["status"] == "ACTIVE"
+    listed = cloud.openstack_json("server", "list")
+    assert [(s["Name"], s["Status"]) for s in listed] == [("vm1", "ACTIVE")]
+    server = show(cloud, "vm1")
+    assert server["OS-EXT-SRV-ATTR:host"] in COMPUTES
+    assert server["addresses"] == {}
+    uuid = server["id"]
+    wait_console(cloud, "vm1", f"STRATUS-GUEST-READY {uuid}")
+    base = cloud.workdir / server["OS-EXT-SRV-ATTR:host"] / "instances"
+    assert {p.name for p in (base / uuid).iterdir()} >= {
+        "disk",
+        "disk.info",
+        "libvirt.xml",
+        "console.log",
+    }
+    assert len([p for p in (base / "_base").iterdir() if p.is_file()]) == 1
+
+    steps = [
+        (("reboot", "--hard"), "ACTIVE", "running"),
+        (("stop",), "SHUTOFF", "shut off"),
+        (("start",), "ACTIVE", "running"),
+        (("pause",), "PAUSED", "paused"),
+        (("unpause",), "ACTIVE", "running"),
+        (("suspend",), "SUSPENDED", "shut off"),
+        (("resume",), "ACTIVE", "running"),
+    ]
+    for args, status, domstate in steps:
+        cloud.openstack("server", *args, "vm1")
+        wait_status(cloud, "vm1", status)
+        assert virsh("domstate", uuid) == domstate, (args, virsh("domstate", uuid))
+    wait_console(cloud, "vm1", "STRATUS-GUEST-READY")
+
+    events = cloud.openstack_json("server", "event", "list", "vm1")
+    assert [e["Action"] for e in events][-1] == "create"
+    assert {"reboot", "stop", "start", "pause", "unpause", "suspend", "resume"} <= {
+        e["Action"] for e in events
+    }
+    create = next(e for e in events if e["Action"] == "create")
+    detail = cloud.openstack_json("server", "event", "show", "vm1", create["Request ID"])
+    assert {e["event"] for e in detail["events"]} >= {"compute__do_build_and_run_instance"}
+    assert all(e["result"] == "Success" for e in detail["events"])
+
+    with cloud.client(microversion="2.87") as admin:
+        node = admin.get("/compute/v2.1/os-hypervisors/detail").json()["hypervisors"]
+    assert sum(h["vcpus_used"] for h in node) == 1
+    assert sum(h["memory_mb_used"] for h in node) == 128
+
+    cloud.openstack("server", "delete", "--wait", "vm1", timeout=120)
+    assert cloud.openstack_json("server", "list") == []
+    with cloud.client(microversion="2.87") as admin:
+        nodes = admin.get("/compute/v2.1/os-hypervisors/detail").json()["hypervisors"]
+    assert [(h["vcpus_used"], h["memory_mb_used"], h["running_vms"]) for h in nodes] == [
+        (0, 0, 0),
+        (0, 0, 0),
+    ]
+    services = cloud.openstack_json("compute", "service", "list")
+    assert {s["State"] for s in services} == {"up"}
+    assert leftovers(cloud) == CLEAN
+
+
+def test_anti_affinity_pair_lands_on_two_computes(cloud: Cloud) -> None:
+    group = cloud.openstack_json("server", "group", "create", "--policy", "anti-affinity", "pair")
+    cloud.openstack(
+        "server",
+        "create",
+        "--flavor",
+        "small-server",
+        "--image",
+        "tiny",
+        "--nic",
+        "none",
+        "--min",
+        "2",
+        "--max",
+        "2",
+        "--hint",
+        f"group={group['id']}",
+        "--wait",
+        "pair",
+        timeout=300,
+    )
+    servers = [show(cloud, s["ID"]) for s in cloud.openstack_json("server", "list")]
+    assert len(servers) == 2 and {s["status"] for s in servers} == {"ACTIVE"}
+    assert {s["OS-EXT-SRV-ATTR:host"] for s in servers} == set(COMPUTES)
+    members = cloud.openstack_json("server", "group", "show", "pair")["members"]
+    assert sorted(members) == sorted(s["id"] for s in servers)
+    for server in servers:
+        cloud.openstack("server", "delete", "--wait", server["id"], timeout=120)
+    assert leftovers(cloud) == CLEAN
+
+
+def test_failed_spawn_is_rescheduled_then_errors_without_leaks(cloud: Cloud) -> None:
+    """compute2 is restarted with the test-only fault setting that fails every spawn."""
+    cloud.services["compute-compute2"].stop()
+    cloud.compute_conf(
+        "compute2", extra={"compute": {"fault_inject_spawn": True, "shutdown_timeout": 3}}
+    )
+    cloud.restart_compute("compute2")
+    try:
+        ids = []
+        for index in range(2):
+            server = cloud.openstack_json(
+                "server",
+                "create",
+                "--flavor",
+                "small-server",
+                "--image",
+                "tiny",
+                "--nic",
+                "none",
+                "--availability-zone",
+                "nova:compute2",
+                "--wait",
+                f"forced-{index}",
+                check=False,
+                timeout=300,
+            )
+            ids.append(server["id"] if server else None)
+        # Forced onto the failing host: nowhere else to go, so ERROR with a fault.
+        failed = show(cloud, "forced-0")
+        assert failed["status"] == "ERROR"
+        assert (
+            "fault injected" in failed["fault"]["message"].lower()
+            or "failed" in failed["fault"]["message"]
+        )
+        cloud.openstack("server", "delete", "--wait", "forced-0", "forced-1", timeout=120)
+        # Free placement: the build fails on compute2 or runs on compute1; either way it
+        # ends ACTIVE on compute1.
+        for index in range(2):
+            cloud.openstack(
+                "server",
+                "create",
+                "--flavor",
+                "small-server",
+                "--image",
+                "tiny",
+                "--nic",
+                "none",
+                "--wait",
+                f"resched-{index}",
+                timeout=300,
+            )
+            server = show(cloud, f"resched-{index}")
+            assert (server["status"], server["OS-EXT-SRV-ATTR:host"]) == ("ACTIVE", "compute1")
+        events = cloud.openstack_json("server", "event", "list", "resched-0")
+        assert events[-1]["Action"] == "create"
+        for index in range(2):
+            cloud.openstack("server", "delete", "--wait", f"resched-{index}", timeout=120)
+        assert leftovers(cloud) == CLEAN
+    finally:
+        cloud.services["compute-compute2"].stop()
+        cloud.compute_conf("compute2", extra={"compute": {"shutdown_timeout": 3}})
+        cloud.restart_compute("compute2")
+
+
+def test_killed_compute_goes_down_and_restart_reconciles(cloud: Cloud) -> None:
+    cloud.openstack(
+        "server",
+        "create",
+        "--flavor",
+        "small-server",
+        "--image",
+        "tiny",
+        "--nic",
+        "none",
+        "--availability-zone",
+        "nova:compute1",
+        "--wait",
+        "survivor",
+        timeout=300,
+    )
+    survivor = show(cloud, "survivor")
+    cloud.services["compute-compute1"].kill()
+    deadline = time.monotonic() + 20
+    while True:
+        states = {
+            s["Host"]: s["State"]
+            for s in cloud.openstack_json(
+                "compute", "service", "list", "--service", "stratus-compute"
+            )
+        }
+        if states["compute1"] == "down":
+            break
+        assert time.monotonic() < deadline, states
+        time.sleep(1)
+    cloud.openstack(
+        "server",
+        "create",
+        "--flavor",
+        "small-server",
+        "--image",
+        "tiny",
+        "--nic",
+        "none",
+        "--wait",
+        "avoids-down",
+        timeout=300,
+    )
+    assert show(cloud, "avoids-down")["OS-EXT-SRV-ATTR:host"] == "compute2"
+    # While compute1 is down its guest dies; the restart notices and reconciles.
+    virsh("destroy", survivor["id"])
+    cloud.restart_compute("compute1")
+    wait_status(cloud, "survivor", "SHUTOFF", timeout=60)
+    assert show(cloud, "survivor")["OS-EXT-STS:power_state"] in (4, "Shutdown")
+    cloud.openstack("server", "delete", "--wait", "survivor", "avoids-down", timeout=120)
+    assert leftovers(cloud) == CLEAN
+
+
+def test_delete_during_build_leaves_nothing(cloud: Cloud) -> None:
+    created = cloud.openstack_json(
+        "server", "create", "--flavor", "small-server", "--image", "tiny", "--nic", "none", "doomed"
+    )
+    cloud.openstack("server", "delete", "--wait", created["id"], timeout=120)
+    deadline = time.monotonic() + 30
+    while leftovers(cloud) != CLEAN:
+        assert time.monotonic() < deadline, leftovers(cloud)
+        time.sleep(1)
+
+
+def test_bad_requests_are_clean_4xx(cloud: Cloud) -> None:
+    with cloud.client(microversion="2.100") as admin:
+        image = admin.get("/image/v2/images", params={"name": "tiny"}).json()["images"][0]
+        flavor = admin.get("/compute/v2.1/flavors").json()["flavors"][0]
+        base = {"name": "x", "imageRef": image["id"], "flavorRef": flavor["id"]}
+        cases = [
+            ({"server": base}, 400, "networks"),
+            ({"server": {**base, "networks": "none", "flavorRef": "nope"}}, 400, "nope"),
+            ({"server": {**base, "networks": "none", "imageRef": "nope"}}, 400, "nope"),
+            ({"server": {**base, "networks": "none", "min_count": 0}}, 400, "min_count"),
+            ({"server": {**base, "networks": "none", "name": ""}}, 400, "server.name"),
+            ({"server": {**base, "networks": "none", "availability_zone": "mars"}}, 400, "mars"),
+            ({"server": {**base, "networks": "none", "key_name": "ghost"}}, 400, "ghost"),
+        ]
+        for body, status, text in cases:
+            response = admin.post("/compute/v2.1/servers", content=json.dumps(body))
+            assert response.status_code == status, (body, response.text)
+            assert text in response.json()["badRequest"]["message"]
+        assert admin.get("/compute/v2.1/servers").json()["servers"] == []
+        missing = admin.post("/compute/v2.1/servers/nope/action", json={"os-stop": None})
+        assert missing.status_code == 404
