@@ -76,6 +76,9 @@ def register(name: str, check: str, description: str) -> None:
 
 def list_rules() -> list[policy.RuleDefault]:
     """Entry point for ``oslopolicy-sample-generator`` (namespace ``stratus``)."""
+    from stratus.api import app  # importing every API module registers its rules
+
+    app.extra_routers()
     return BASE_RULES + [policy.RuleDefault(*rule) for rule in OPERATION_RULES] + _extra_rules
 
 

@@ -13,13 +13,12 @@ from stratus.compute import states
 from stratus.conf import CONF
 from stratus.db import identity as db_identity
 from stratus.db import instances as db_instances
+from stratus.db import server_groups as db_server_groups
 from stratus.db import services as db_services
 from stratus.db.models import (
     ComputeNode,
     Image,
     Instance,
-    ServerGroup,
-    ServerGroupMember,
     utcnow,
 )
 from stratus.db.session import transaction
@@ -61,26 +60,6 @@ def instance_dict(instance: Instance) -> dict[str, Any]:
         "user_data": spec.get("user_data"),
         "deleted": instance.deleted,
         "request_id": spec.get("request_id"),
-    }
-
-
-def _group_of(session, instance_uuid: str) -> dict[str, Any] | None:
-    group = session.scalar(
-        sa.select(ServerGroup)
-        .join(ServerGroupMember, ServerGroupMember.group_id == ServerGroup.id)
-        .where(ServerGroupMember.instance_uuid == instance_uuid)
-    )
-    if group is None:
-        return None
-    members = [m.instance_uuid for m in group.members]
-    hosts = [h for h in db_instances.hosts_of(session, members).values() if h]
-    return {
-        "uuid": group.uuid,
-        "name": group.name,
-        "policy": group.policy,
-        "rules": group.rules or {},
-        "members": members,
-        "hosts": hosts,
     }
 
 
@@ -139,7 +118,7 @@ class ConductorManager:
                 "scheduler_hints": spec.get("scheduler_hints", {}),
                 "force_hosts": spec.get("force_hosts", []),
                 "is_admin": "admin" in ctxt.get("roles", []),
-                "instance_group": _group_of(session, first.uuid),
+                "instance_group": db_server_groups.scheduler_view_for_instance(session, first.uuid),
             }
             image_url = _image_url(session)
         uuids = [i.uuid for i in live]
@@ -353,9 +332,7 @@ class ConductorManager:
         with transaction() as session:
             claims.release(session, instance_uuid)
             db_instances.soft_delete(session, instance_uuid)
-            session.execute(
-                sa.delete(ServerGroupMember).where(ServerGroupMember.instance_uuid == instance_uuid)
-            )
+            db_server_groups.remove_members(session, [instance_uuid])
             db_instances.finish_event(
                 session,
                 instance_uuid,

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from stratus.db.models import Image, ImageProperty, ImageTag, utcnow
 
@@ -52,12 +52,22 @@ def create(
     return image
 
 
+def _flush_removals(image: Image) -> None:
+    # Delete before insert: a name may come back in another letter case, which
+    # MariaDB's collation takes for the same key.
+    session = object_session(image)
+    if session is not None:
+        session.flush()
+
+
 def set_properties(image: Image, properties: dict[str, str]) -> None:
     """Make ``image``'s extra properties exactly ``properties``."""
     current = {p.name: p for p in image.properties}
     for name, prop in current.items():
         if name not in properties:
             image.properties.remove(prop)
+    if set(current) - set(properties):
+        _flush_removals(image)
     for name, value in properties.items():
         if name in current:
             current[name].value = value
@@ -72,6 +82,8 @@ def set_tags(image: Image, tags: Iterable[str]) -> None:
     for value, tag in current.items():
         if value not in wanted:
             image.tags.remove(tag)
+    if set(current) - set(wanted):
+        _flush_removals(image)
     for value in wanted:
         if value not in current:
             image.tags.append(ImageTag(value=value))

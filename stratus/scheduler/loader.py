@@ -7,8 +7,8 @@ from collections import defaultdict
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from stratus.db import aggregates as db_aggregates
 from stratus.db import services as db_services
-from stratus.db.models import Aggregate as AggregateRow
 from stratus.db.models import ComputeNode, Instance, Service, utcnow
 from stratus.scheduler.host_state import Aggregate, HostRecord
 
@@ -16,13 +16,10 @@ from stratus.scheduler.host_state import Aggregate, HostRecord
 def load_hosts(session: Session) -> list[HostRecord]:
     """Every compute node with its service state, aggregates and instances."""
     now = utcnow()
-    aggregates_by_host: dict[str, list[Aggregate]] = defaultdict(list)
-    for row in session.scalars(sa.select(AggregateRow)):
-        aggregate = Aggregate(
-            name=row.name, id=row.id, metadata={m.key: m.value for m in row.metadata_items}
-        )
-        for member in row.hosts:
-            aggregates_by_host[member.host].append(aggregate)
+    aggregates_by_host = {
+        host: [Aggregate.from_dict(a) for a in found]
+        for host, found in db_aggregates.aggregates_by_host(session).items()
+    }
     instances_by_host: dict[str, dict[str, str | None]] = defaultdict(dict)
     for uuid, host, project_id in session.execute(
         sa.select(Instance.uuid, Instance.host, Instance.project_id).where(
@@ -37,7 +34,7 @@ def load_hosts(session: Session) -> list[HostRecord]:
     for node, service in rows:
         zones = [
             a.metadata["availability_zone"]
-            for a in aggregates_by_host[node.host]
+            for a in aggregates_by_host.get(node.host, [])
             if "availability_zone" in a.metadata
         ]
         records.append(
@@ -58,7 +55,7 @@ def load_hosts(session: Session) -> list[HostRecord]:
                 service_up=service is not None and db_services.is_up(service, now),
                 service_disabled=service is None or service.disabled,
                 availability_zone=zones[0] if zones else None,
-                aggregates=aggregates_by_host[node.host],
+                aggregates=aggregates_by_host.get(node.host, []),
                 hypervisor_type=node.hypervisor_type,
                 hypervisor_version=node.hypervisor_version,
                 cpu_info=node.cpu_info or {},

@@ -26,16 +26,6 @@ from stratus.scheduler.request_spec import RequestSpec
 LOG = logging.getLogger(__name__)
 
 
-def selection_dict(selection: Selection) -> dict[str, Any]:
-    return {
-        "host": selection.host,
-        "nodename": selection.nodename,
-        "compute_node_uuid": selection.compute_node_uuid,
-        "limits": selection.limits,
-        "weight": selection.weight,
-    }
-
-
 class SchedulerManager:
     target = messaging.Target(version="1.0")
 
@@ -79,7 +69,7 @@ class SchedulerManager:
                 if self._claim_all(spec, instance_uuids, selections):
                     return {
                         "selections": [
-                            [selection_dict(s) for s in per_instance] for per_instance in selections
+                            [s.to_dict() for s in per_instance] for per_instance in selections
                         ]
                     }
                 LOG.info(

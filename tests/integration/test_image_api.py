@@ -377,22 +377,41 @@ def test_upload_rules(
     assert "qcow2" in messages["qcow2-as-raw"]
 
 
-def test_client_disconnect_mid_upload(control_plane: ControlPlane, admin: httpx.Client) -> None:
-    image = create(admin, name="cut-off", disk_format="raw", container_format="bare")
-    token = admin.headers["X-Auth-Token"]
+def _start_upload(cp: ControlPlane, client: httpx.Client, image_id: str) -> socket.socket:
+    """A raw upload that announces 4 MiB, sends 2 MiB and waits, the image ``saving``."""
     head = (
-        f"PUT {V2}/images/{image['id']}/file HTTP/1.1\r\n"
-        f"Host: 127.0.0.1:{control_plane.port}\r\nX-Auth-Token: {token}\r\n"
+        f"PUT {V2}/images/{image_id}/file HTTP/1.1\r\n"
+        f"Host: 127.0.0.1:{cp.port}\r\nX-Auth-Token: {client.headers['X-Auth-Token']}\r\n"
         f"Content-Type: application/octet-stream\r\nContent-Length: {4 * MIB}\r\n\r\n"
     )
-    with socket.create_connection(("127.0.0.1", control_plane.port)) as sock:
-        sock.sendall(head.encode() + b"\1" * (2 * MIB))
-        wait_status(admin, image["id"], "saving")
+    sock = socket.create_connection(("127.0.0.1", cp.port))
+    sock.sendall(head.encode() + b"\1" * (2 * MIB))
+    wait_status(client, image_id, "saving")
+    return sock
+
+
+def test_client_disconnect_mid_upload(control_plane: ControlPlane, admin: httpx.Client) -> None:
+    image = create(admin, name="cut-off", disk_format="raw", container_format="bare")
+    with _start_upload(control_plane, admin, image["id"]):
+        # A second upload to the same image meanwhile is refused.
+        upload(admin, image["id"], b"\1" * 1024, expect=409)
     wait_status(admin, image["id"], "queued")
     assert store_files(control_plane, image["id"]) == []
     # The image can be uploaded again afterwards.
     upload(admin, image["id"], b"\1" * MIB)
     assert show(admin, image["id"])["size"] == MIB
+    assert admin.delete(f"{V2}/images/{image['id']}").status_code == 204
+
+
+def test_delete_during_upload(control_plane: ControlPlane, admin: httpx.Client) -> None:
+    image = create(admin, name="deleted-midway", disk_format="raw", container_format="bare")
+    with _start_upload(control_plane, admin, image["id"]) as sock:
+        assert admin.delete(f"{V2}/images/{image['id']}").status_code == 204
+        sock.sendall(b"\1" * (2 * MIB))
+        sock.settimeout(30)
+        reply = sock.recv(65536).decode(errors="replace")
+    assert reply.startswith("HTTP/1.1 410"), reply
+    assert store_files(control_plane, image["id"]) == []
 
 
 # --- listing ---------------------------------------------------------------------------
@@ -504,6 +523,15 @@ def test_json_patch_tags_and_actions(
     assert (body["tags"], body["min_disk"], body["a/b"]) == (["a", "b"], 2, "slash")
     body = patch(m1, image_id, [{"op": "remove", "path": "/hw_scsi_model"}])
     assert "hw_scsi_model" not in body
+    # A property renamed to another letter case in one patch (MariaDB compares names
+    # case-insensitively).
+    patch(m1, image_id, [{"op": "add", "path": "/Arch", "value": "x"}])
+    body = patch(
+        m1,
+        image_id,
+        [{"op": "remove", "path": "/Arch"}, {"op": "add", "path": "/arch", "value": "y"}],
+    )
+    assert body["arch"] == "y" and "Arch" not in body
 
     for ops, status in (
         ([{"op": "remove", "path": "/name"}], 403),

@@ -144,9 +144,17 @@ def markers(driver: LibvirtDriver, inst: dict[str, object]) -> int:
 
 
 def wait_markers(driver: LibvirtDriver, inst: dict[str, object], count: int) -> float:
-    return wait_for(
-        lambda: markers(driver, inst) >= count, BOOT_TIMEOUT, f"{count} x '{MARKER}' on console"
-    )
+    try:
+        return wait_for(
+            lambda: markers(driver, inst) >= count,
+            BOOT_TIMEOUT,
+            f"{count} x '{MARKER}' on console",
+        )
+    except AssertionError as exc:
+        tail = driver.get_console_output(inst, length=15)
+        raise AssertionError(
+            f"{exc}; domstate {virsh_domstate(inst)!r}; console tail:\n{tail}"
+        ) from None
 
 
 def test_whole_disk_guest_lifecycle(

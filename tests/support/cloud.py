@@ -202,8 +202,12 @@ class Cloud(ControlPlane):
         return self
 
     def _spawn(self, name: str, binary: str, conf: Path) -> ServiceProcess:
-        process = ServiceProcess(entry_point_command(binary), ["--config-file", str(conf)],
-                                 name=name, log_dir=self.workdir / "log")
+        process = ServiceProcess(
+            entry_point_command(binary),
+            ["--config-file", str(conf)],
+            name=name,
+            log_dir=self.workdir / "log",
+        )
         process.start()
         self.services[name] = process
         return process
@@ -262,9 +266,7 @@ class Cloud(ControlPlane):
                 services = admin.get("/compute/v2.1/os-services", params={"binary": binary}).json()[
                     "services"
                 ]
-            return any(
-                s["state"] == "up" and host in (None, s["host"]) for s in services
-            )
+            return any(s["state"] == "up" and host in (None, s["host"]) for s in services)
 
         process.wait_for(registered, timeout=90, description=f"{binary} on {host} is up")
 

@@ -30,13 +30,14 @@ import pymysql
 from tests.support.ports import LOOPBACK, free_port
 from tests.support.processes import (
     StartupError,
-    child_preexec,
     register_for_exit,
     tail,
+    tie_to_test_process,
     unregister_for_exit,
     wait_for,
 )
 
+_PORT_IN_USE = "Address already in use"
 _DB_NAME = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 
 # A unix socket path must fit in sun_path (108 bytes).
@@ -221,7 +222,7 @@ class MariaDBServer:
                     )
                     break
                 except StartupError:
-                    in_use = "Address already in use" in self.log_tail(20)
+                    in_use = _PORT_IN_USE in self.log_tail(20)
                     self._terminate()
                     if not in_use or attempt == attempts - 1:
                         raise
@@ -234,30 +235,39 @@ class MariaDBServer:
     def _launch(self, mariadbd: str, init: Path) -> None:
         with contextlib.suppress(FileNotFoundError):
             self.socket_path.unlink()
+        # Each attempt gets a fresh error log, so old errors are not read as new.
+        if self.error_log.exists():
+            self.error_log.rename(self._path(f"error.log.{time.monotonic_ns()}"))
         with open(self._path("mariadbd.out"), "ab") as out:
             self.process = subprocess.Popen(
-                [
-                    mariadbd,
-                    "--no-defaults",
-                    *self._server_options(),
-                    f"--port={self.port}",
-                    f"--bind-address={self.host}",
-                    f"--socket={self.socket_path}",
-                    f"--pid-file={self.pid_file}",
-                    f"--log-error={self.error_log}",
-                    f"--init-file={init}",
-                    *self.extra_args,
-                ],
+                tie_to_test_process(
+                    [
+                        mariadbd,
+                        "--no-defaults",
+                        *self._server_options(),
+                        f"--port={self.port}",
+                        f"--bind-address={self.host}",
+                        f"--socket={self.socket_path}",
+                        f"--pid-file={self.pid_file}",
+                        f"--log-error={self.error_log}",
+                        f"--init-file={init}",
+                        *self.extra_args,
+                    ]
+                ),
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 cwd=self.base_dir,
                 start_new_session=True,
-                preexec_fn=child_preexec(),
             )
 
     def _can_connect(self) -> bool:
-        conn = self.connect(connect_timeout=2)
+        if self.process is None or self.process.poll() is not None:
+            return False  # exited: wait_for reports it with the log
+        if _PORT_IN_USE in tail(self.error_log, 20):
+            return False  # about to exit; do not talk to whoever owns the port
+        # Bounded reads too: something else listening on the port must not hang us.
+        conn = self.connect(connect_timeout=2, read_timeout=2)
         conn.close()
         return True
 
@@ -313,7 +323,10 @@ class MariaDBServer:
         return "\n".join(parts)
 
     def connect(
-        self, database: str | None = None, connect_timeout: float = 10
+        self,
+        database: str | None = None,
+        connect_timeout: float = 10,
+        read_timeout: float | None = None,
     ) -> pymysql.connections.Connection:
         """A new PyMySQL connection as root over TCP (autocommit on)."""
         return pymysql.connect(
@@ -325,6 +338,8 @@ class MariaDBServer:
             charset="utf8mb4",
             autocommit=True,
             connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            write_timeout=read_timeout,
         )
 
     def execute(self, sql: str, database: str | None = None) -> list[tuple]:

@@ -7,14 +7,13 @@ everything it started) with SIGTERM, then SIGKILL.
 
 The helpers here are shared by the MariaDB and RabbitMQ fixtures:
 ``wait_for`` polls a predicate, ``tail`` reads the end of a log file,
-``child_preexec`` ties a child's life to the test process.
+``tie_to_test_process`` ties a child's life to the test process.
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
-import ctypes
 import os
 import re
 import shutil
@@ -32,8 +31,6 @@ from types import TracebackType
 from typing import Any, Protocol, TypeVar
 
 T = TypeVar("T")
-
-_PR_SET_PDEATHSIG = 1
 
 
 class StartupError(RuntimeError):
@@ -69,30 +66,24 @@ def _stop_everything() -> None:
             obj.stop()
 
 
-_libc: ctypes.CDLL | None = None
+def tie_to_test_process(argv: Sequence[str]) -> list[str]:
+    """``argv`` prefixed so that the child gets SIGTERM if the test process dies.
 
-
-def _set_pdeathsig() -> None:
-    # Runs in the child between fork and exec: no imports, no allocation-heavy work.
-    if _libc is not None:
-        _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-
-
-def child_preexec() -> Callable[[], None] | None:
-    """A ``preexec_fn`` that makes the child get SIGTERM if the test process dies.
-
-    Linux delivers the signal when the *thread* that forked the child exits, so
-    this is only used from the main thread; children started from worker
-    threads rely on ``stop()`` and the exit hook instead.
+    Uses util-linux ``setpriv --pdeathsig`` rather than a ``preexec_fn``, which
+    is not safe with threads and trips eventlet's fork warning once
+    oslo.messaging is imported. Linux sends the signal when the *thread* that
+    started the child exits, so only children started from the main thread are
+    tied; the others rely on ``stop()`` and the exit hook.
     """
-    global _libc
+    argv = [str(a) for a in argv]
     if not sys.platform.startswith("linux"):
-        return None
+        return argv
     if threading.current_thread() is not threading.main_thread():
-        return None
-    if _libc is None:
-        _libc = ctypes.CDLL(None, use_errno=True)
-    return _set_pdeathsig
+        return argv
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        return argv
+    return [setpriv, "--pdeathsig", "TERM", "--", *argv]
 
 
 def tail(path: str | os.PathLike[str], lines: int = 40) -> str:
@@ -151,11 +142,15 @@ def wait_for(
     raise StartupError(message)
 
 
+# Never through a proxy from the environment: the services listen on loopback.
+_direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
 def http_status(url: str, timeout: float = 2.0) -> int:
     """GET ``url`` and return the HTTP status (error statuses included)."""
     request = urllib.request.Request(url, method="GET")
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+        with _direct.open(request, timeout=timeout) as response:
             return int(response.status)
     except urllib.error.HTTPError as exc:
         return int(exc.code)
@@ -259,25 +254,29 @@ class ServiceProcess:
     # -- lifecycle ------------------------------------------------------
 
     def start(self) -> ServiceProcess:
-        if self.process is not None:
-            raise RuntimeError(f"{self.name} was already started")
-        if self._log_dir_arg is None:
-            safe = _SAFE_NAME.sub("-", self.name)
-            self.log_dir = Path(tempfile.mkdtemp(prefix=f"stratus-{safe}-"))
-        else:
-            self.log_dir = Path(self._log_dir_arg)
-            self.log_dir.mkdir(parents=True, exist_ok=True)
+        """Start the process; after it ended, start it again (the log is appended to)."""
+        if self.running:
+            raise RuntimeError(f"{self.name} is already running")
+        if self.log_dir is None or not self.log_dir.is_dir():
+            if self._log_dir_arg is None:
+                safe = _SAFE_NAME.sub("-", self.name)
+                self.log_dir = Path(tempfile.mkdtemp(prefix=f"stratus-{safe}-"))
+            else:
+                self.log_dir = Path(self._log_dir_arg)
+                self.log_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = self.log_dir / f"{_SAFE_NAME.sub('-', self.name)}.log"
         with open(self.log_path, "ab") as log:
+            if self.process is not None:
+                log.write(f"--- restarting {self.name} ---\n".encode())
+                log.flush()
             self.process = subprocess.Popen(
-                self.argv,
+                tie_to_test_process(self.argv),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env=self.env,
                 cwd=self.cwd,
                 start_new_session=True,
-                preexec_fn=child_preexec(),
             )
         register_for_exit(self)
         return self
@@ -322,6 +321,11 @@ class ServiceProcess:
         self._signal_group(signal.SIGKILL)
         return self.process.returncode
 
+    def restart(self, timeout: float = 10.0) -> ServiceProcess:
+        """``stop()`` then ``start()`` with the same command, environment and log."""
+        self.stop(timeout)
+        return self.start()
+
     def kill(self) -> int | None:
         """SIGKILL the process group at once (a crash, not a shutdown)."""
         if self.process is None:
@@ -350,7 +354,7 @@ class ServiceProcess:
             shutil.rmtree(self.log_dir, ignore_errors=True)
 
     def __enter__(self) -> ServiceProcess:
-        if self.process is None:
+        if not self.running:
             self.start()
         return self
 

@@ -43,9 +43,9 @@ import kombu
 from tests.support.ports import LOOPBACK, free_port, free_ports, port_is_open
 from tests.support.processes import (
     StartupError,
-    child_preexec,
     register_for_exit,
     tail,
+    tie_to_test_process,
     unregister_for_exit,
     wait_for,
 )
@@ -292,14 +292,13 @@ class RabbitMQServer:
             self._start_epmd(epmd, env)
             with open(self._path("server.out"), "ab") as out:
                 self.process = subprocess.Popen(
-                    [server],
+                    tie_to_test_process([server]),
                     stdin=subprocess.DEVNULL,
                     stdout=out,
                     stderr=subprocess.STDOUT,
                     env=env,
                     cwd=self.base_dir,
                     start_new_session=True,
-                    preexec_fn=child_preexec(),
                 )
             wait_for(
                 self._amqp_login,
@@ -316,14 +315,13 @@ class RabbitMQServer:
     def _start_epmd(self, epmd: str, env: dict[str, str]) -> None:
         with open(self._path("epmd.log"), "ab") as log:
             self.epmd = subprocess.Popen(
-                [epmd, "-port", str(self.epmd_port), "-address", self.host],
+                tie_to_test_process([epmd, "-port", str(self.epmd_port), "-address", self.host]),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env=env,
                 cwd=self.base_dir,
                 start_new_session=True,
-                preexec_fn=child_preexec(),
             )
         wait_for(
             lambda: port_is_open(self.epmd_port, self.host),

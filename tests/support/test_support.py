@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import queue
 import signal
+import socket
 import sys
 import textwrap
 import threading
@@ -128,6 +129,22 @@ def test_mariadb_startup_failure_shows_error_log() -> None:
     with pytest.raises(StartupError, match="no-such-option-for-selftest"):
         server.start()
     assert server.base_dir is None and server.process is None
+
+
+@pytest.mark.mariadb
+@needs_mariadb
+def test_mariadb_retries_when_its_port_is_taken(monkeypatch: pytest.MonkeyPatch) -> None:
+    import tests.support.mariadb as mariadb_module
+
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        taken = squatter.getsockname()[1]
+        ports = iter([taken])
+        monkeypatch.setattr(mariadb_module, "free_port", lambda: next(ports, None) or free_port())
+        with MariaDBServer(startup_timeout=30) as server:
+            assert server.port != taken
+            assert server.execute("SELECT 1") == [(1,)]
 
 
 # -- RabbitMQ ------------------------------------------------------------------
@@ -296,6 +313,11 @@ def test_service_process_kill_and_env() -> None:
         proc.wait_for_log("X=42", timeout=20)
         assert proc.kill() == -signal.SIGKILL
         assert not proc.running
+        first_pid = proc.pid
+        proc.start()  # a restart appends to the same log
+        proc.wait_for(lambda: proc.read_log().count("X=42") == 2, timeout=20)
+        assert proc.pid != first_pid and proc.running
+        assert proc.restart(timeout=5).running
     finally:
         proc.cleanup()
 

@@ -23,8 +23,9 @@ from stratus.conf import CONF
 from stratus.db import flavors as db_flavors
 from stratus.db import instances as db_instances
 from stratus.db import quotas as db_quotas
+from stratus.db import server_groups as db_server_groups
 from stratus.db import services as db_services
-from stratus.db.models import Image, Instance, KeyPair, ServerGroup, ServerGroupMember
+from stratus.db.models import Image, Instance, KeyPair, ServerGroup
 from stratus.db.session import transaction
 from stratus.scheduler import claims
 
@@ -283,13 +284,8 @@ def summary_view(request: Request, instance: Instance) -> dict[str, Any]:
 
 
 def _group_of(session, instance_uuid: str) -> list[str]:
-    return list(
-        session.scalars(
-            sa.select(ServerGroup.uuid)
-            .join(ServerGroupMember, ServerGroupMember.group_id == ServerGroup.id)
-            .where(ServerGroupMember.instance_uuid == instance_uuid)
-        )
-    )
+    group = db_server_groups.group_for_instance(session, instance_uuid)
+    return [group.uuid] if group else []
 
 
 # --- lookups ---------------------------------------------------------------------------
@@ -424,17 +420,12 @@ def _check_quota(
 
 
 def _check_group(session, context: RequestContext, group_uuid: str, adding: int) -> ServerGroup:
-    group = session.scalar(sa.select(ServerGroup).where(ServerGroup.uuid == group_uuid))
+    group = db_server_groups.get(session, group_uuid)
     if group is None or (group.project_id != context.project_id and not context.is_admin):
         raise BadRequest(
             f"Invalid scheduler hint 'group': server group {group_uuid} could not be found."
         )
-    limit = db_quotas.limits(session, context.project_id)["server_group_members"]
-    if 0 <= limit < len(group.members) + adding:
-        raise OverQuota(
-            f"Quota exceeded for server_group_members: group {group.name} "
-            f"already has {len(group.members)} of {limit} members."
-        )
+    db_server_groups.check_group_members(session, group, adding)
     return group
 
 
@@ -563,7 +554,7 @@ async def create_server(
             session.flush()
             db_instances.set_metadata(instance, data.metadata, replace=True)
             if group is not None:
-                group.members.append(ServerGroupMember(instance_uuid=instance.uuid))
+                db_server_groups.add_members(session, group, [instance.uuid])
             db_instances.start_action(
                 session,
                 instance.uuid,

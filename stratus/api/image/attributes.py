@@ -123,7 +123,9 @@ class ImageState:
 
 
 def _invalid(name: str, why: str, value: Any) -> BadRequest:
-    shown = "" if isinstance(value, dict | list) else f" (got {json.dumps(value)})"
+    text = json.dumps(value)
+    text = text if len(text) <= 60 else f"{text[:57]}..."
+    shown = "" if isinstance(value, dict | list) else f" (got {text})"
     return BadRequest(f"Invalid value for '{name}': {why}{shown}.")
 
 

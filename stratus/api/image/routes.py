@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import functools
+import json
 import logging
 from typing import Any
 from urllib.parse import urlencode
@@ -77,6 +78,8 @@ for _rule in RULES:
 
 JSON_PATCH_ACCEPT = {"Accept-Patch": ", ".join(attributes.PATCH_TYPES)}
 DOWNLOAD_CHUNK = 1024 * 1024
+#: Largest JSON body (create, patch): room for the property and tag limits.
+MAX_JSON_BODY = 16 * 1024 * 1024
 DUPLICATE_NAMES = (
     "Two extra properties or tags of this image have names the database considers equal "
     "(e.g. differing only in letter case or trailing spaces); rename one."
@@ -93,7 +96,14 @@ class StoreFailure(APIError):
 
 @functools.cache
 def image_store() -> FileStore:
-    return FileStore.from_conf()
+    """The configured file store; the first use clears partial files that a process
+    which died mid-upload left behind."""
+    store = FileStore.from_conf()
+    try:
+        store.remove_stale_partials()
+    except OSError:
+        LOG.exception("Could not clear stale partial uploads in %s", store.datadir)
+    return store
 
 
 def _target(image: Image) -> dict[str, Any]:
@@ -105,6 +115,19 @@ def _visible(session: Session, context: RequestContext, image_id: str) -> Image:
     if image is None or not db_images.visible(image, context.project_id, context.is_admin):
         raise NotFound(f"No image found with ID {image_id}.")
     return image
+
+
+async def _small_body(request: Request) -> bytes:
+    """A JSON request body, refused (413) past ``MAX_JSON_BODY`` bytes."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_JSON_BODY:
+        raise RequestTooLarge(f"The request body is larger than {MAX_JSON_BODY} bytes.")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_JSON_BODY:
+            raise RequestTooLarge(f"The request body is larger than {MAX_JSON_BODY} bytes.")
+    return bytes(body)
 
 
 # --- versions and schemas --------------------------------------------------------------
@@ -176,7 +199,12 @@ def _flush(session: Session) -> None:
 async def create_image(
     request: Request, context: RequestContext = Depends(get_context)
 ) -> JSONResponse:
-    image_id, state = attributes.parse_create(await common.json_body(request))
+    raw = await _small_body(request)
+    try:
+        body = json.loads(raw) if raw else None
+    except ValueError:
+        raise BadRequest("Malformed request body: the body is not valid JSON.") from None
+    image_id, state = attributes.parse_create(body)
     body = await run_in_threadpool(_create, context, image_id, state)
     return JSONResponse(body, status_code=201, headers={"Location": body["self"]})
 
@@ -221,7 +249,7 @@ async def update_image(
             f"{attributes.PATCH_V21}.",
             headers=JSON_PATCH_ACCEPT,
         )
-    changes = attributes.parse_patch(await request.body(), content_type)
+    changes = attributes.parse_patch(await _small_body(request), content_type)
     return await run_in_threadpool(_update, context, image_id, changes)
 
 
@@ -259,6 +287,7 @@ def delete_image(image_id: str, context: RequestContext = Depends(get_context)) 
                 f"Image {image_id} is protected and cannot be deleted; unset "
                 "'protected' first (openstack image set --unprotected)."
             )
+        image_id = image.id  # as stored (MariaDB matches IDs case-insensitively)
         db_images.delete(session, image)
     try:
         image_store().delete(image_id)
@@ -328,8 +357,8 @@ def reactivate(image_id: str, context: RequestContext = Depends(get_context)) ->
 # --- data ---------------------------------------------------------------------------------
 
 
-def _begin_upload(context: RequestContext, image_id: str) -> tuple[str, str | None]:
-    """Check and move the image to ``saving``; returns its formats."""
+def _begin_upload(context: RequestContext, image_id: str) -> tuple[str, str, str | None]:
+    """Check and move the image to ``saving``; returns its ID and formats."""
     authorize("image:get_image", context)
     with transaction() as session:
         image = _visible(session, context, image_id)
@@ -340,10 +369,10 @@ def _begin_upload(context: RequestContext, image_id: str) -> tuple[str, str | No
             raise Conflict(f"Image {image_id}: {exc.message}.") from None
         except formats.ImageFormatError as exc:
             raise BadRequest(exc.message) from None
-        if not db_images.change_status(session, image_id, formats.QUEUED, formats.SAVING):
+        if not db_images.change_status(session, image.id, formats.QUEUED, formats.SAVING):
             raise Conflict(f"Image {image_id} is already receiving data from another upload.")
         assert image.disk_format is not None
-        return image.disk_format, image.container_format
+        return image.id, image.disk_format, image.container_format
 
 
 def _end_upload(image_id: str, status: str, **values: Any) -> bool:
@@ -370,7 +399,9 @@ async def upload_image(
             "image data must be sent as application/octet-stream."
         )
     store = image_store()
-    disk_format, container_format = await run_in_threadpool(_begin_upload, context, image_id)
+    image_id, disk_format, container_format = await run_in_threadpool(
+        _begin_upload, context, image_id
+    )
     verifier = ImageVerifier(disk_format, container_format)
     declared = _declared_size(request)
     try:
@@ -415,7 +446,15 @@ def _failed_upload(image_id: str, exc: BaseException) -> None:
         exc, ImageContentError | ImageSizeLimitExceeded | ImageStoreFull
     ):
         status = formats.KILLED
-        LOG.exception("Storing the data of image %s failed; the image is killed", image_id)
+        LOG.error(
+            "Storing the data of image %s failed; the image is killed", image_id, exc_info=exc
+        )
+    else:
+        LOG.info(
+            "Upload of image %s stopped (%s); the image is queued again",
+            image_id,
+            type(exc).__name__,
+        )
     try:
         _end_upload(image_id, status)
     except Exception:
@@ -435,8 +474,9 @@ def upload_error(exc: BaseException, image_id: str) -> APIError | None:
         )
     if isinstance(exc, OSError | formats.ImageError):
         return StoreFailure(
-            f"The data of image {image_id} could not be stored ({exc}); the "
-            "image is killed: delete it and create it again."
+            f"The data of image {image_id} could not be stored (the image store failed; "
+            "the API log has the details); the image is killed: delete it and create it "
+            "again."
         )
     return None
 
@@ -447,7 +487,7 @@ def download_image(image_id: str, context: RequestContext = Depends(get_context)
     with transaction() as session:
         image = _visible(session, context, image_id)
         authorize("image:download_image", context, _target(image))
-        status, checksum = image.status, image.checksum
+        image_id, status, checksum = image.id, image.status, image.checksum
     if status == formats.DEACTIVATED and not context.is_admin:
         raise Forbidden(
             "The requested image has been deactivated. Image data download is forbidden."
@@ -606,26 +646,13 @@ def _filters(params: Any) -> db_images.Filters:
     return filters
 
 
-def _page_limit(params: Any) -> int:
-    raw = params.get("limit")
-    if raw is None:
-        return common.CONF.api.max_limit
-    try:
-        limit = int(raw)
-    except ValueError:
-        raise BadRequest(f"Invalid limit {raw!r}: it must be an integer.") from None
-    if limit < 0:
-        raise BadRequest("Invalid limit: it must be 0 or more.")
-    return min(limit, common.CONF.api.max_limit)
-
-
 @router.get(f"{PREFIX}/images")
 def list_images(request: Request, context: RequestContext = Depends(get_context)) -> dict[str, Any]:
     authorize("image:get_images", context)
     params = request.query_params
     sort = _sort(params)
     filters = _filters(params)
-    limit = _page_limit(params)
+    limit = common.page_limit(request)
     with transaction() as session:
         marker = None
         if params.get("marker"):

@@ -402,3 +402,21 @@ def test_auto_virt_type_without_probe_on_test_uri(tmp_path: Path) -> None:
     driver = LibvirtDriver(make_conf(tmp_path, libvirt__virt_type="auto"))
     assert driver.virt_type == "qemu"
     assert driver.uri == TEST_URI
+
+
+def test_nodes_sharing_a_libvirtd_see_only_their_instances(tmp_path: Path, base_raw: Path) -> None:
+    one = LibvirtDriver(make_conf(tmp_path / "one", host="node-one"))
+    two = LibvirtDriver(make_conf(tmp_path / "two", host="node-two"))
+    a, b = _instance(), _instance()
+    one.spawn(a, {"disk_format": "raw"}, {"disk": str(base_raw)})
+    two.spawn(b, {"disk_format": "raw"}, {"disk": str(base_raw)})
+    try:
+        assert list(one.list_instances()) == [a["uuid"]]
+        assert list(two.list_instances()) == [b["uuid"]]
+        node = _xml(one, a).find(f"metadata/{{{METADATA_NS}}}instance/{{{METADATA_NS}}}node")
+        assert node.get("host") == "node-one"
+        assert node.get("instances_path") == str(one.instances_path)
+        assert one.get_host_info()["vcpus_used"] == 1
+    finally:
+        one.destroy(a)
+        two.destroy(b)

@@ -14,8 +14,10 @@ Every instance gets ``<instances_path>/<uuid>/`` holding
 ``console.log``
     the serial console, written by virtlogd.
 
-Domains carry a ``<metadata>`` element in the Stratus namespace; domains
-without it belong to someone else and are ignored.
+Domains carry a ``<metadata>`` element in the Stratus namespace naming the
+compute node (its host and ``instances_path``); ``list_instances`` only reports
+the domains of this node, so several nodes can share one libvirtd, and domains
+that are not Stratus's are never touched.
 """
 
 from __future__ import annotations
@@ -309,13 +311,25 @@ class LibvirtDriver(ComputeDriver):
         }
 
     def _our_domains(self, conn: libvirt.virConnect) -> list[libvirt.virDomain]:
+        """Domains of this compute node.
+
+        Several compute nodes may share one libvirtd (test clouds do): a domain
+        belongs to the node whose ``instances_path`` its metadata names.
+        """
         ours = []
+        mine = str(self.instances_path)
         for dom in conn.listAllDomains(0):
             try:
-                dom.metadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT, METADATA_NS, 0)
-            except libvirt.libvirtError:
+                text = dom.metadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT, METADATA_NS, 0)
+                # libvirt hands the element back without its namespace.
+                root = ET.fromstring(text)
+                node = root.find("node")
+                if node is None:
+                    node = root.find(f"{{{METADATA_NS}}}node")
+            except (libvirt.libvirtError, ET.ParseError):
                 continue
-            ours.append(dom)
+            if node is not None and node.get("instances_path") == mine:
+                ours.append(dom)
         return ours
 
     def list_instances(self) -> dict[str, int]:
@@ -356,6 +370,8 @@ class LibvirtDriver(ComputeDriver):
             hostname=instance_hostname(instance),
             version=self._version,
             metadata_ns=METADATA_NS,
+            node_host=self.conf.host,
+            instances_path=str(self.instances_path),
             vcpus=int(instance.get("vcpus") or 1),
             memory_mb=int(instance.get("memory_mb") or 512),
             root_gb=int(instance.get("root_gb") or 0),
