@@ -134,19 +134,27 @@ class ComputeManager:
 
     def sync_power_states(self) -> None:
         """Record each guest's power state; a guest that died becomes SHUTOFF."""
-        actual = self.driver.list_instances()
         for instance in self._instances():
             if instance["task_state"] is not None:
                 continue
-            power = actual.get(instance["uuid"], states.NOSTATE)
-            values: dict[str, Any] = {}
-            if power != instance["power_state"]:
-                values["power_state"] = power
-            if states.stopped_unexpectedly(instance["vm_state"], None, power):
-                values["vm_state"] = states.STOPPED
-            if values:
-                LOG.info("power state sync for %s: %s", instance["uuid"], values)
-                self._update(instance["uuid"], values, expected_task_state=None)
+            uuid = instance["uuid"]
+            # Under the instance's lock no action or build is half done, and the
+            # expected states discard a decision made on a stale listing.
+            with self._lock(uuid):
+                power = self.driver.get_power_state(instance)
+                values: dict[str, Any] = {}
+                if power != instance["power_state"]:
+                    values["power_state"] = power
+                if states.stopped_unexpectedly(instance["vm_state"], None, power):
+                    values["vm_state"] = states.STOPPED
+                if values:
+                    LOG.info("power state sync for %s: %s", uuid, values)
+                    self._update(
+                        uuid,
+                        values,
+                        expected_task_state=None,
+                        expected_vm_state=instance["vm_state"],
+                    )
 
     def cleanup_image_cache(self) -> None:
         in_use = {

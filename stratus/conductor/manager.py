@@ -308,20 +308,33 @@ class ConductorManager:
             return [instance_dict(i) for i in db_instances.on_host(session, host)]
 
     def instance_update(
-        self, ctxt: dict, instance_uuid: str, values: dict, expected_task_state: Any = "<any>"
+        self,
+        ctxt: dict,
+        instance_uuid: str,
+        values: dict,
+        expected_task_state: Any = "<any>",
+        expected_vm_state: Any = "<any>",
     ) -> dict | None:
-        """Apply a state change; None when the instance is gone or its task changed."""
+        """Apply a state change; None when the instance is gone or not in the expected
+        states ("<any>" means no expectation; None is a real value for task_state)."""
         allowed = {"vm_state", "task_state", "power_state", "launched_at"}
         unknown = set(values) - allowed
         if unknown:
             raise ValueError(f"compute may not change {sorted(unknown)}")
         if values.pop("launched_at", None):
             values["launched_at"] = utcnow()
-        expected = db_instances.UNSET if expected_task_state == "<any>" else expected_task_state
+
+        def expectation(value: Any) -> Any:
+            return db_instances.UNSET if value == "<any>" else value
+
         with transaction() as session:
             try:
                 instance = db_instances.update(
-                    session, instance_uuid, values, expected_task_state=expected
+                    session,
+                    instance_uuid,
+                    values,
+                    expected_task_state=expectation(expected_task_state),
+                    expected_vm_state=expectation(expected_vm_state),
                 )
             except db_instances.UnexpectedState:
                 return None
