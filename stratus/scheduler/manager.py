@@ -67,6 +67,13 @@ class SchedulerManager:
                 except NoValidHost as exc:
                     return {"error": exc.message}
                 if self._claim_all(spec, instance_uuids, selections):
+                    LOG.debug(
+                        "claimed %s",
+                        ", ".join(
+                            f"{u} on {s[0].host}"
+                            for u, s in zip(instance_uuids, selections, strict=True)
+                        ),
+                    )
                     return {
                         "selections": [
                             [s.to_dict() for s in per_instance] for per_instance in selections
