@@ -6,14 +6,14 @@ BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 
 .PHONY: help venv test test-unit test-integration test-ansible lint format sample-config \
-        bench-api bench-scheduler bench-image tiny-image aio molecule
+        bench-api bench-scheduler bench-image bench-boot tiny-image aio molecule
 
 help:
 	@echo "make aio            deploy the all-in-one cloud on this host and boot a first server"
 	@echo "make test           run every test tier"
 	@echo "make lint           ruff over the tree"
 	@echo "make sample-config  regenerate etc/stratus/stratus.conf.sample"
-	@echo "make bench-api | bench-scheduler | bench-image   print benchmark figures"
+	@echo "make bench-api | bench-scheduler | bench-image | bench-boot   print benchmark figures"
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -53,3 +53,9 @@ bench-scheduler: venv
 
 bench-image: venv
 	$(PY) tests/bench/bench_image.py
+
+bench-boot: venv
+	$(PY) tests/bench/bench_boot.py
+
+tiny-image:
+	tests/images/build-tiny-image

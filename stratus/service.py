@@ -45,7 +45,7 @@ def setup_logging(name: str) -> None:
 
 
 class RPCService:
-    """An oslo.messaging RPC server plus a heartbeat, stopped cleanly by SIGTERM/SIGINT.
+    """An oslo.messaging RPC server for one host, with its heartbeat and periodic tasks.
 
     ``register`` is called once at start and returns a service id; ``heartbeat(id)``
     runs every ``report_interval`` seconds. Services with database access pass
@@ -60,12 +60,15 @@ class RPCService:
         register: Callable[[], Any],
         heartbeat: Callable[[Any], None],
         periodic: list[tuple[float, Callable[[], None]]] | None = None,
+        host: str | None = None,
     ) -> None:
         self.binary, self.topic, self.endpoints = binary, topic, endpoints
         self.register, self.heartbeat = register, heartbeat
+        self.host = host or CONF.host
         self.periodic = [(CONF.report_interval, self._beat), *(periodic or [])]
         self.stopping = threading.Event()
         self.service_id: Any = None
+        self._server: Any = None
 
     def _beat(self) -> None:
         self.heartbeat(self.service_id)
@@ -77,12 +80,12 @@ class RPCService:
             except Exception:  # a periodic task must never kill the service
                 LOG.exception("periodic task %s failed", getattr(task, "__name__", task))
 
-    def run(self) -> None:
+    def start(self) -> None:
         from stratus import rpc
 
         self.service_id = self.register()
-        server = rpc.server(self.topic, self.endpoints)
-        server.start()
+        self._server = rpc.server(self.topic, self.endpoints, host=self.host)
+        self._server.start()
         for interval, task in self.periodic:
             threading.Thread(
                 target=self._loop,
@@ -90,13 +93,29 @@ class RPCService:
                 daemon=True,
                 name=getattr(task, "__name__", "periodic"),
             ).start()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda *_: self.stopping.set())
-        LOG.info("%s listening on topic %s as %s", self.binary, self.topic, CONF.host)
-        self.stopping.wait()
-        LOG.info("%s stopping", self.binary)
-        server.stop()
-        server.wait()
+        LOG.info("%s listening on topic %s as %s", self.binary, self.topic, self.host)
+
+    def stop(self) -> None:
+        self.stopping.set()
+        if self._server is not None:
+            self._server.stop()
+            self._server.wait()
+
+    def run(self) -> None:
+        run_all([self])
+
+
+def run_all(services: list[RPCService]) -> None:
+    """Start every service, wait for SIGTERM or SIGINT, then stop them all."""
+    stopping = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stopping.set())
+    for svc in services:
+        svc.start()
+    stopping.wait()
+    LOG.info("%s stopping", services[0].binary if services else "service")
+    for svc in services:
+        svc.stop()
 
 
 def db_registration(binary: str, topic: str) -> tuple[Callable[[], Any], Callable[[Any], None]]:

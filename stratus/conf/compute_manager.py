@@ -23,4 +23,11 @@ OPTS = [
         min=1,
         help="Seconds between power-state syncs; a guest that died becomes SHUTOFF.",
     ),
+    cfg.IntOpt(
+        "fake_node_count",
+        default=1,
+        min=1,
+        help="With compute_driver = fake: how many compute nodes this one process "
+        "runs, named <host>-000, <host>-001, ... (for scale tests).",
+    ),
 ]

@@ -1,0 +1,192 @@
+"""Boot latency and throughput: API request to ACTIVE.
+
+1. QEMU (TCG) with a cached image: p50 and p95 over 20 boots, one at a time.
+2. The fake driver, 100 compute nodes in one stratus-compute process: p50 and p95
+   over 20 boots, then boots per second with 16 concurrent clients.
+
+Run with ``make bench-boot``. Prints figures; it is not a pass/fail test.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from tests.support.cloud import Cloud  # noqa: E402
+from tests.support.libvirtd import ensure_libvirtd  # noqa: E402
+from tests.support.rabbitmq import RabbitMQServer  # noqa: E402
+
+SERIAL_BOOTS = 20
+FAKE_NODES = 100
+CLIENTS = 16
+CONCURRENT_BOOTS = 400
+MICROVERSION = {"OpenStack-API-Version": "compute 2.100"}
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+
+
+class Booter:
+    def __init__(self, cloud: Cloud, image_id: str, flavor_id: str) -> None:
+        self.cloud, self.image_id, self.flavor_id = cloud, image_id, flavor_id
+        self.token = cloud.token()
+        self.local = threading.local()
+
+    def client(self) -> httpx.Client:
+        if not hasattr(self.local, "client"):
+            self.local.client = httpx.Client(
+                base_url=f"{self.cloud.url}/compute/v2.1",
+                timeout=60,
+                headers={"X-Auth-Token": self.token, **MICROVERSION},
+            )
+        return self.local.client
+
+    def boot(self, name: str) -> tuple[str, float]:
+        """Create a server and wait until it is ACTIVE; returns (id, seconds)."""
+        client = self.client()
+        started = time.perf_counter()
+        response = client.post(
+            "/servers",
+            json={
+                "server": {
+                    "name": name,
+                    "imageRef": self.image_id,
+                    "flavorRef": self.flavor_id,
+                    "networks": "none",
+                }
+            },
+        )
+        response.raise_for_status()
+        server_id = response.json()["server"]["id"]
+        while True:
+            status = client.get(f"/servers/{server_id}").json()["server"]["status"]
+            if status == "ACTIVE":
+                return server_id, time.perf_counter() - started
+            if status == "ERROR":
+                raise RuntimeError(f"{name} went to ERROR")
+            time.sleep(0.01)
+
+    def delete(self, server_id: str) -> None:
+        client = self.client()
+        client.delete(f"/servers/{server_id}")
+        while client.get(f"/servers/{server_id}").status_code != 404:
+            time.sleep(0.05)
+
+
+def prepare(cloud: Cloud, vcpus: int) -> Booter:
+    images = ROOT / "tests/images/cache"
+    cloud.openstack("quota", "set", "--instances", "-1", "--cores", "-1", "--ram", "-1", "admin")
+    flavor = cloud.openstack_json(
+        "flavor", "create", "--ram", "128", "--disk", "1", "--vcpus", str(vcpus), "bench"
+    )
+    image = cloud.openstack_json(
+        "image",
+        "create",
+        "--disk-format",
+        "qcow2",
+        "--container-format",
+        "bare",
+        "--file",
+        str(images / "tiny.qcow2"),
+        "tiny",
+    )
+    return Booter(cloud, image["id"], flavor["id"])
+
+
+def serial(booter: Booter, label: str) -> dict:
+    server_id, _ = booter.boot("warm-up")  # fills the image cache
+    booter.delete(server_id)
+    latencies = []
+    for index in range(SERIAL_BOOTS):
+        server_id, seconds = booter.boot(f"{label}-{index}")
+        latencies.append(seconds)
+        booter.delete(server_id)
+    return {"p50": statistics.median(latencies), "p95": percentile(latencies, 0.95)}
+
+
+def concurrent(booter: Booter) -> dict:
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=CLIENTS) as pool:
+        results = list(pool.map(lambda i: booter.boot(f"load-{i}"), range(CONCURRENT_BOOTS)))
+    elapsed = time.perf_counter() - started
+    latencies = [seconds for _, seconds in results]
+    return {
+        "boots_per_s": CONCURRENT_BOOTS / elapsed,
+        "p50": statistics.median(latencies),
+        "p95": percentile(latencies, 0.95),
+    }
+
+
+def main() -> None:
+    import subprocess
+
+    subprocess.run([str(ROOT / "tests/images/build-tiny-image")], check=True)
+    ensure_libvirtd()
+    rabbit = RabbitMQServer()
+    rabbit.start()
+    rows = []
+    try:
+        cloud = Cloud(
+            rabbit.transport_url,
+            extra_conf={"DEFAULT": {"report_interval": 5, "service_down_time": 60}},
+        )
+        cloud.start()
+        try:
+            cloud.add_compute("qemu1")
+            rows.append(("QEMU TCG, cached image, serial", serial(prepare(cloud, 1), "qemu")))
+        finally:
+            cloud.stop()
+        cloud = Cloud(
+            rabbit.transport_url,
+            extra_conf={"DEFAULT": {"report_interval": 10, "service_down_time": 120}},
+        )
+        cloud.start()
+        try:
+            fleet = cloud._spawn(
+                "compute-fleet",
+                "stratus-compute",
+                cloud.compute_conf(
+                    "fake",
+                    "fake",
+                    {
+                        "compute": {"fake_node_count": FAKE_NODES},
+                        "DEFAULT": {"report_interval": 10},
+                    },
+                ),
+            )
+            fleet.wait_for(
+                lambda: len(cloud.openstack_json("hypervisor", "list")) == FAKE_NODES,
+                timeout=300,
+                interval=2,
+                description=f"{FAKE_NODES} fake nodes registered",
+            )
+            booter = prepare(cloud, 1)
+            rows.append((f"fake driver, {FAKE_NODES} nodes, serial", serial(booter, "fake")))
+            rows.append((f"fake driver, {FAKE_NODES} nodes, {CLIENTS} clients", concurrent(booter)))
+        finally:
+            cloud.stop()
+    finally:
+        rabbit.stop()
+    print(
+        f"\nAPI request to ACTIVE (SQLite, 1 API worker; {SERIAL_BOOTS} serial boots, "
+        f"{CONCURRENT_BOOTS} concurrent)"
+    )
+    print(f"{'case':45} {'p50 ms':>9} {'p95 ms':>9} {'boots/s':>9}")
+    for name, result in rows:
+        rate = f"{result['boots_per_s']:9.1f}" if "boots_per_s" in result else f"{'':>9}"
+        print(f"{name:45} {result['p50'] * 1000:9.0f} {result['p95'] * 1000:9.0f} {rate}")
+
+
+if __name__ == "__main__":
+    main()
