@@ -375,3 +375,147 @@ def test_bad_requests_are_clean_4xx(cloud: Cloud) -> None:
         assert admin.get("/compute/v2.1/servers").json()["servers"] == []
         missing = admin.post("/compute/v2.1/servers/nope/action", json={"os-stop": None})
         assert missing.status_code == 404
+
+
+def test_ami_style_image_boots_its_kernel_and_ramdisk(cloud: Cloud, tiny_images: Path) -> None:
+    kernel = cloud.openstack_json(
+        "image",
+        "create",
+        "--disk-format",
+        "aki",
+        "--container-format",
+        "aki",
+        "--file",
+        str(tiny_images / "tiny.vmlinuz"),
+        "tiny-kernel",
+    )
+    ramdisk = cloud.openstack_json(
+        "image",
+        "create",
+        "--disk-format",
+        "ari",
+        "--container-format",
+        "ari",
+        "--file",
+        str(tiny_images / "tiny.initrd"),
+        "tiny-ramdisk",
+    )
+    cloud.openstack(
+        "image",
+        "create",
+        "--disk-format",
+        "ami",
+        "--container-format",
+        "ami",
+        "--file",
+        str(tiny_images / "tiny-ami.img"),
+        "--property",
+        f"kernel_id={kernel['id']}",
+        "--property",
+        f"ramdisk_id={ramdisk['id']}",
+        "tiny-ami",
+    )
+    cloud.openstack(
+        "server",
+        "create",
+        "--flavor",
+        "small-server",
+        "--image",
+        "tiny-ami",
+        "--nic",
+        "none",
+        "--wait",
+        "ami1",
+        timeout=300,
+    )
+    server = show(cloud, "ami1")
+    wait_console(cloud, "ami1", f"STRATUS-GUEST-READY {server['id']}")
+    assert virsh("domstate", server["id"]) == "running"
+    with cloud.client(microversion="2.100") as admin:
+        body = admin.get(f"/compute/v2.1/servers/{server['id']}").json()["server"]
+    assert body["OS-EXT-SRV-ATTR:kernel_id"] == kernel["id"]
+    assert body["OS-EXT-SRV-ATTR:ramdisk_id"] == ramdisk["id"]
+    cloud.openstack("server", "delete", "--wait", "ami1", timeout=120)
+    assert leftovers(cloud) == CLEAN
+
+
+def test_server_api_surface(cloud: Cloud, tmp_path: Path) -> None:
+    """Key pairs, metadata, rename, lock, list filters and state conflicts."""
+    cloud.openstack("keypair", "create", "--private-key", str(tmp_path / "k1"), "k1")
+    assert [k["Name"] for k in cloud.openstack_json("keypair", "list")] == ["k1"]
+    assert cloud.openstack_json("keypair", "show", "k1")["type"] == "ssh"
+    cloud.openstack(
+        "server",
+        "create",
+        "--flavor",
+        "small-server",
+        "--image",
+        "tiny",
+        "--nic",
+        "none",
+        "--key-name",
+        "k1",
+        "--property",
+        "role=web",
+        "--wait",
+        "api1",
+        timeout=300,
+    )
+    assert show(cloud, "api1")["key_name"] == "k1"
+    cloud.openstack(
+        "server",
+        "set",
+        "--property",
+        "tier=1",
+        "--name",
+        "api2",
+        "--description",
+        "renamed",
+        "api1",
+    )
+    server = show(cloud, "api2")
+    assert server["properties"] == {"role": "web", "tier": "1"}
+    assert server["description"] == "renamed"
+    cloud.openstack("server", "unset", "--property", "role", "api2")
+    assert show(cloud, "api2")["properties"] == {"tier": "1"}
+    uuid = server["id"]
+    with cloud.client(microversion="2.100") as admin:
+        listing = admin.get("/compute/v2.1/servers", params={"name": "^api"}).json()
+        assert [s["id"] for s in listing["servers"]] == [uuid]
+        assert admin.get("/compute/v2.1/servers", params={"name": "^zzz"}).json()["servers"] == []
+        assert [
+            s["id"]
+            for s in admin.get("/compute/v2.1/servers/detail", params={"status": "ACTIVE"}).json()[
+                "servers"
+            ]
+        ] == [uuid]
+        assert (
+            admin.get("/compute/v2.1/servers/detail", params={"status": "SHUTOFF"}).json()[
+                "servers"
+            ]
+            == []
+        )
+        assert [
+            s["id"]
+            for s in admin.get(
+                "/compute/v2.1/servers/detail", params={"host": server["OS-EXT-SRV-ATTR:host"]}
+            ).json()["servers"]
+        ] == [uuid]
+        assert admin.get("/compute/v2.1/servers", params={"limit": 0}).json()["servers"] == []
+        conflict = admin.post(f"/compute/v2.1/servers/{uuid}/action", json={"os-start": None})
+        assert conflict.status_code == 409
+        assert "vm_state active" in conflict.json()["conflictingRequest"]["message"]
+        assert (
+            admin.post(
+                f"/compute/v2.1/servers/{uuid}/action", json={"os-getConsoleOutput": {"length": 2}}
+            )
+            .json()["output"]
+            .count("\n")
+            <= 2
+        )
+    cloud.openstack("server", "lock", "api2")
+    assert show(cloud, "api2")["locked"] is True
+    cloud.openstack("server", "unlock", "api2")
+    cloud.openstack("server", "delete", "--wait", "api2", timeout=120)
+    cloud.openstack("keypair", "delete", "k1")
+    assert leftovers(cloud) == CLEAN
