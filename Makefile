@@ -59,3 +59,29 @@ bench-boot: venv
 
 tiny-image:
 	tests/images/build-tiny-image
+
+# --- deployment (playbooks/, roles/, inventories/) ----------------------------------
+.PHONY: aio-prereqs aio-check destroy test-deploy
+
+# One command on a fresh Debian 12 host with root: apt prerequisites, the venv,
+# the test image, playbooks/site.yml on inventories/aio, then the server list.
+# AIO_ARGS go to ansible-playbook (e.g. AIO_ARGS="-e @extra.yml").
+aio: aio-prereqs
+	$(MAKE) venv
+	scripts/aio deploy $(AIO_ARGS)
+
+aio-prereqs:
+	scripts/aio prereqs
+
+# What a deploy would change, without changing it.
+aio-check: venv
+	scripts/aio check $(AIO_ARGS)
+
+# Remove the all-in-one deployment (services, /opt/stratus, /etc/stratus,
+# /var/lib/stratus, guests).
+destroy: venv
+	scripts/aio destroy $(AIO_ARGS)
+
+# Deploys the all-in-one cloud on this host, checks it, destroys it.
+test-deploy: venv
+	$(BIN)/pytest -q tests/deploy

@@ -85,7 +85,8 @@ options:
       - Name of a cloud in C(clouds.yaml), looked for in C($OS_CLIENT_CONFIG_FILE),
         C(./clouds.yaml), C(~/.config/openstack/clouds.yaml) and
         C(/etc/openstack/clouds.yaml) (the first file found is used).
-      - Defaults to C($OS_CLOUD). Without a cloud, the C(OS_*) environment variables are used.
+      - Defaults to C($OS_CLOUD). Without a cloud, the C(OS_*) environment variables
+        are used.
     type: str
   auth:
     description:
@@ -98,12 +99,14 @@ options:
     description: Region of the catalog endpoints to use.
     type: str
   interface:
-    description: Catalog interface to use. Defaults to the cloud's C(interface), else V(public).
+    description:
+      - Catalog interface to use. Defaults to the cloud's C(interface), else V(public).
     type: str
     choices: [public, internal, admin]
     aliases: [endpoint_type]
   validate_certs:
-    description: Whether to verify TLS certificates. Defaults to the cloud's C(verify), else V(true).
+    description:
+      - Whether to verify TLS certificates. Defaults to the cloud's C(verify), else V(true).
     type: bool
     aliases: [verify]
   ca_cert:
@@ -119,7 +122,9 @@ options:
     type: int
     default: 300
   api_timeout:
-    description: Timeout of each API request in seconds. Defaults to the cloud's C(api_timeout), else 60.
+    description:
+      - Timeout of each API request in seconds. Defaults to the cloud's C(api_timeout),
+        else 60.
     type: int
 attributes:
   check_mode:
@@ -248,6 +253,7 @@ from ansible.module_utils.stratus_cloud import (  # noqa: E402
     StratusError,
     StratusModule,
     immutable_message,
+    normalize_flavor,
     quote_path,
     string_dict,
 )
@@ -259,26 +265,6 @@ ADVICE = (
     "(running servers keep their copy of the old flavor), or declare a flavor with "
     "another name."
 )
-
-
-def normalize(api: dict, projects=None) -> dict:
-    """The flavor as the module returns it, from the Compute API's body (2.61)."""
-    swap = api.get("swap") or 0
-    return {
-        "id": api.get("id"),
-        "name": api.get("name"),
-        "vcpus": api.get("vcpus"),
-        "ram": api.get("ram"),
-        "disk": api.get("disk"),
-        "ephemeral": api.get("OS-FLV-EXT-DATA:ephemeral", 0),
-        "swap": int(swap),
-        "is_public": bool(api.get("os-flavor-access:is_public", True)),
-        "is_disabled": bool(api.get("OS-FLV-DISABLED:disabled", False)),
-        "rxtx_factor": api.get("rxtx_factor", 1.0),
-        "description": api.get("description"),
-        "extra_specs": dict(api.get("extra_specs") or {}),
-        "projects": sorted(projects or []),
-    }
 
 
 def differences(current: dict, params: dict) -> dict:
@@ -298,7 +284,7 @@ def differences(current: dict, params: dict) -> dict:
 def predict(current, params: dict, project_ids) -> dict:
     """The flavor as ``params`` would leave it (created, updated or recreated)."""
     if current is None:
-        after = normalize({"id": params.get("id")})
+        after = normalize_flavor({"id": params.get("id")})
         after.update(disk=0, ephemeral=0, swap=0, is_public=True)
     else:
         after = dict(current, extra_specs=dict(current["extra_specs"]))
@@ -372,7 +358,7 @@ class FlavorModule(StratusModule):
                 what=f"Reading the access list of flavor {api['name']!r}",
             )["flavor_access"]
             projects = [a["tenant_id"] for a in access]
-        return normalize(api, projects)
+        return normalize_flavor(api, projects)
 
     def reread(self, flavor_id: str) -> dict:
         api = self.compute(
@@ -438,7 +424,7 @@ class FlavorModule(StratusModule):
         created = self.compute(
             "POST", "/flavors", {"flavor": body}, what=f"Creating flavor {after['name']!r}"
         )["flavor"]
-        empty = normalize(created)
+        empty = normalize_flavor(created)
         empty.update(extra_specs={}, projects=[], description=after.get("description"))
         try:
             self.set_extras(created, empty, after)

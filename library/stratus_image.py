@@ -104,7 +104,8 @@ options:
       - Name of a cloud in C(clouds.yaml), looked for in C($OS_CLIENT_CONFIG_FILE),
         C(./clouds.yaml), C(~/.config/openstack/clouds.yaml) and
         C(/etc/openstack/clouds.yaml) (the first file found is used).
-      - Defaults to C($OS_CLOUD). Without a cloud, the C(OS_*) environment variables are used.
+      - Defaults to C($OS_CLOUD). Without a cloud, the C(OS_*) environment variables
+        are used.
     type: str
   auth:
     description:
@@ -117,12 +118,14 @@ options:
     description: Region of the catalog endpoints to use.
     type: str
   interface:
-    description: Catalog interface to use. Defaults to the cloud's C(interface), else V(public).
+    description:
+      - Catalog interface to use. Defaults to the cloud's C(interface), else V(public).
     type: str
     choices: [public, internal, admin]
     aliases: [endpoint_type]
   validate_certs:
-    description: Whether to verify TLS certificates. Defaults to the cloud's C(verify), else V(true).
+    description:
+      - Whether to verify TLS certificates. Defaults to the cloud's C(verify), else V(true).
     type: bool
     aliases: [verify]
   ca_cert:
@@ -138,7 +141,9 @@ options:
     type: int
     default: 300
   api_timeout:
-    description: Timeout of each API request in seconds. Defaults to the cloud's C(api_timeout), else 60.
+    description:
+      - Timeout of each API request in seconds. Defaults to the cloud's C(api_timeout),
+        else 60.
     type: int
 attributes:
   check_mode:
@@ -198,7 +203,7 @@ image:
   type: dict
   contains:
     id:
-      description: Image id (null in check mode for an image not created yet, unless O(id) is given).
+      description: Image id (null in check mode for an image not created yet, unless O(id) given).
       type: str
       sample: 6f8e3c7a-9b1d-4e2f-8a3b-1c2d3e4f5a6b
     name:
@@ -269,46 +274,17 @@ differences:
 import os  # noqa: E402
 
 from ansible.module_utils.stratus_cloud import (  # noqa: E402
+    IMAGE_CORE,
     StratusAPIError,
     StratusError,
     StratusModule,
     file_digest,
     immutable_message,
+    normalize_image,
     quote_path,
     string_dict,
 )
 
-#: Attributes of an image body that are not extra properties.
-CORE = frozenset(
-    {
-        "id",
-        "name",
-        "status",
-        "disk_format",
-        "container_format",
-        "size",
-        "virtual_size",
-        "checksum",
-        "os_hash_algo",
-        "os_hash_value",
-        "visibility",
-        "protected",
-        "os_hidden",
-        "min_disk",
-        "min_ram",
-        "owner",
-        "tags",
-        "created_at",
-        "updated_at",
-        "self",
-        "file",
-        "schema",
-        "locations",
-        "direct_url",
-        "stores",
-        "properties",
-    }
-)
 REFERENCES = ("kernel_id", "ramdisk_id")
 HAS_DATA = ("active", "deactivated", "saving")
 PATCH_TYPE = "application/openstack-images-v2.1-json-patch"
@@ -316,13 +292,6 @@ ADVICE = (
     "Set replace_on_change: true to delete the image and upload it again (existing "
     "servers keep running from their cached copy), or give the new data another name."
 )
-
-
-def normalize(api: dict) -> dict:
-    image = dict(api)
-    image["properties"] = {k: v for k, v in api.items() if k not in CORE}
-    image["tags"] = sorted(api.get("tags") or [])
-    return image
 
 
 def pointer(name: str) -> str:
@@ -381,7 +350,7 @@ def apply_ops(image: dict, ops: list) -> dict:
         if op["op"] == "remove":
             after["properties"].pop(name, None)
             after.pop(name, None)
-        elif name in CORE:
+        elif name in IMAGE_CORE:
             after[name] = op["value"]
         else:
             after["properties"][name] = op["value"]
@@ -454,7 +423,7 @@ class ImageModule(StratusModule):
         if params["id"] is not None:
             found = self.get_or_none(self.image_api, "GET", f"/images/{quote_path(params['id'])}")
             if found is not None:
-                return normalize(found)
+                return normalize_image(found)
         if params["name"] is None:
             return None
         images = self.image_api(
@@ -469,10 +438,10 @@ class ImageModule(StratusModule):
                 f"There are {len(images)} images named {params['name']!r} ({ids}): give "
                 "the id of the one to manage."
             )
-        return normalize(images[0]) if images else None
+        return normalize_image(images[0]) if images else None
 
     def get(self, image_id: str) -> dict:
-        return normalize(
+        return normalize_image(
             self.image_api(
                 "GET", f"/images/{quote_path(image_id)}", what=f"Reading image {image_id}"
             )
@@ -494,15 +463,13 @@ class ImageModule(StratusModule):
         if params["tags"]:
             body["tags"] = sorted(set(params["tags"]))
         body.update(wanted_properties({}, params, kernel_id, ramdisk_id))
-        created = self.image_api(
-            "POST", "/images", body, what=f"Creating image {params['name']!r}"
-        )
+        created = self.image_api("POST", "/images", body, what=f"Creating image {params['name']!r}")
         try:
             if params["filename"]:
                 self.upload(created, params["filename"])
         except StratusError as exc:
             # Nothing half-made stays behind: remove the image just created.
-            self.delete(normalize(created), unprotect=True)
+            self.delete(normalize_image(created), unprotect=True)
             raise StratusError(f"{exc.message} (the new image was deleted again)") from None
         return self.get(created["id"])
 

@@ -29,11 +29,10 @@ import hashlib
 import json
 import os
 import re
-import socket
 import time
 import traceback
 from urllib.error import HTTPError, URLError
-from urllib.parse import quote, urlencode
+from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
 from ansible.module_utils.urls import ConnectionError as UrlsConnectionError
@@ -92,7 +91,9 @@ AUTH_ENV = {
     "domain_id": ("OS_DOMAIN_ID",),
 }
 
-UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$")
+UUID_RE = re.compile(
+    r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$"
+)
 
 
 def cloud_argument_spec() -> dict:
@@ -412,7 +413,7 @@ class StratusConnection:
             return exc.code, exc.headers, body
         except SSLValidationError as exc:
             raise StratusError(f"TLS verification failed for {url}: {exc}") from None
-        except (URLError, UrlsConnectionError, socket.timeout, OSError) as exc:
+        except (URLError, UrlsConnectionError, TimeoutError, OSError) as exc:
             reason = getattr(exc, "reason", None) or exc
             raise StratusError(f"Could not reach the Stratus API at {url}: {reason}") from None
 
@@ -455,9 +456,8 @@ class StratusConnection:
             if service.get("type") != service_type:
                 continue
             for endpoint in service.get("endpoints") or []:
-                seen.append(
-                    f"{endpoint.get('interface')}@{endpoint.get('region_id') or endpoint.get('region')}"
-                )
+                region_of = endpoint.get("region_id") or endpoint.get("region")
+                seen.append(f"{endpoint.get('interface')}@{region_of}")
                 if endpoint.get("interface") != interface:
                     continue
                 if region and region not in (endpoint.get("region"), endpoint.get("region_id")):
@@ -505,7 +505,7 @@ class StratusConnection:
         elif data is not None:
             headers["Content-Type"] = content_type or "application/octet-stream"
         headers.update(extra_headers or {})
-        status, _, raw = self.open(method, url, data, headers)
+        status, _headers, raw = self.open(method, url, data, headers)
         if status >= 400:
             message = api_error_message(raw)
             reason = _REASONS.get(status, "Error")
@@ -568,6 +568,88 @@ def fault_message(resource) -> str | None:
     return fault.get("message") if isinstance(fault, dict) else None
 
 
+# --- resources as the modules return them -----------------------------------------------
+
+#: Attributes of an Image API body that are not extra properties.
+IMAGE_CORE = frozenset(
+    {
+        "id",
+        "name",
+        "status",
+        "disk_format",
+        "container_format",
+        "size",
+        "virtual_size",
+        "checksum",
+        "os_hash_algo",
+        "os_hash_value",
+        "visibility",
+        "protected",
+        "os_hidden",
+        "min_disk",
+        "min_ram",
+        "owner",
+        "tags",
+        "created_at",
+        "updated_at",
+        "self",
+        "file",
+        "schema",
+        "locations",
+        "direct_url",
+        "stores",
+        "properties",
+    }
+)
+
+
+def normalize_flavor(api: dict, projects=None) -> dict:
+    """A flavor from the Compute API's body (2.61+): plain keys, extra specs inline,
+    ``projects`` the access list of a private flavor."""
+    return {
+        "id": api.get("id"),
+        "name": api.get("name"),
+        "vcpus": api.get("vcpus"),
+        "ram": api.get("ram"),
+        "disk": api.get("disk"),
+        "ephemeral": api.get("OS-FLV-EXT-DATA:ephemeral", 0),
+        "swap": int(api.get("swap") or 0),
+        "is_public": bool(api.get("os-flavor-access:is_public", True)),
+        "is_disabled": bool(api.get("OS-FLV-DISABLED:disabled", False)),
+        "rxtx_factor": api.get("rxtx_factor", 1.0),
+        "description": api.get("description"),
+        "extra_specs": dict(api.get("extra_specs") or {}),
+        "projects": sorted(projects or []),
+    }
+
+
+def normalize_image(api: dict) -> dict:
+    """An image from the Image API's body, its extra properties also under ``properties``."""
+    image = dict(api)
+    image["properties"] = {k: v for k, v in api.items() if k not in IMAGE_CORE}
+    image["tags"] = sorted(api.get("tags") or [])
+    return image
+
+
+def normalize_server(api: dict) -> dict:
+    """A server from the Compute API's body, plus ``host`` and ``availability_zone``."""
+    server = dict(api)
+    server["host"] = api.get("OS-EXT-SRV-ATTR:host")
+    server["availability_zone"] = api.get("OS-EXT-AZ:availability_zone")
+    server["metadata"] = dict(api.get("metadata") or {})
+    return server
+
+
+def next_marker(links) -> str | None:
+    """The ``marker`` of a Compute API ``*_links`` list's ``next`` link."""
+    for link in links or []:
+        if link.get("rel") == "next":
+            query = parse_qs(urlsplit(link.get("href", "")).query)
+            if query.get("marker"):
+                return query["marker"][0]
+    return None
+
+
 # --- the base class ---------------------------------------------------------------------
 
 
@@ -626,6 +708,30 @@ class StratusModule:
             if exc.status in (400, 403, 404):
                 return None
             raise
+
+    def compute_list(self, path: str, key: str, query=None, **kwargs) -> list:
+        """Every item of a Compute API collection, following the ``next`` links."""
+        query = dict(query or {})
+        items: list = []
+        while True:
+            page = self.compute("GET", path, query=query, **kwargs)
+            items += page.get(key) or []
+            marker = next_marker(page.get(f"{key}_links"))
+            if not marker or not page.get(key):
+                return items
+            query["marker"] = marker
+
+    def image_list(self, query=None, **kwargs) -> list:
+        """Every image the query matches, following the ``next`` links."""
+        query = dict(query or {})
+        items: list = []
+        while True:
+            page = self.image_api("GET", "/images", query=query, **kwargs)
+            items += page.get("images") or []
+            following = parse_qs(urlsplit(page.get("next") or "").query).get("marker")
+            if not following or not page.get("images"):
+                return items
+            query["marker"] = following[0]
 
     # - finding things by name or id -
 
@@ -709,7 +815,9 @@ class StratusModule:
         )["server_groups"]
         matches = [g for g in groups if g.get("name") == ref]
         if len(matches) > 1:
-            raise StratusError(f"There are {len(matches)} server groups named {ref!r}: give the id.")
+            raise StratusError(
+                f"There are {len(matches)} server groups named {ref!r}: give the id."
+            )
         if not matches:
             raise StratusError(f"Unknown server group {ref!r}: no group has this name or id.")
         return matches[0]
@@ -768,9 +876,9 @@ class StratusModule:
         raise NotImplementedError
 
     @classmethod
-    def execute(cls) -> None:
-        """The body of a module's ``main()``."""
-        module = cls()
+    def execute(cls, connection: StratusConnection | None = None) -> None:
+        """The body of a module's ``main()`` (tests may hand in a ``connection``)."""
+        module = cls(connection)
         try:
             module.run()
         except StratusError as exc:
