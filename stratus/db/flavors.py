@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from stratus.db.models import Flavor, FlavorProject
+from stratus.db.models import Flavor, FlavorExtraSpec, FlavorProject
 
 SORT_KEYS = (
     "created_at",
@@ -33,6 +33,14 @@ def visible(flavor: Flavor, project_id: str | None, is_admin: bool) -> bool:
     return is_admin or flavor.is_public or any(p.project_id == project_id for p in flavor.projects)
 
 
+class FlavorRecord:
+    """A flavor read for listing: plain attributes (no ORM state), specs as a dict."""
+
+    def __init__(self, row: dict, extra_specs: dict[str, str]) -> None:
+        self.__dict__.update(row)
+        self.extra_specs = extra_specs
+
+
 def query(
     session: Session,
     *,
@@ -45,10 +53,13 @@ def query(
     sort_dir: str = "asc",
     marker: Flavor | None = None,
     limit: int | None = None,
-) -> list[Flavor]:
+    with_specs: bool = True,
+) -> list[FlavorRecord]:
     """Flavors as Nova lists them: ``is_public=True`` means public ones plus the
     private ones ``project_id`` has access to; ``None`` means all."""
-    stmt = sa.select(Flavor)
+    # Timestamps are not shown and are costly to parse for a thousand rows.
+    shown = [c for c in Flavor.__table__.columns if c.name not in ("created_at", "updated_at")]
+    stmt = sa.select(*shown)
     if is_public is not None:
         access = sa.select(FlavorProject.flavor_id).where(FlavorProject.project_id == project_id)
         if is_public:
@@ -75,4 +86,13 @@ def query(
     stmt = stmt.order_by(order, tiebreak)
     if limit is not None:
         stmt = stmt.limit(limit)
-    return list(session.scalars(stmt))
+    rows = session.execute(stmt).mappings().all()
+    specs: dict[int, dict[str, str]] = {row["id"]: {} for row in rows}
+    if with_specs and rows:
+        for flavor_id, key, value in session.execute(
+            sa.select(FlavorExtraSpec.flavor_id, FlavorExtraSpec.key, FlavorExtraSpec.value).where(
+                FlavorExtraSpec.flavor_id.in_(specs)
+            )
+        ):
+            specs[flavor_id][key] = value
+    return [FlavorRecord(dict(row), specs[row["id"]]) for row in rows]

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from fastapi import Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 
 from stratus.api.errors import BadRequest, describe_validation_errors
@@ -95,6 +96,12 @@ def unwrap(body: Any, key: str) -> Any:
             f"Additional properties are not allowed ({', '.join(sorted(extra))} were unexpected)"
         )
     return body[key]
+
+
+def respond(body: Any, status_code: int = 200) -> JSONResponse:
+    """A JSON response that skips FastAPI's generic re-encoding of the body: the views
+    already build plain JSON types, and large lists are several times faster."""
+    return JSONResponse(body, status_code=status_code)
 
 
 def iso(value: Any) -> str | None:

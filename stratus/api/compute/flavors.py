@@ -7,6 +7,7 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 from sqlalchemy.exc import IntegrityError
 
@@ -87,12 +88,17 @@ class TenantRef(BaseModel):
     tenant: str = Field(min_length=1, max_length=255)
 
 
-def _specs(flavor: Flavor) -> dict[str, str]:
+def _specs(flavor: Flavor | db_flavors.FlavorRecord) -> dict[str, str]:
+    if isinstance(flavor.extra_specs, dict):
+        return flavor.extra_specs
     return {spec.key: spec.value for spec in flavor.extra_specs}
 
 
 def flavor_view(
-    request: Request, context: RequestContext, flavor: Flavor, detail: bool = True
+    request: Request,
+    context: RequestContext,
+    flavor: Flavor | db_flavors.FlavorRecord,
+    detail: bool = True,
 ) -> dict[str, Any]:
     version = context.api_version
     body: dict[str, Any] = {
@@ -129,7 +135,7 @@ def _visible_flavor(session, context: RequestContext, flavorid: str) -> Flavor:
     return flavor
 
 
-def _list(request: Request, context: RequestContext, detail: bool) -> dict[str, Any]:
+def _list(request: Request, context: RequestContext, detail: bool) -> JSONResponse:
     authorize(LIST_RULE, context)
     params = request.query_params
     if context.is_admin:
@@ -166,6 +172,7 @@ def _list(request: Request, context: RequestContext, detail: bool) -> dict[str, 
             sort_key=sort_key,
             sort_dir=sort_dir,
             marker=marker,
+            with_specs=detail and context.api_version >= "2.61",
             limit=limit,
         )
         result: dict[str, Any] = {
@@ -175,16 +182,18 @@ def _list(request: Request, context: RequestContext, detail: bool) -> dict[str, 
             result["flavors_links"] = common.next_link(
                 request, "flavors/detail" if detail else "flavors", rows[-1].flavorid
             )
-        return result
+        return common.respond(result)
 
 
 @router.get("/flavors")
-def list_flavors(request: Request, context: RequestContext = Depends(get_context)) -> dict:
+def list_flavors(request: Request, context: RequestContext = Depends(get_context)) -> JSONResponse:
     return _list(request, context, detail=False)
 
 
 @router.get("/flavors/detail")
-def list_flavors_detail(request: Request, context: RequestContext = Depends(get_context)) -> dict:
+def list_flavors_detail(
+    request: Request, context: RequestContext = Depends(get_context)
+) -> JSONResponse:
     return _list(request, context, detail=True)
 
 
