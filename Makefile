@@ -34,9 +34,15 @@ test-integration: venv
 test-ansible: venv
 	$(BIN)/pytest -q tests/ansible
 
+# ruff; ansible-test sanity (validate-modules, import, compile, pep8, pylint, yamllint,
+# ansible-doc ...) over a collection-shaped copy of library/ and module_utils/ (see
+# tests/sanity/run-sanity); ansible-lint over the playbooks, roles and test playbooks.
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	tests/sanity/run-sanity
+	ANSIBLE_LIBRARY=$(CURDIR)/library ANSIBLE_MODULE_UTILS=$(CURDIR)/module_utils \
+	    ANSIBLE_FILTER_PLUGINS=$(CURDIR)/filter_plugins $(BIN)/ansible-lint
 
 format: venv
 	$(BIN)/ruff format .

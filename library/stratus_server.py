@@ -98,11 +98,49 @@ options:
     type: str
   auth:
     description:
-      - Credentials, overriding those of O(cloud) key by key.
-      - Keys are C(auth_url), C(username) or C(user_id), C(password) (or C(token)),
-        C(project_name) or C(project_id), C(user_domain_name) and C(project_domain_name)
-        (both default to C(Default)), C(user_domain_id), C(project_domain_id).
+      - Credentials, overriding those of O(cloud) key by key. Only O(auth.password) and
+        O(auth.token) are kept out of logs, so messages can name the URL and the user.
     type: dict
+    suboptions:
+      auth_url:
+        description: Identity v3 URL (C(/v3) is added when missing).
+        type: str
+      username:
+        description: User name (with O(auth.user_domain_name)).
+        type: str
+      user_id:
+        description: User id, instead of O(auth.username).
+        type: str
+      password:
+        description: Password of the user.
+        type: str
+      token:
+        description: An existing token, instead of a password.
+        type: str
+      project_name:
+        description: Project to scope the token to (with O(auth.project_domain_name)).
+        type: str
+      project_id:
+        description: Project id, instead of O(auth.project_name).
+        type: str
+      user_domain_name:
+        description: Domain of the user. Defaults to C(Default).
+        type: str
+      user_domain_id:
+        description: Domain id of the user.
+        type: str
+      project_domain_name:
+        description: Domain of the project. Defaults to C(Default).
+        type: str
+      project_domain_id:
+        description: Domain id of the project.
+        type: str
+      domain_name:
+        description: Domain of both the user and the project, when those are not given.
+        type: str
+      domain_id:
+        description: Domain id of both the user and the project, when those are not given.
+        type: str
   region_name:
     description: Region of the catalog endpoints to use.
     type: str

@@ -100,7 +100,25 @@ def cloud_argument_spec() -> dict:
     """The options every Stratus module takes (documented once per module)."""
     return dict(
         cloud=dict(type="str", fallback=(env_fallback, ["OS_CLOUD"])),
-        auth=dict(type="dict", no_log=True),
+        auth=dict(
+            type="dict",
+            no_log=False,
+            options=dict(
+                auth_url=dict(type="str"),
+                username=dict(type="str"),
+                user_id=dict(type="str"),
+                password=dict(type="str", no_log=True),
+                token=dict(type="str", no_log=True),
+                project_name=dict(type="str"),
+                project_id=dict(type="str"),
+                user_domain_name=dict(type="str"),
+                user_domain_id=dict(type="str"),
+                project_domain_name=dict(type="str"),
+                project_domain_id=dict(type="str"),
+                domain_name=dict(type="str"),
+                domain_id=dict(type="str"),
+            ),
+        ),
         region_name=dict(type="str"),
         interface=dict(
             type="str", choices=["public", "internal", "admin"], aliases=["endpoint_type"]
@@ -329,6 +347,18 @@ def resolve_config(params: dict, env=None) -> dict:
     }
 
 
+def _domain(auth: dict, who: str) -> dict:
+    """The domain of the user or the project: its own id or name, else the shared
+    ``domain_id`` / ``domain_name``, else ``Default``."""
+    if auth.get(f"{who}_domain_id"):
+        return {"id": auth[f"{who}_domain_id"]}
+    if auth.get(f"{who}_domain_name"):
+        return {"name": auth[f"{who}_domain_name"]}
+    if auth.get("domain_id"):
+        return {"id": auth["domain_id"]}
+    return {"name": auth.get("domain_name") or "Default"}
+
+
 def password_auth_body(auth: dict) -> dict:
     """The ``POST /v3/auth/tokens`` body for ``auth`` (password or token, project scope)."""
     if auth.get("token"):
@@ -339,23 +369,13 @@ def password_auth_body(auth: dict) -> dict:
             user["id"] = auth["user_id"]
         else:
             user["name"] = auth["username"]
-            if auth.get("user_domain_id"):
-                user["domain"] = {"id": auth["user_domain_id"]}
-            else:
-                user["domain"] = {
-                    "name": auth.get("user_domain_name") or auth.get("domain_name") or "Default"
-                }
+            user["domain"] = _domain(auth, "user")
         identity = {"methods": ["password"], "password": {"user": user}}
     body: dict = {"auth": {"identity": identity}}
     if auth.get("project_id"):
         body["auth"]["scope"] = {"project": {"id": auth["project_id"]}}
     elif auth.get("project_name"):
-        if auth.get("project_domain_id"):
-            domain = {"id": auth["project_domain_id"]}
-        else:
-            domain = {
-                "name": auth.get("project_domain_name") or auth.get("domain_name") or "Default"
-            }
+        domain = _domain(auth, "project")
         body["auth"]["scope"] = {"project": {"name": auth["project_name"], "domain": domain}}
     return body
 

@@ -98,10 +98,12 @@ def run_playbook(
         OS_CLIENT_CONFIG_FILE=str(cloud.workdir / "clouds.yaml"),
         PATH=f"{ANSIBLE_PLAYBOOK.parent}:{env.get('PATH', '')}",
     )
-    variables = {"cloud_name": CLOUD_NAME, **extra_vars}
+    variables = {"cloud_name": CLOUD_NAME, "ansible_python_interpreter": sys.executable}
+    variables.update(extra_vars)
     vars_file = tmp_path / f"{Path(name).stem}-vars.yml"
     vars_file.write_text(yaml.safe_dump(variables))
-    command = [str(ANSIBLE_PLAYBOOK), str(PLAYBOOKS / name), "-e", f"@{vars_file}", *options]
+    command = [str(ANSIBLE_PLAYBOOK), "-i", "localhost,", "-c", "local", str(PLAYBOOKS / name)]
+    command += ["-e", f"@{vars_file}", *options]
     started = time.monotonic()
     done = subprocess.run(
         command, env=env, capture_output=True, text=True, timeout=600, check=False

@@ -113,7 +113,7 @@ def _list(request: Request, context: RequestContext, detail: bool) -> dict[str, 
     result: dict[str, Any] = {
         "hypervisors": [hypervisor_view(context, n, s, detail) for n, s in page]
     }
-    if len(page) == limit and len(rows) > limit:
+    if page and len(rows) > limit:
         last = hypervisor_view(context, *page[-1], False)["id"]
         result["hypervisors_links"] = common.next_link(
             request, "os-hypervisors/detail" if detail else "os-hypervisors", str(last)

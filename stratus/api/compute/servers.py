@@ -708,7 +708,7 @@ def _list_servers(request: Request, context: RequestContext, detail: bool) -> di
             for r in page
         ]
     result: dict[str, Any] = {"servers": servers}
-    if len(rows) > limit:
+    if page and len(rows) > limit:
         result["servers_links"] = common.next_link(
             request, "servers/detail" if detail else "servers", page[-1].uuid
         )
