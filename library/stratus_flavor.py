@@ -381,9 +381,9 @@ class FlavorModule(StratusModule):
                 return found["flavor"]
         if params["name"] is None:
             return None
-        flavors = self.compute(
-            "GET", "/flavors/detail", query={"is_public": "None"}, what="Listing flavors"
-        )["flavors"]
+        flavors = self.compute_list(
+            "/flavors/detail", "flavors", {"is_public": "None"}, what="Listing flavors"
+        )
         matches = [f for f in flavors if f.get("name") == params["name"]]
         return matches[0] if matches else None
 

@@ -762,13 +762,13 @@ class StratusModule:
         )
         if flavor is not None:
             return flavor["flavor"]
-        flavors = self.compute(
-            "GET",
+        flavors = self.compute_list(
             "/flavors/detail",
-            query={"is_public": "None"},
+            "flavors",
+            {"is_public": "None"},
             microversion=microversion,
             what="Listing flavors",
-        )["flavors"]
+        )
         matches = [f for f in flavors if f.get("name") == ref]
         if not matches:
             if required:
