@@ -88,6 +88,7 @@ aio-check: venv
 destroy: venv
 	scripts/aio destroy $(AIO_ARGS)
 
-# Deploys the all-in-one cloud on this host, checks it, destroys it.
+# Deploys the all-in-one cloud on this host (as root), checks it, destroys it;
+# prints the timings of the fresh and the no-change `make aio`.
 test-deploy: venv
-	$(BIN)/pytest -q tests/deploy
+	STRATUS_DEPLOY_TESTS=1 $(BIN)/pytest -q -s tests/deploy

@@ -132,9 +132,9 @@ class ServerGroupModule(StratusModule):
         found = self.get_or_none(self.compute, "GET", f"/os-server-groups/{quote_path(ref)}")
         if found is not None:
             return found["server_group"]
-        groups = self.compute(
-            "GET", "/os-server-groups", what="Listing server groups"
-        )["server_groups"]
+        groups = self.compute("GET", "/os-server-groups", what="Listing server groups")[
+            "server_groups"
+        ]
         matches = [g for g in groups if g.get("name") == ref]
         if len(matches) > 1:
             ids = ", ".join(sorted(g["id"] for g in matches))

@@ -1,0 +1,198 @@
+"""Checks of the roles, playbooks and inventories that need no deployment."""
+
+from __future__ import annotations
+
+import configparser
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.deploy.helpers import ROOT, VENV_BIN, run
+
+ROLES = ["rabbitmq", "mariadb", "stratus_common", "stratus_control", "stratus_compute",
+         "stratus_resources"]  # fmt: skip
+MULTINODE = ROOT / "inventories" / "multinode"
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_role_defaults_are_prefixed_and_documented(role: str) -> None:
+    """Every variable of defaults/main.yml starts with the role's name and has a comment
+    in its paragraph (the lines since the last blank line)."""
+    path = ROOT / "roles" / role / "defaults" / "main.yml"
+    names = list(yaml.safe_load(path.read_text()) or {})
+    assert names, f"{path} defines no variables"
+    assert [n for n in names if not n.startswith(f"{role}_")] == []
+    paragraph: list[str] = []
+    undocumented = []
+    for line in path.read_text().splitlines():
+        if not line.strip():
+            paragraph = []
+            continue
+        paragraph.append(line)
+        key = re.match(r"^([a-z0-9_]+):", line)
+        if key and not any(p.lstrip().startswith("#") for p in paragraph):
+            undocumented.append(key.group(1))
+    assert undocumented == []
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_role_layout(role: str) -> None:
+    for part in ("defaults/main.yml", "tasks/main.yml", "meta/main.yml"):
+        assert (ROOT / "roles" / role / part).is_file(), f"roles/{role}/{part} is missing"
+
+
+@pytest.mark.parametrize("inventory", ["aio", "multinode"])
+@pytest.mark.parametrize("playbook", ["site.yml", "destroy.yml"])
+def test_playbooks_parse(inventory: str, playbook: str) -> None:
+    run(
+        [
+            str(VENV_BIN / "ansible-playbook"),
+            "-i",
+            f"inventories/{inventory}",
+            "--syntax-check",
+            f"playbooks/{playbook}",
+        ]
+    )
+
+
+def _play_hosts(inventory: str, playbook: str) -> dict[str, list[str]]:
+    out = run(
+        [
+            str(VENV_BIN / "ansible-playbook"),
+            "-i",
+            f"inventories/{inventory}",
+            "--list-hosts",
+            f"playbooks/{playbook}",
+        ]
+    ).output
+    plays: dict[str, list[str]] = {}
+    current = None
+    for line in out.splitlines():
+        match = re.match(r"\s*play #\d+ \((.*?)\): (.*?)\s+TAGS", line)
+        if match:
+            current = f"{match.group(1)}: {match.group(2)}"
+            plays[current] = []
+        elif current and line.startswith("      ") and line.strip():
+            plays[current].append(line.strip())
+    return plays
+
+
+@pytest.mark.parametrize("inventory", ["aio", "multinode"])
+def test_no_play_connects_to_servers(inventory: str) -> None:
+    """Hosts of the servers group are resources: only the resources play (on the Ansible
+    controller) reads them, and no play targets them."""
+    servers = set(yaml.safe_load((ROOT / "inventories" / inventory / "hosts.yml").read_text())
+                  ["all"]["children"]["servers"]["hosts"])  # fmt: skip
+    for playbook in ("site.yml", "destroy.yml"):
+        for play, hosts in _play_hosts(inventory, playbook).items():
+            assert not servers & set(hosts), f"{playbook} play {play} targets {hosts}"
+    resources = _play_hosts(inventory, "resources.yml")
+    assert list(resources.values()) == [["localhost"]]
+
+
+def test_multinode_declares_servers_groups_and_flavors() -> None:
+    out = run(
+        [str(VENV_BIN / "ansible-inventory"), "-i", str(MULTINODE), "--list", "--export"]
+    ).output
+    data = yaml.safe_load(out)
+    hostvars = data["_meta"]["hostvars"]
+    servers = data["servers"]["hosts"]
+    assert len(servers) >= 3
+    assert data["compute"]["hosts"] == ["compute1", "compute2"]
+    assert data["control"]["hosts"] == ["controller1"]
+    assert data["mariadb"]["hosts"] == ["controller1"]
+    group_vars = yaml.safe_load((MULTINODE / "group_vars" / "all.yml").read_text())
+    flavors = {f["name"] for f in group_vars["stratus_flavors"]}
+    groups = {g["name"]: g["policy"] for g in group_vars["stratus_server_groups"]}
+    assert "anti-affinity" in groups.values()
+    for name in servers:
+        assert hostvars[name]["server_flavor"] in flavors
+        assert hostvars[name]["server_image"] in {i["name"] for i in group_vars["stratus_images"]}
+        if "server_group" in hostvars[name]:
+            assert hostvars[name]["server_group"] in groups
+    anti = [n for n in servers if groups.get(hostvars[n].get("server_group")) == "anti-affinity"]
+    assert len(anti) >= 2
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The multinode example's stratus.conf, init scripts and units, rendered locally."""
+    out = tmp_path_factory.mktemp("render")
+    run(
+        [
+            str(VENV_BIN / "ansible-playbook"),
+            "-i",
+            str(MULTINODE),
+            "tests/deploy/playbooks/render.yml",
+            "-e",
+            f"render_dir={out}",
+            "-e",
+            "stratus_common_rabbitmq_password=rabbit-secret",
+            "-e",
+            "stratus_common_database_password=db-secret",
+        ]
+    )
+    assert not (MULTINODE / "credentials").exists(), "rendering must not generate secrets"
+    return out
+
+
+def _conf(path: Path) -> configparser.ConfigParser:
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read(path)
+    return parser
+
+
+def test_compute_config_has_no_database(rendered: Path) -> None:
+    for host in ("compute1", "compute2"):
+        conf = _conf(rendered / host / "stratus.conf")
+        assert not conf.has_section("database")
+        text = (rendered / host / "stratus.conf").read_text()
+        assert "db-secret" not in text and "mysql" not in text and "sqlite" not in text
+        assert conf["DEFAULT"]["transport_url"] == (
+            "rabbit://stratus:rabbit-secret@192.0.2.10:5672/stratus"
+        )
+        assert conf["DEFAULT"]["host"] == host
+        assert conf.has_section("libvirt") and not conf.has_section("api")
+    assert _conf(rendered / "compute2" / "stratus.conf")["libvirt"]["virt_type"] == "kvm"
+    assert _conf(rendered / "compute1" / "stratus.conf")["libvirt"]["virt_type"] == "auto"
+
+
+def test_controller_config(rendered: Path) -> None:
+    conf = _conf(rendered / "controller1" / "stratus.conf")
+    assert conf["database"]["connection"] == (
+        "mysql+pymysql://stratus:db-secret@192.0.2.10/stratus?charset=utf8mb4"
+    )
+    assert conf["api"]["public_url"] == "http://192.0.2.10:8774"
+    assert not conf.has_section("compute") and not conf.has_section("libvirt")
+    # stratus_common_config_overrides from the inventory
+    assert conf["filter_scheduler"]["ram_weight_multiplier"] == "-1.0"
+
+
+def test_init_scripts_are_valid_shell(rendered: Path) -> None:
+    scripts = sorted(rendered.glob("*/*.init"))
+    assert scripts
+    for script in scripts:
+        subprocess.run(["sh", "-n", str(script)], check=True)
+        text = script.read_text()
+        assert "### BEGIN INIT INFO" in text and "start-stop-daemon" in text
+    compute = (rendered / "compute1" / "stratus-compute.init").read_text()
+    assert "RUN_AS=root" in compute
+    assert "RUN_AS=stratus" in (rendered / "controller1" / "stratus-api.init").read_text()
+
+
+@pytest.mark.skipif(not shutil.which("systemd-analyze"), reason="systemd-analyze not installed")
+def test_systemd_units_are_valid(rendered: Path) -> None:
+    for unit in sorted(rendered.glob("controller1/*.service")):
+        result = subprocess.run(
+            ["systemd-analyze", "verify", str(unit)], capture_output=True, text=True, check=False
+        )
+        problems = [
+            line
+            for line in result.stderr.splitlines()
+            if re.search(r"Unknown (key|section)|Invalid|Failed to parse", line)
+        ]
+        assert problems == [], f"{unit.name}: {problems}"
