@@ -92,3 +92,38 @@ destroy: venv
 # prints the timings of the fresh and the no-change `make aio`.
 test-deploy: venv
 	STRATUS_DEPLOY_TESTS=1 $(BIN)/pytest -q -s tests/deploy
+
+# --- Molecule (molecule/) ---------------------------------------------------------------
+.PHONY: molecule-image molecule-prereqs molecule-default molecule-multinode
+
+# podman reads the repository's containers.conf (runc, raised ulimits); the
+# base image, the wheelhouse and the .debs behind them are cached under
+# STRATUS_CACHE and rebuilt when missing.
+STRATUS_CACHE ?= $(HOME)/.cache/stratus
+MOLECULE_ENV = CONTAINERS_CONF=$(CURDIR)/containers.conf STRATUS_CACHE=$(STRATUS_CACHE) \
+    STRATUS_WHEELHOUSE=$(STRATUS_CACHE)/wheelhouse \
+    STRATUS_ANSIBLE_COLLECTIONS_PATH="$$($(PY) -c 'import ansible_collections as c, os; \
+        print(os.path.dirname(list(c.__path__)[0]))')"
+MOLECULE_ARGS ?=
+
+# The base image localhost/stratus-molecule-bookworm (skipped when it exists).
+molecule-image:
+	CONTAINERS_CONF=$(CURDIR)/containers.conf STRATUS_CACHE=$(STRATUS_CACHE) \
+	    scripts/build-molecule-image
+
+$(VENV)/.molecule-installed: $(VENV)/.installed pyproject.toml
+	$(BIN)/pip install -q -e '.[molecule]'
+	touch $@
+
+molecule-prereqs: $(VENV)/.molecule-installed molecule-image tiny-image
+	STRATUS_CACHE=$(STRATUS_CACHE) PIP=$(BIN)/pip molecule/build-wheelhouse
+
+# Both scenarios, one after the other: create, converge, idempotence, verify,
+# destroy. MOLECULE_ARGS go to `molecule test` (e.g. --destroy=never).
+molecule: molecule-default molecule-multinode
+
+molecule-default: molecule-prereqs
+	$(MOLECULE_ENV) $(BIN)/molecule test -s default $(MOLECULE_ARGS)
+
+molecule-multinode: molecule-prereqs
+	$(MOLECULE_ENV) $(BIN)/molecule test -s multinode $(MOLECULE_ARGS)

@@ -28,7 +28,7 @@ options:
     default: anti-affinity
   rules:
     description:
-      - Policy rules, e.g. C({max_server_per_host: 2}) for O(policy=anti-affinity).
+      - "Policy rules, e.g. C({max_server_per_host: 2}) for O(policy=anti-affinity)."
     type: dict
   state:
     description: Whether the group should exist.
@@ -73,8 +73,10 @@ options:
     type: int
 attributes:
   check_mode:
+    description: Returns the group as it would be, without changing it.
     support: full
   diff_mode:
+    description: Returns the group's name, policy and rules before and after.
     support: full
 """
 

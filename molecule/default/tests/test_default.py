@@ -1,0 +1,104 @@
+"""The all-in-one cloud in one container: services, ports, the declared server,
+the guest's console, and the modes of the files that hold secrets."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import (
+    CONFIG_FILE,
+    CONTROLLER_CLOUDS_YAML,
+    GUEST_READY,
+    INSTANCES_PATH,
+    assert_secret_confined,
+    compute_services,
+    credential,
+    declared_servers,
+    read_config,
+    wait_for,
+)
+
+HOST = "aio"
+testinfra_hosts = [f"podman://{HOST}"]
+
+UNITS = [
+    "rabbitmq-server",
+    "mariadb",
+    "virtlogd",
+    "libvirtd",
+    "stratus-api",
+    "stratus-scheduler",
+    "stratus-conductor",
+    "stratus-compute",
+]
+
+
+@pytest.mark.parametrize("unit", UNITS)
+def test_unit_is_active_and_enabled(host, unit):
+    service = host.service(unit)
+    assert service.is_running, host.run(f"systemctl status --no-pager {unit}").stdout
+    assert service.is_enabled
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        # broker and database on loopback, as in inventories/aio
+        "tcp://127.0.0.1:5672",
+        "tcp://127.0.0.1:3306",
+        # the API where the Ansible controller (outside the container) reaches it
+        "tcp://0.0.0.0:8774",
+    ],
+)
+def test_port_is_listening(host, address):
+    assert host.socket(address).is_listening
+
+
+def test_database_is_mariadb(host):
+    connection = read_config(host)["database"]["connection"]
+    assert connection.startswith("mysql+pymysql://stratus:")
+
+
+def test_compute_service_is_up():
+    assert compute_services()[HOST]["State"] == "up"
+
+
+@pytest.mark.parametrize("name", sorted(declared_servers()))
+def test_declared_server_is_active_on_the_compute(servers, name):
+    server = servers[name]
+    assert server["status"] == "ACTIVE", server.get("fault")
+    assert server["OS-EXT-SRV-ATTR:host"] == HOST
+    assert server["flavor"]["name"] == declared_servers()[name]["server_flavor"]
+
+
+@pytest.mark.parametrize("name", sorted(declared_servers()))
+def test_guest_console_says_ready(host, servers, name):
+    server_id = servers[name]["id"]
+    log = host.file(f"{INSTANCES_PATH}/{server_id}/console.log")
+    wait_for(
+        f"{GUEST_READY} in the console of {name}",
+        lambda: f"{GUEST_READY} {server_id}" in log.content_string,
+        timeout=60,
+    )
+
+
+def test_config_is_root_owned_and_not_world_readable(host):
+    conf = host.file(CONFIG_FILE)
+    assert conf.user == "root"
+    assert conf.group == "stratus"
+    assert conf.mode & 0o027 == 0, oct(conf.mode)  # 0640 or stricter
+    directory = host.file(CONFIG_FILE.rsplit("/", 1)[0])
+    assert directory.mode & 0o007 == 0, oct(directory.mode)
+
+
+def test_clouds_yaml_is_private(host):
+    clouds = host.file(CONTROLLER_CLOUDS_YAML)
+    assert clouds.user == "root"
+    assert clouds.mode == 0o600, oct(clouds.mode)
+
+
+def test_database_password_is_only_in_the_database_section(host):
+    """An all-in-one host is a controller too, so its one stratus.conf carries the
+    database credentials (the compute-only check is in the multinode scenario);
+    they are in [database] and nowhere else: not in the other sections, the
+    units, clouds.yaml, the logs or the command lines."""
+    assert_secret_confined(host, credential("mariadb-password"), {("database", "connection")})
