@@ -96,34 +96,29 @@ test-deploy: venv
 # --- Molecule (molecule/) ---------------------------------------------------------------
 .PHONY: molecule-image molecule-prereqs molecule-default molecule-multinode
 
-# podman reads the repository's containers.conf (runc, raised ulimits); the
-# base image, the wheelhouse and the .debs behind them are cached under
-# STRATUS_CACHE and rebuilt when missing.
-STRATUS_CACHE ?= $(HOME)/.cache/stratus
-MOLECULE_ENV = CONTAINERS_CONF=$(CURDIR)/containers.conf STRATUS_CACHE=$(STRATUS_CACHE) \
-    STRATUS_WHEELHOUSE=$(STRATUS_CACHE)/wheelhouse \
-    STRATUS_ANSIBLE_COLLECTIONS_PATH="$$($(PY) -c 'import ansible_collections as c, os; \
-        print(os.path.dirname(list(c.__path__)[0]))')"
+# molecule/env sets what the scenarios need (CONTAINERS_CONF=containers.conf,
+# the cache under STRATUS_CACHE, default ~/.cache/stratus, the collections path).
+MOLECULE_ENV = eval "$$(VENV=$(VENV) molecule/env)" &&
 MOLECULE_ARGS ?=
 
 # The base image localhost/stratus-molecule-bookworm (skipped when it exists).
 molecule-image:
-	CONTAINERS_CONF=$(CURDIR)/containers.conf STRATUS_CACHE=$(STRATUS_CACHE) \
-	    scripts/build-molecule-image
+	scripts/build-molecule-image
 
 $(VENV)/.molecule-installed: $(VENV)/.installed pyproject.toml
 	$(BIN)/pip install -q -e '.[molecule]'
 	touch $@
 
+# The image, the test image, and the wheelhouse that the containers install from.
 molecule-prereqs: $(VENV)/.molecule-installed molecule-image tiny-image
-	STRATUS_CACHE=$(STRATUS_CACHE) PIP=$(BIN)/pip molecule/build-wheelhouse
+	$(MOLECULE_ENV) PIP=$(BIN)/pip molecule/build-wheelhouse
 
 # Both scenarios, one after the other: create, converge, idempotence, verify,
 # destroy. MOLECULE_ARGS go to `molecule test` (e.g. --destroy=never).
 molecule: molecule-default molecule-multinode
 
 molecule-default: molecule-prereqs
-	$(MOLECULE_ENV) $(BIN)/molecule test -s default $(MOLECULE_ARGS)
+	$(MOLECULE_ENV) molecule test -s default $(MOLECULE_ARGS)
 
 molecule-multinode: molecule-prereqs
-	$(MOLECULE_ENV) $(BIN)/molecule test -s multinode $(MOLECULE_ARGS)
+	$(MOLECULE_ENV) molecule test -s multinode $(MOLECULE_ARGS)

@@ -64,18 +64,21 @@ def credential(name: str) -> str:
     return (inventory_dir() / "credentials" / name).read_text().strip()
 
 
-def openstack(*args: str, check: bool = True) -> Any:
-    """Run the openstack CLI against the cloud; the parsed JSON of ``-f json``."""
+def openstack(*args: str, check: bool = True, parse: bool = True) -> Any:
+    """Run the openstack CLI against the cloud; the parsed JSON of ``-f json``
+    (for commands that print nothing, parse=False)."""
     cli = Path(sys.executable).with_name("openstack")
     result = subprocess.run(
-        [str(cli), "--os-cloud", CLOUD, *args, "-f", "json"],
+        [str(cli), "--os-cloud", CLOUD, *args, *(["-f", "json"] if parse else [])],
         capture_output=True,
         text=True,
         timeout=120,
     )
     if check and result.returncode != 0:
         raise AssertionError(f"openstack {' '.join(args)} failed: {result.stderr.strip()}")
-    return json.loads(result.stdout) if result.returncode == 0 and result.stdout.strip() else None
+    if not parse or result.returncode != 0:
+        return None
+    return json.loads(result.stdout)
 
 
 def wait_for(what: str, probe: Callable[[], Any], timeout: float = 120, every: float = 2) -> Any:

@@ -1,0 +1,173 @@
+"""A controller and two compute nodes: services, the compute nodes' config,
+placement (anti-affinity, same_host, the playbook's plan) and a compute node
+going down."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+from conftest import (
+    CONFIG_FILE,
+    CONTROLLER_CLOUDS_YAML,
+    GUEST_READY,
+    INSTANCES_PATH,
+    assert_secret_confined,
+    compute_services,
+    credential,
+    declared_servers,
+    group,
+    machine,
+    openstack,
+    read_config,
+    wait_for,
+)
+
+CONTROLLER = "controller"
+COMPUTES = ["compute1", "compute2"]
+
+CONTROL_UNITS = [
+    "rabbitmq-server",
+    "mariadb",
+    "stratus-api",
+    "stratus-scheduler",
+    "stratus-conductor",
+]
+COMPUTE_UNITS = ["virtlogd", "libvirtd", "stratus-compute"]
+
+
+def host_of(server: dict) -> str:
+    return server["OS-EXT-SRV-ATTR:host"]
+
+
+def test_inventory_matches_the_scenario():
+    assert group("control") == [CONTROLLER]
+    assert group("compute") == COMPUTES
+
+
+@pytest.mark.parametrize("unit", CONTROL_UNITS)
+def test_control_unit_is_active(unit):
+    service = machine(CONTROLLER).service(unit)
+    assert service.is_running and service.is_enabled
+
+
+@pytest.mark.parametrize("name", COMPUTES)
+@pytest.mark.parametrize("unit", COMPUTE_UNITS)
+def test_compute_unit_is_active(name, unit):
+    service = machine(name).service(unit)
+    assert service.is_running and service.is_enabled
+
+
+@pytest.mark.parametrize("name", COMPUTES)
+def test_compute_node_runs_no_control_service(name):
+    for unit in CONTROL_UNITS:
+        assert not machine(name).service(unit).is_running, unit
+
+
+@pytest.mark.parametrize("port", [5672, 3306, 8774])
+def test_controller_listens_for_the_other_machines(port):
+    assert machine(CONTROLLER).socket(f"tcp://0.0.0.0:{port}").is_listening
+
+
+@pytest.mark.parametrize("name", COMPUTES)
+def test_compute_config_has_no_database_credentials(name):
+    host = machine(name)
+    config = read_config(host)
+    assert not config.has_section("database")
+    assert_secret_confined(host, credential("mariadb-password"), allowed=set())
+    # ... and it does reach the broker on the controller.
+    assert f"@{CONTROLLER}:5672/" in config["DEFAULT"]["transport_url"]
+
+
+@pytest.mark.parametrize("name", [CONTROLLER, *COMPUTES])
+def test_config_file_mode(name):
+    conf = machine(name).file(CONFIG_FILE)
+    assert (conf.user, conf.group) == ("root", "stratus")
+    assert conf.mode & 0o027 == 0, oct(conf.mode)
+
+
+def test_controller_clouds_yaml_is_private():
+    clouds = machine(CONTROLLER).file(CONTROLLER_CLOUDS_YAML)
+    assert clouds.user == "root"
+    assert clouds.mode == 0o600, oct(clouds.mode)
+
+
+def test_both_computes_are_up():
+    services = compute_services()
+    assert {name: services[name]["State"] for name in COMPUTES} == dict.fromkeys(COMPUTES, "up")
+
+
+@pytest.mark.parametrize("name", sorted(declared_servers()))
+def test_declared_server_is_active(servers, name):
+    server = servers[name]
+    assert server["status"] == "ACTIVE", server.get("fault")
+    assert host_of(server) in COMPUTES
+
+
+@pytest.mark.parametrize("name", sorted(declared_servers()))
+def test_guest_console_says_ready(servers, name):
+    server = servers[name]
+    log = machine(host_of(server)).file(f"{INSTANCES_PATH}/{server['id']}/console.log")
+    wait_for(
+        f"{GUEST_READY} in the console of {name}",
+        lambda: f"{GUEST_READY} {server['id']}" in log.content_string,
+        timeout=60,
+    )
+
+
+def test_anti_affinity_pair_is_on_different_computes(servers):
+    members = [name for name, v in declared_servers().items() if v.get("server_group") == "web"]
+    assert len(members) == 2
+    assert host_of(servers[members[0]]) != host_of(servers[members[1]])
+
+
+def test_same_host_server_is_beside_its_target(servers):
+    hinted = {
+        name: v["server_hints"]["same_host"]
+        for name, v in declared_servers().items()
+        if "same_host" in v.get("server_hints", {})
+    }
+    assert hinted
+    for name, target in hinted.items():
+        assert host_of(servers[name]) == host_of(servers[target])
+
+
+def test_playbook_plan_matches_the_placement(servers):
+    plan = json.loads(
+        (Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "placement-plan.json").read_text()
+    )
+    assert sorted(plan) == sorted(declared_servers())
+    assert plan == {name: host_of(servers[name]) for name in plan}
+
+
+# Last: changes the cloud (and puts it back).
+def test_new_server_avoids_a_compute_that_is_down():
+    compute2 = machine("compute2")
+    name = f"failover-{uuid.uuid4().hex[:8]}"
+    compute2.run_expect([0], "systemctl stop stratus-compute")
+    try:
+        wait_for(
+            "compute2 to be down",
+            lambda: compute_services()["compute2"]["State"] == "down",
+            timeout=90,
+        )
+        assert compute_services()["compute1"]["State"] == "up"
+        openstack("server", "create", "--flavor", "m1.tiny", "--image", "tiny", name)
+        server = wait_for(
+            f"{name} to leave BUILD",
+            lambda: (s := openstack("server", "show", name))["status"] != "BUILD" and s,
+            timeout=180,
+        )
+        assert server["status"] == "ACTIVE", server.get("fault")
+        assert host_of(server) == "compute1"
+    finally:
+        openstack("server", "delete", "--wait", name, check=False, parse=False)
+        compute2.run_expect([0], "systemctl start stratus-compute")
+    wait_for(
+        "compute2 to be up again",
+        lambda: compute_services()["compute2"]["State"] == "up",
+        timeout=90,
+    )
