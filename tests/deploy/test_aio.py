@@ -99,11 +99,17 @@ def our_domains() -> list[str]:
     return mine
 
 
+FRESH_CHECK: dict[str, object] = {}
+
+
 @pytest.fixture(scope="module")
 def deployment():
-    """`make aio` from a host where nothing of Stratus is installed."""
+    """`make aio` from a host where nothing of Stratus is installed (after a
+    `make aio-check` there, whose result test_check_mode_on_a_fresh_host reads)."""
     run(["scripts/aio", "destroy"])
     assert not [p for p in STRATUS_PATHS if p.exists()]
+    check = run(["scripts/aio", "check"], check=False)
+    FRESH_CHECK.update(result=check, left=[p for p in STRATUS_PATHS if p.exists()])
     result = run(["make", "aio"], timeout=3600)
     TIMINGS["fresh make aio"] = result.seconds
     yield result
@@ -121,6 +127,16 @@ def extra_server(tmp_path: Path) -> Path:
         f"        {EXTRA}:\n          server_flavor: m1.tiny\n          server_image: tiny\n"
     )
     return path
+
+
+def test_check_mode_on_a_fresh_host(deployment) -> None:
+    """`make aio-check` before anything is deployed: no failure, nothing written, and
+    the resources it would create are listed."""
+    check = FRESH_CHECK["result"]
+    assert check.returncode == 0, check.tail()
+    assert FRESH_CHECK["left"] == []
+    assert "Everything declared would be created" in check.output
+    assert f"servers: {DECLARED}" in check.output
 
 
 def test_fresh_make_aio(deployment) -> None:
@@ -199,6 +215,17 @@ def test_second_make_aio_changes_nothing(deployment) -> None:
     assert failed(result.output) == 0
     assert pids() == before, "a run with nothing to change restarted services"
     assert result.seconds < RERUN_LIMIT, f"second make aio took {result.seconds:.0f} s"
+
+
+def test_check_mode_on_the_deployed_host_finds_nothing_to_change(deployment) -> None:
+    before = pids()
+    result = run(["scripts/aio", "check"])
+    assert {host: c["changed"] for host, c in recap(result.output).items()} == {
+        "aio": 0,
+        "localhost": 0,
+    }
+    assert f"{DECLARED}: aio (exists)" in result.output
+    assert pids() == before
 
 
 def test_check_mode_plans_a_new_server_and_changes_nothing(deployment, extra_server) -> None:
