@@ -93,10 +93,11 @@ def bootstrap(
             changed.append("assignment")
         for service_type, name, path in CATALOG:
             for interface, root in urls.items():
-                endpoint = db_identity.ensure_endpoint(
+                endpoint, endpoint_changed = db_identity.ensure_endpoint(
                     session, service_type, name, root.rstrip("/") + path, region, interface
                 )
-                changed.append(f"endpoint {endpoint.id}")
+                if endpoint_changed:
+                    changed.append(f"{interface} {service_type} endpoint {endpoint.url}")
     return "bootstrap: " + (
         "created or updated " + ", ".join(changed) if changed else "nothing to change"
     )

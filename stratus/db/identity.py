@@ -106,7 +106,9 @@ def ensure_region(session: Session, region_id: str) -> Region:
 
 def ensure_endpoint(
     session: Session, service_type: str, name: str, url: str, region_id: str, interface: str
-) -> Endpoint:
+) -> tuple[Endpoint, bool]:
+    """The service's endpoint for ``interface`` in ``region_id`` with ``url``, and
+    whether anything had to be created or changed for it."""
     service = session.scalar(sa.select(CatalogService).where(CatalogService.type == service_type))
     if service is None:
         service = CatalogService(type=service_type, name=name)
@@ -120,6 +122,7 @@ def ensure_endpoint(
             Endpoint.region_id == region_id,
         )
     )
+    changed = endpoint is None or endpoint.url != url
     if endpoint is None:
         endpoint = Endpoint(
             service_id=service.id, interface=interface, region_id=region_id, url=url
@@ -128,7 +131,7 @@ def ensure_endpoint(
     else:
         endpoint.url = url
     session.flush()
-    return endpoint
+    return endpoint, changed
 
 
 def projects_of(session: Session, user_id: str) -> list[Project]:
