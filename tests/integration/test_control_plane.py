@@ -370,3 +370,33 @@ def test_microversions(control_plane: ControlPlane) -> None:
     assert httpx.get(f"{control_plane.url}/healthcheck").text == "OK"
     discovery = httpx.get(f"{control_plane.url}/compute/v2.1").json()["version"]
     assert (discovery["min_version"], discovery["version"]) == ("2.1", "2.100")
+
+
+def test_db_sync_and_bootstrap_are_idempotent(control_plane: ControlPlane) -> None:
+    from tests.support.cloud import ADMIN_PASSWORD
+
+    assert "(was" not in control_plane.manage("db", "sync")
+    assert control_plane.manage("db", "version").strip() == "0001"
+    again = control_plane.manage(
+        "bootstrap",
+        "--bootstrap-password",
+        ADMIN_PASSWORD,
+        "--bootstrap-public-url",
+        control_plane.url,
+    )
+    assert "nothing to change" in again
+    moved = control_plane.manage(
+        "bootstrap",
+        "--bootstrap-password",
+        ADMIN_PASSWORD,
+        "--bootstrap-public-url",
+        "http://elsewhere:8774",
+    )
+    assert "public compute endpoint http://elsewhere:8774/compute/v2.1" in moved
+    control_plane.manage(
+        "bootstrap",
+        "--bootstrap-password",
+        ADMIN_PASSWORD,
+        "--bootstrap-public-url",
+        control_plane.url,
+    )
