@@ -10,7 +10,7 @@ short_description: Create or delete a Stratus server group
 description:
   - Makes a server group of the caller's project in a Stratus cloud match its
     declaration. Servers join a group when they are created (the C(server_group) option
-    of M(stratus_server)), and the scheduler keeps its policy.
+    of C(stratus_server)), and the scheduler keeps its policy.
   - A group's O(policy) and O(rules) cannot be changed in place; a difference fails
     the task with a message, since the group's members were placed under the old policy.
   - Used by the stratus_resources role for the inventory's C(stratus_server_groups).
@@ -42,8 +42,50 @@ options:
       - Defaults to C($OS_CLOUD); without a cloud, the C(OS_*) environment variables.
     type: str
   auth:
-    description: Credentials, overriding those of O(cloud) key by key.
+    description:
+      - Credentials, overriding those of O(cloud) key by key. Only O(auth.password) and
+        O(auth.token) are kept out of logs, so messages can name the URL and the user.
     type: dict
+    suboptions:
+      auth_url:
+        description: Identity v3 URL (C(/v3) is added when missing).
+        type: str
+      username:
+        description: User name (with O(auth.user_domain_name)).
+        type: str
+      user_id:
+        description: User id, instead of O(auth.username).
+        type: str
+      password:
+        description: Password of the user.
+        type: str
+      token:
+        description: An existing token, instead of a password.
+        type: str
+      project_name:
+        description: Project to scope the token to (with O(auth.project_domain_name)).
+        type: str
+      project_id:
+        description: Project id, instead of O(auth.project_name).
+        type: str
+      user_domain_name:
+        description: Domain of the user. Defaults to C(Default).
+        type: str
+      user_domain_id:
+        description: Domain id of the user.
+        type: str
+      project_domain_name:
+        description: Domain of the project. Defaults to C(Default).
+        type: str
+      project_domain_id:
+        description: Domain id of the project.
+        type: str
+      domain_name:
+        description: Domain of both the user and the project, when those are not given.
+        type: str
+      domain_id:
+        description: Domain id of both the user and the project, when those are not given.
+        type: str
   region_name:
     description: Region of the catalog endpoints to use.
     type: str
