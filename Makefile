@@ -23,7 +23,7 @@ $(VENV)/.installed: pyproject.toml
 
 venv: $(VENV)/.installed
 
-test: venv lint test-unit test-integration test-ansible
+test: venv lint test-unit test-integration test-ansible test-deploy
 
 test-unit: venv
 	$(BIN)/pytest -q tests/unit tests/support
