@@ -23,7 +23,9 @@ $(VENV)/.installed: pyproject.toml
 
 venv: $(VENV)/.installed
 
-test: venv lint test-unit test-integration test-ansible test-deploy
+# The Molecule scenarios come last: they need podman, runc and debootstrap
+# (.ci/run installs them) and build their base image when it is missing.
+test: venv lint test-unit test-integration test-ansible test-deploy molecule
 
 test-unit: venv
 	$(BIN)/pytest -q tests/unit tests/support

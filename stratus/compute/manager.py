@@ -176,10 +176,30 @@ class ComputeManager:
 
     # --- helpers ----------------------------------------------------------------------------
 
-    def _update(self, uuid: str, values: dict, **expected: Any) -> dict | None:
+    def _update(
+        self,
+        uuid: str,
+        values: dict,
+        ctxt: dict | None = None,
+        event: dict | None = None,
+        **expected: Any,
+    ) -> bool:
+        """Change the instance if it is in the ``expected`` states; True if it was.
+        ``event`` (see ``_event_record``) is recorded with the change."""
         return self.conductor.call(
-            self._ctxt(), "instance_update", instance_uuid=uuid, values=values, **expected
+            ctxt or self._ctxt(),
+            "instance_update",
+            instance_uuid=uuid,
+            values=values,
+            event=event,
+            **expected,
         )
+
+    def _event_record(
+        self, event: str, result: str | None = None, details: str | None = None
+    ) -> dict[str, Any]:
+        """Starts ``event`` of an instance action, or finishes it with ``result``."""
+        return {"event": event, "host": self.host, "result": result, "details": details}
 
     def _event(
         self,
@@ -190,13 +210,7 @@ class ComputeManager:
         details: str | None = None,
     ) -> None:
         self.conductor.call(
-            ctxt,
-            "action_event",
-            instance_uuid=uuid,
-            event=event,
-            host=self.host,
-            result=result,
-            details=details,
+            ctxt, "action_event", instance_uuid=uuid, **self._event_record(event, result, details)
         )
 
     def _download(self, image_id: str, dest: str) -> None:
@@ -238,12 +252,19 @@ class ComputeManager:
     ) -> None:
         uuid = instance["uuid"]
         with self._lock(uuid):
-            self._event(ctxt, uuid, BUILD_EVENT)
+            # Still wanted (not deleted meanwhile)? The same call opens the build event.
+            if not self._update(
+                uuid,
+                {},
+                ctxt,
+                self._event_record(BUILD_EVENT),
+                expected_task_state=states.SPAWNING,
+            ):
+                self._event(ctxt, uuid, BUILD_EVENT)
+                self._event(ctxt, uuid, BUILD_EVENT, "Error", "deleted before it was spawned")
+                return
             try:
                 paths = self._fetch_images(ctxt, instance, image_url)
-                if self._update(uuid, {}, expected_task_state=states.SPAWNING) is None:
-                    self._event(ctxt, uuid, BUILD_EVENT, "Error", "deleted before it was spawned")
-                    return
                 self.driver.spawn(instance, instance["images"]["disk"], paths)
             except Exception as exc:
                 LOG.warning("build of %s failed on %s: %s", uuid, self.host, exc)
@@ -261,7 +282,7 @@ class ComputeManager:
                     details=traceback.format_exc(),
                 )
                 return
-            done = self._update(
+            if not self._update(
                 uuid,
                 {
                     "vm_state": states.ACTIVE,
@@ -269,15 +290,14 @@ class ComputeManager:
                     "power_state": self.driver.get_power_state(instance),
                     "launched_at": True,
                 },
+                ctxt,
+                self._event_record(BUILD_EVENT, "Success"),
                 expected_task_state=states.SPAWNING,
-            )
-            if done is None:
+            ):
                 # Deleted while it was spawning: take the guest down again.
                 self.driver.destroy(instance, cleanup=True)
                 self.conductor.call(ctxt, "instance_destroyed", instance_uuid=uuid)
                 self._event(ctxt, uuid, BUILD_EVENT, "Error", "deleted while spawning")
-                return
-            self._event(ctxt, uuid, BUILD_EVENT, "Success")
 
     def terminate_instance(self, ctxt: dict, instance_uuid: str) -> None:
         with self._lock(instance_uuid):
@@ -300,11 +320,6 @@ class ComputeManager:
                 DRIVER_CALLS[action](self.driver, instance)
             except Exception as exc:
                 LOG.warning("%s of %s failed: %s", action, instance_uuid, exc)
-                self._update(
-                    instance_uuid,
-                    {"task_state": None, "power_state": self.driver.get_power_state(instance)},
-                    expected_task_state=transition.task,
-                )
                 self.conductor.call(
                     ctxt,
                     "instance_fault",
@@ -314,7 +329,13 @@ class ComputeManager:
                     details=traceback.format_exc(),
                     host=self.host,
                 )
-                self._event(ctxt, instance_uuid, event, "Error", str(exc))
+                self._update(
+                    instance_uuid,
+                    {"task_state": None, "power_state": self.driver.get_power_state(instance)},
+                    ctxt,
+                    self._event_record(event, "Error", str(exc)),
+                    expected_task_state=transition.task,
+                )
                 return
             self._update(
                 instance_uuid,
@@ -323,9 +344,10 @@ class ComputeManager:
                     "task_state": None,
                     "power_state": self.driver.get_power_state(instance),
                 },
+                ctxt,
+                self._event_record(event, "Success"),
                 expected_task_state=transition.task,
             )
-            self._event(ctxt, instance_uuid, event, "Success")
 
     def get_console_output(self, ctxt: dict, instance_uuid: str, length: int | None) -> str:
         return self.driver.get_console_output({"uuid": instance_uuid}, length)

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from stratus.compute import states
 from stratus.conf import CONF
 from stratus.db import identity as db_identity
+from stratus.db import images as db_images
 from stratus.db import instances as db_instances
 from stratus.db import server_groups as db_server_groups
 from stratus.db import services as db_services
@@ -63,21 +64,15 @@ def instance_dict(instance: Instance) -> dict[str, Any]:
     }
 
 
-def _image_meta(session, image_id: str) -> dict[str, Any]:
-    image = session.get(Image, image_id)
-    if image is None:
-        return {"id": image_id}
-    return {
-        "id": image.id,
-        "name": image.name,
-        "disk_format": image.disk_format,
-        "container_format": image.container_format,
-        "size": image.size,
-        "checksum": image.checksum,
-        "os_hash_algo": image.os_hash_algo,
-        "os_hash_value": image.os_hash_value,
-        "properties": {p.name: p.value for p in image.properties},
-    }
+def _images_to_fetch(session, instance: Instance) -> dict[str, dict[str, Any]]:
+    """The images a compute node fetches to boot ``instance``, by role: the disk image
+    as the API resolved it at create time, and the kernel and ramdisk it names."""
+    images = {"disk": instance.request_spec["image"]}
+    for role, image_id in (("kernel", instance.kernel_id), ("ramdisk", instance.ramdisk_id)):
+        image = session.get(Image, image_id) if image_id else None
+        if image_id:
+            images[role] = db_images.boot_meta(image) if image else {"id": image_id}
+    return images
 
 
 def _image_url(session) -> str | None:
@@ -86,6 +81,25 @@ def _image_url(session) -> str | None:
             urls = {e.interface: e.url for e in service.endpoints if e.enabled}
             return urls.get("internal") or urls.get("public") or urls.get("admin")
     return None
+
+
+def _record_event(
+    session,
+    ctxt: dict,
+    instance_uuid: str,
+    event: str,
+    host: str,
+    result: str | None = None,
+    details: str | None = None,
+) -> None:
+    """Start ``event`` of the request's action, or finish it with ``result``."""
+    request_id = ctxt.get("request_id", "")
+    if result is None:
+        db_instances.start_event(session, instance_uuid, request_id, event, host)
+    else:
+        db_instances.finish_event(
+            session, instance_uuid, request_id, event, result, details=details
+        )
 
 
 class ConductorManager:
@@ -169,15 +183,7 @@ class ConductorManager:
                     session, uuid, ctxt.get("request_id", ""), finished_event, "Success"
                 )
             payload = instance_dict(instance)
-            payload["images"] = {
-                role: _image_meta(session, image_id)
-                for role, image_id in (
-                    ("disk", instance.image_ref),
-                    ("kernel", instance.kernel_id),
-                    ("ramdisk", instance.ramdisk_id),
-                )
-                if image_id
-            }
+            payload["images"] = _images_to_fetch(session, instance)
         self.compute.cast(
             ctxt,
             selection["host"],
@@ -314,9 +320,12 @@ class ConductorManager:
         values: dict,
         expected_task_state: Any = "<any>",
         expected_vm_state: Any = "<any>",
-    ) -> dict | None:
-        """Apply a state change; None when the instance is gone or not in the expected
-        states ("<any>" means no expectation; None is a real value for task_state)."""
+        event: dict | None = None,
+    ) -> bool:
+        """Apply a state change; False when the instance is gone or not in the expected
+        states ("<any>" means no expectation; None is a real value for task_state).
+        ``event`` (the arguments of ``action_event``) is recorded in the same
+        transaction when the change applies, which saves compute nodes a round trip."""
         allowed = {"vm_state", "task_state", "power_state", "launched_at"}
         unknown = set(values) - allowed
         if unknown:
@@ -328,17 +337,16 @@ class ConductorManager:
             return db_instances.UNSET if value == "<any>" else value
 
         with transaction() as session:
-            try:
-                instance = db_instances.update(
-                    session,
-                    instance_uuid,
-                    values,
-                    expected_task_state=expectation(expected_task_state),
-                    expected_vm_state=expectation(expected_vm_state),
-                )
-            except db_instances.UnexpectedState:
-                return None
-            return instance_dict(instance)
+            applied = db_instances.change(
+                session,
+                instance_uuid,
+                values,
+                expected_task_state=expectation(expected_task_state),
+                expected_vm_state=expectation(expected_vm_state),
+            )
+            if applied and event:
+                _record_event(session, ctxt, instance_uuid, **event)
+            return applied
 
     def instance_destroyed(self, ctxt: dict, instance_uuid: str) -> None:
         """The guest is gone: release its allocation and mark the instance deleted."""
@@ -364,19 +372,7 @@ class ConductorManager:
         details: str | None = None,
     ) -> None:
         with transaction() as session:
-            if result is None:
-                db_instances.start_event(
-                    session, instance_uuid, ctxt.get("request_id", ""), event, host
-                )
-            else:
-                db_instances.finish_event(
-                    session,
-                    instance_uuid,
-                    ctxt.get("request_id", ""),
-                    event,
-                    result,
-                    details=details,
-                )
+            _record_event(session, ctxt, instance_uuid, event, host, result, details)
 
     def instance_fault(
         self, ctxt: dict, instance_uuid: str, code: int, message: str, details: str, host: str

@@ -22,7 +22,8 @@ OPTS = [
         "max_pool_size",
         default=10,
         min=1,
-        help="Connections kept open per process (server databases only).",
+        help="Connections kept open per process; as many again may be opened for a "
+        "burst and are closed after it.",
     ),
     cfg.IntOpt(
         "pool_recycle", default=3600, help="Seconds after which a pooled connection is replaced."

@@ -72,13 +72,18 @@ def roles_of(session: Session, user_id: str, project_id: str) -> list[Role]:
 
 
 def token_subject(session: Session, user_id: str, project_id: str | None, audit_id: str):
-    """One round trip for what validating a token needs: the user, the project, the
+    """Two queries for what validating a token needs: the user, the project, the
     role names on it, and whether the token was revoked."""
-    revoked = session.get(RevokedToken, audit_id) is not None
-    user = session.get(User, user_id)
-    project = session.get(Project, project_id) if project_id else None
-    roles = role_names(session, user_id, project_id) if project_id else set()
-    return user, project, roles, revoked
+    revoked = sa.exists().where(RevokedToken.audit_id == audit_id)
+    row = session.execute(
+        sa.select(User, Project, revoked)
+        .select_from(User)
+        .outerjoin(Project, Project.id == sa.literal(project_id))
+        .where(User.id == user_id)
+    ).one_or_none()
+    user, project, is_revoked = row if row else (None, None, False)
+    roles = role_names(session, user_id, project_id) if project_id and user else set()
+    return user, project, roles, is_revoked
 
 
 def revoke(session: Session, audit_id: str, expires_at: dt.datetime) -> None:

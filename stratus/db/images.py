@@ -37,6 +37,24 @@ def visible(image: Image, project_id: str | None, is_admin: bool) -> bool:
     return project_id is not None and image.owner == project_id
 
 
+def boot_meta(image: Image) -> dict[str, Any]:
+    """What booting from ``image`` needs to know of it: the API records this in the
+    server's request spec and compute nodes fetch and check the image by it."""
+    return {
+        "id": image.id,
+        "name": image.name,
+        "disk_format": image.disk_format,
+        "container_format": image.container_format,
+        "size": image.size,
+        "checksum": image.checksum,
+        "os_hash_algo": image.os_hash_algo,
+        "os_hash_value": image.os_hash_value,
+        "min_disk": image.min_disk,
+        "min_ram": image.min_ram,
+        "properties": {p.name: p.value for p in image.properties},
+    }
+
+
 def create(
     session: Session,
     values: dict[str, Any],

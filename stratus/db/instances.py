@@ -39,15 +39,15 @@ def get(
     return session.scalar(stmt)
 
 
-def update(
+def change(
     session: Session,
     uuid: str,
     values: dict[str, Any],
     expected_task_state: Any = UNSET,
     expected_vm_state: Any = UNSET,
-) -> Instance:
+) -> bool:
     """Apply ``values`` if the instance exists (not deleted) and its states match the
-    expectations (a value or a list of acceptable values); else UnexpectedState."""
+    expectations (a value or a list of acceptable values); False if it did not."""
     stmt = sa.update(Instance).where(Instance.uuid == uuid, Instance.deleted.is_(False))
     for column, expected in (
         (Instance.task_state, expected_task_state),
@@ -59,11 +59,23 @@ def update(
         conditions = [column.is_(None) if o is None else column == o for o in options]
         stmt = stmt.where(sa.or_(*conditions))
     values = dict(values, updated_at=utcnow())
-    if session.execute(stmt.values(**values)).rowcount != 1:
+    return session.execute(stmt.values(**values)).rowcount == 1
+
+
+def update(
+    session: Session,
+    uuid: str,
+    values: dict[str, Any],
+    expected_task_state: Any = UNSET,
+    expected_vm_state: Any = UNSET,
+) -> Instance:
+    """``change``, then the changed instance; UnexpectedState if nothing changed."""
+    if not change(session, uuid, values, expected_task_state, expected_vm_state):
         raise UnexpectedState(f"instance {uuid} is deleted or not in the expected state")
-    instance = get(session, uuid)
-    session.refresh(instance)
-    return instance
+    # The UPDATE went around the session: reload what it may hold already.
+    return session.scalars(
+        sa.select(Instance).where(Instance.uuid == uuid).execution_options(populate_existing=True)
+    ).one()
 
 
 def start_task(

@@ -21,6 +21,9 @@ def create_engine(url: str) -> Engine:
         engine = sa.create_engine(
             url,
             connect_args={"timeout": CONF.database.sqlite_busy_timeout, "check_same_thread": False},
+            # Busy services run many sessions at once: keep their connections (and the
+            # pragmas below) instead of reopening one for each.
+            pool_size=CONF.database.max_pool_size,
         )
 
         @event.listens_for(engine, "connect")

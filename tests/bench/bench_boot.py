@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import psutil
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -119,7 +120,29 @@ def serial(booter: Booter, label: str) -> dict:
     return {"p50": statistics.median(latencies), "p95": percentile(latencies, 0.95)}
 
 
+def cpu_seconds(cloud: Cloud) -> dict[str, float]:
+    """CPU time (user + system) so far of each process of ``cloud`` by role, of the
+    broker, and of this benchmark's own clients."""
+    roles = {"stratus-api": "api", "stratus-conductor": "conductor"}
+    roles |= {"stratus-scheduler": "scheduler", "stratus-compute": "compute"}
+    totals: dict[str, float] = {}
+    for process in psutil.process_iter(["cmdline", "cpu_times"]):
+        cmdline = " ".join(process.info["cmdline"] or ())
+        role = None
+        if process.pid == psutil.Process().pid:
+            role = "bench clients"
+        elif "beam.smp" in cmdline and "stratus-rabbitmq-" in cmdline:
+            role = "rabbitmq"
+        elif str(cloud.workdir) in cmdline:
+            role = next((name for binary, name in roles.items() if binary in cmdline), None)
+        if role and process.info["cpu_times"]:
+            times = process.info["cpu_times"]
+            totals[role] = totals.get(role, 0.0) + times.user + times.system
+    return totals
+
+
 def concurrent(booter: Booter) -> dict:
+    cpu_before = cpu_seconds(booter.cloud)
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=CLIENTS) as pool:
         # Clients poll every 500 ms here (the CLI polls every 5 s) so that their polling
@@ -128,11 +151,16 @@ def concurrent(booter: Booter) -> dict:
             pool.map(lambda i: booter.boot(f"load-{i}", poll=0.5), range(CONCURRENT_BOOTS))
         )
     elapsed = time.perf_counter() - started
+    cpu_after = cpu_seconds(booter.cloud)
     latencies = [seconds for _, seconds in results]
     return {
         "boots_per_s": CONCURRENT_BOOTS / elapsed,
         "p50": statistics.median(latencies),
         "p95": percentile(latencies, 0.95),
+        "cpu_ms_per_boot": {
+            role: (cpu_after[role] - cpu_before.get(role, 0.0)) * 1000 / CONCURRENT_BOOTS
+            for role in cpu_after
+        },
     }
 
 
@@ -162,7 +190,10 @@ def main() -> None:
         cloud = Cloud(
             rabbit.transport_url,
             fake_db,
-            extra_conf={"DEFAULT": {"report_interval": 10, "service_down_time": 120}},
+            extra_conf={
+                "DEFAULT": {"report_interval": 10, "service_down_time": 120},
+                "scheduler": {"host_refresh_interval": 5.0},
+            },
         )
         cloud.start()
         try:
@@ -173,7 +204,13 @@ def main() -> None:
                     "fake",
                     "fake",
                     {
-                        "compute": {"fake_node_count": FAKE_NODES},
+                        # The fleet runs the periodic tasks at their defaults, not at
+                        # the short intervals that the functional tests use.
+                        "compute": {
+                            "fake_node_count": FAKE_NODES,
+                            "sync_power_state_interval": 10,
+                            "resource_update_interval": 60,
+                        },
                         "DEFAULT": {"report_interval": 10},
                     },
                 ),
@@ -203,6 +240,12 @@ def main() -> None:
     for name, result in rows:
         rate = f"{result['boots_per_s']:9.1f}" if "boots_per_s" in result else f"{'':>9}"
         print(f"{name:45} {result['p50'] * 1000:9.0f} {result['p95'] * 1000:9.0f} {rate}")
+    for name, result in rows:
+        if "cpu_ms_per_boot" in result:
+            print(f"\nCPU ms per boot by process ({name}; {psutil.cpu_count()} cores)")
+            for role, ms in sorted(result["cpu_ms_per_boot"].items(), key=lambda r: -r[1]):
+                print(f"  {role:20} {ms:7.1f}")
+            print(f"  {'total':20} {sum(result['cpu_ms_per_boot'].values()):7.1f}")
 
 
 if __name__ == "__main__":

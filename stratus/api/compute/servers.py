@@ -21,11 +21,12 @@ from stratus.api.policy import authorize
 from stratus.compute import states
 from stratus.conf import CONF
 from stratus.db import flavors as db_flavors
+from stratus.db import images as db_images
 from stratus.db import instances as db_instances
 from stratus.db import quotas as db_quotas
 from stratus.db import server_groups as db_server_groups
 from stratus.db import services as db_services
-from stratus.db.models import Image, Instance, KeyPair, ServerGroup
+from stratus.db.models import Image, Instance, InstanceFault, KeyPair, ServerGroup
 from stratus.db.session import transaction
 from stratus.scheduler import claims
 
@@ -283,6 +284,13 @@ def summary_view(request: Request, instance: Instance) -> dict[str, Any]:
     }
 
 
+def _fault_shown(session, instance: Instance) -> InstanceFault | None:
+    """The fault that a server view shows: the latest, of an ERROR or DELETED server."""
+    if instance.vm_state not in (states.ERROR, states.DELETED):
+        return None
+    return db_instances.latest_fault(session, instance.uuid)
+
+
 def _group_of(session, instance_uuid: str) -> list[str]:
     group = db_server_groups.group_for_instance(session, instance_uuid)
     return [group.uuid] if group else []
@@ -320,20 +328,12 @@ def _resolve_flavor(session, context: RequestContext, ref: str | int) -> dict[st
     }
 
 
-def image_visible(image: Image, context: RequestContext) -> bool:
-    return (
-        context.is_admin
-        or image.owner == context.project_id
-        or image.visibility in ("public", "community")
-    )
-
-
 def _resolve_image(
     session, context: RequestContext, image_ref: str, flavor: dict[str, Any]
 ) -> dict[str, Any]:
     image_id = image_ref.rstrip("/").rsplit("/", 1)[-1]
     image = session.get(Image, image_id)
-    if image is None or not image_visible(image, context):
+    if image is None or not db_images.visible(image, context.project_id, context.is_admin):
         raise BadRequest(f"Image {image_id} could not be found.")
     if image.status != "active":
         raise BadRequest(f"Image {image_id} is not active (status {image.status}).")
@@ -348,20 +348,7 @@ def _resolve_image(
         raise BadRequest(
             f"Flavor's disk is too small for requested image: the image needs {image.min_disk} GiB."
         )
-    properties = {p.name: p.value for p in image.properties}
-    return {
-        "id": image.id,
-        "name": image.name,
-        "disk_format": image.disk_format,
-        "container_format": image.container_format,
-        "size": image.size,
-        "checksum": image.checksum,
-        "os_hash_algo": image.os_hash_algo,
-        "os_hash_value": image.os_hash_value,
-        "min_disk": image.min_disk,
-        "min_ram": image.min_ram,
-        "properties": properties,
-    }
+    return db_images.boot_meta(image)
 
 
 def _boot_image_ref(data: ServerCreate) -> str:
@@ -696,11 +683,7 @@ def _list_servers(request: Request, context: RequestContext, detail: bool) -> di
         page = rows[:limit]
         faults = {}
         if detail:
-            faults = {
-                r.uuid: db_instances.latest_fault(session, r.uuid)
-                for r in page
-                if r.vm_state in (states.ERROR, states.DELETED)
-            }
+            faults = {r.uuid: _fault_shown(session, r) for r in page}
         servers = [
             server_view(request, context, r, faults.get(r.uuid))
             if detail
@@ -741,7 +724,7 @@ def show_server(
 ) -> dict:
     with transaction() as session:
         instance = load_instance(session, context, server_id)
-        fault = db_instances.latest_fault(session, instance.uuid)
+        fault = _fault_shown(session, instance)
         return {
             "server": server_view(
                 request, context, instance, fault, _group_of(session, instance.uuid)
