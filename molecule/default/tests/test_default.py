@@ -76,7 +76,7 @@ def test_guest_console_says_ready(host, servers, name):
     log = host.file(f"{INSTANCES_PATH}/{server_id}/console.log")
     wait_for(
         f"{GUEST_READY} in the console of {name}",
-        lambda: f"{GUEST_READY} {server_id}" in log.content_string,
+        lambda: log.exists and f"{GUEST_READY} {server_id}" in log.content_string,
         timeout=60,
     )
 

@@ -113,7 +113,7 @@ def test_guest_console_says_ready(servers, name):
     log = machine(host_of(server)).file(f"{INSTANCES_PATH}/{server['id']}/console.log")
     wait_for(
         f"{GUEST_READY} in the console of {name}",
-        lambda: f"{GUEST_READY} {server['id']}" in log.content_string,
+        lambda: log.exists and f"{GUEST_READY} {server['id']}" in log.content_string,
         timeout=60,
     )
 
