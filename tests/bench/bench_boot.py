@@ -170,7 +170,7 @@ def serial(booter: Booter, label: str) -> dict:
 
 def cpu_seconds(cloud: Cloud) -> dict[str, float]:
     """CPU time (user + system) so far of each process of ``cloud`` by role, of the
-    broker, and of this benchmark's own clients."""
+    broker and the private MariaDB server, and of this benchmark's own clients."""
     roles = {"stratus-api": "api", "stratus-conductor": "conductor"}
     roles |= {"stratus-scheduler": "scheduler", "stratus-compute": "compute"}
     totals: dict[str, float] = {}
@@ -181,6 +181,8 @@ def cpu_seconds(cloud: Cloud) -> dict[str, float]:
             role = "bench clients"
         elif "beam.smp" in cmdline and "stratus-rabbitmq-" in cmdline:
             role = "rabbitmq"
+        elif "mariadbd" in cmdline and "stratus-mariadb-" in cmdline:
+            role = "mariadb"
         elif str(cloud.workdir) in cmdline:
             role = next((name for binary, name in roles.items() if binary in cmdline), None)
         if role and process.info["cpu_times"]:
