@@ -277,7 +277,6 @@ class ComputeManager:
                     host=self.host,
                     alternates=alternates,
                     attempt=attempt,
-                    image_url=image_url,
                     message=str(exc),
                     details=traceback.format_exc(),
                 )

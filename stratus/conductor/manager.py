@@ -3,7 +3,9 @@ that compute nodes call (they hold no database credentials)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import time
 from typing import Any
 
 import oslo_messaging as messaging
@@ -31,6 +33,8 @@ LOG = logging.getLogger(__name__)
 
 BUILD_EVENT = "compute__do_build_and_run_instance"
 SCHEDULE_EVENT = "conductor_schedule_and_build_instances"
+# How long the conductor trusts the image endpoint it read from the catalog.
+IMAGE_URL_TTL = 60.0
 
 
 def instance_dict(instance: Instance) -> dict[str, Any]:
@@ -108,49 +112,55 @@ class ConductorManager:
     def __init__(self) -> None:
         self.scheduler = SchedulerAPI()
         self.compute = ComputeAPI()
+        self._cached_image_url: tuple[str | None, float] = (None, 0.0)
 
     # --- builds -------------------------------------------------------------------------
 
-    def build_instances(self, ctxt: dict, instance_uuids: list[str]) -> None:
-        with transaction() as session:
-            live = [i for i in (db_instances.get(session, u) for u in instance_uuids) if i]
-            if not live:
-                return
-            for instance in live:
-                db_instances.start_event(
-                    session, instance.uuid, ctxt.get("request_id", ""), SCHEDULE_EVENT, CONF.host
+    def build_instances(self, ctxt: dict, instance_uuids: list[str], spec: dict) -> None:
+        """Schedule the instances the API recorded with request spec ``spec`` and hand
+        each to its host. Instances deleted meanwhile are scheduled too: handing them
+        over fails on their state and gives their claim back."""
+        scheduled_at = utcnow()
+        request_spec = {
+            "flavor": spec["flavor"],
+            "image_id": spec["image"]["id"],
+            "image_properties": spec["image"].get("properties", {}),
+            "project_id": spec["project_id"],
+            "user_id": spec["user_id"],
+            "availability_zone": spec.get("availability_zone"),
+            "scheduler_hints": spec.get("scheduler_hints", {}),
+            "force_hosts": spec.get("force_hosts", []),
+            "is_admin": "admin" in ctxt.get("roles", []),
+            "instance_group": None,
+        }
+        if request_spec["scheduler_hints"].get("group"):
+            with transaction() as session:
+                request_spec["instance_group"] = db_server_groups.scheduler_view_for_instance(
+                    session, instance_uuids[0]
                 )
-            first = live[0]
-            spec = first.request_spec
-            request_spec = {
-                "flavor": spec["flavor"],
-                "image_id": first.image_ref,
-                "image_properties": spec["image"].get("properties", {}),
-                "project_id": first.project_id,
-                "user_id": first.user_id,
-                "availability_zone": spec.get("availability_zone"),
-                "scheduler_hints": spec.get("scheduler_hints", {}),
-                "force_hosts": spec.get("force_hosts", []),
-                "is_admin": "admin" in ctxt.get("roles", []),
-                "instance_group": db_server_groups.scheduler_view_for_instance(session, first.uuid),
-            }
-            image_url = _image_url(session)
-        uuids = [i.uuid for i in live]
         try:
-            answer = self.scheduler.select_destinations(ctxt, request_spec, uuids, True)
+            answer = self.scheduler.select_destinations(ctxt, request_spec, instance_uuids, True)
         except messaging.MessagingTimeout:
             answer = {
                 "error": "No valid host was found: the scheduler did not answer in "
                 f"{CONF.rpc.call_timeout} s."
             }
         if "error" in answer:
-            for uuid in uuids:
-                self._fail(ctxt, uuid, answer["error"], "", SCHEDULE_EVENT)
+            for uuid in instance_uuids:
+                self._fail(ctxt, uuid, answer["error"], "", scheduled_at)
             return
-        for uuid, selections in zip(uuids, answer["selections"], strict=True):
-            self._hand_to_compute(
-                ctxt, uuid, selections[0], selections[1:], 1, image_url, SCHEDULE_EVENT
-            )
+        for uuid, selections in zip(instance_uuids, answer["selections"], strict=True):
+            self._hand_to_compute(ctxt, uuid, selections[0], selections[1:], 1, scheduled_at)
+
+    def image_url(self) -> str | None:
+        """The image endpoint compute nodes download from, read from the catalog at
+        most every IMAGE_URL_TTL seconds rather than once per build."""
+        url, expires = self._cached_image_url
+        if time.monotonic() >= expires:
+            with transaction() as session:
+                url = _image_url(session)
+            self._cached_image_url = (url, time.monotonic() + IMAGE_URL_TTL)
+        return url
 
     def _hand_to_compute(
         self,
@@ -159,9 +169,10 @@ class ConductorManager:
         selection: dict,
         alternates: list[dict],
         attempt: int,
-        image_url: str | None,
-        finished_event: str,
+        scheduled_at: dt.datetime | None,
     ) -> None:
+        """Record the instance on the chosen host and cast the build there;
+        ``scheduled_at`` (the first attempt) records the scheduling event."""
         with transaction() as session:
             try:
                 instance = db_instances.update(
@@ -178,9 +189,15 @@ class ConductorManager:
                 # Deleted while it was being scheduled: give the claim back.
                 claims.release(session, uuid)
                 return
-            if finished_event:
-                db_instances.finish_event(
-                    session, uuid, ctxt.get("request_id", ""), finished_event, "Success"
+            if scheduled_at:
+                db_instances.record_event(
+                    session,
+                    uuid,
+                    ctxt.get("request_id", ""),
+                    SCHEDULE_EVENT,
+                    CONF.host,
+                    scheduled_at,
+                    "Success",
                 )
             payload = instance_dict(instance)
             payload["images"] = _images_to_fetch(session, instance)
@@ -191,7 +208,7 @@ class ConductorManager:
             instance=payload,
             alternates=alternates,
             attempt=attempt,
-            image_url=image_url,
+            image_url=self.image_url(),
         )
 
     def build_failed(
@@ -201,7 +218,6 @@ class ConductorManager:
         host: str,
         alternates: list[dict],
         attempt: int,
-        image_url: str | None,
         message: str,
         details: str = "",
     ) -> None:
@@ -236,13 +252,21 @@ class ConductorManager:
                 f"Build of instance {instance_uuid} failed on "
                 f"{attempt} host(s); the last error was: {message}",
                 details,
-                None,
             )
             return
         LOG.info("rescheduling %s from %s to %s", instance_uuid, host, chosen["host"])
-        self._hand_to_compute(ctxt, instance_uuid, chosen, alternates, attempt + 1, image_url, "")
+        self._hand_to_compute(ctxt, instance_uuid, chosen, alternates, attempt + 1, None)
 
-    def _fail(self, ctxt: dict, uuid: str, message: str, details: str, event: str | None) -> None:
+    def _fail(
+        self,
+        ctxt: dict,
+        uuid: str,
+        message: str,
+        details: str,
+        scheduled_at: dt.datetime | None = None,
+    ) -> None:
+        """Put the instance in ERROR with a fault; ``scheduled_at`` records the failed
+        scheduling event."""
         with transaction() as session:
             claims.release(session, uuid)
             try:
@@ -250,9 +274,16 @@ class ConductorManager:
             except db_instances.UnexpectedState:
                 return
             db_instances.add_fault(session, uuid, 500, message, details, CONF.host)
-            if event:
-                db_instances.finish_event(
-                    session, uuid, ctxt.get("request_id", ""), event, "Error", details=message
+            if scheduled_at:
+                db_instances.record_event(
+                    session,
+                    uuid,
+                    ctxt.get("request_id", ""),
+                    SCHEDULE_EVENT,
+                    CONF.host,
+                    scheduled_at,
+                    "Error",
+                    details=message,
                 )
         LOG.warning("instance %s failed: %s", uuid, message)
 

@@ -10,7 +10,7 @@ import datetime as dt
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from stratus.db.models import (
     Instance,
@@ -73,8 +73,12 @@ def update(
     if not change(session, uuid, values, expected_task_state, expected_vm_state):
         raise UnexpectedState(f"instance {uuid} is deleted or not in the expected state")
     # The UPDATE went around the session: reload what it may hold already.
+    # Its metadata only when asked for: state changes rarely need it.
     return session.scalars(
-        sa.select(Instance).where(Instance.uuid == uuid).execution_options(populate_existing=True)
+        sa.select(Instance)
+        .where(Instance.uuid == uuid)
+        .options(lazyload(Instance.metadata_items))
+        .execution_options(populate_existing=True)
     ).one()
 
 
@@ -242,19 +246,53 @@ def finish_event(
         )
         .values(finish_time=now, result=result, traceback=traceback, details=details)
     )
-    action: dict[str, Any] = {"updated_at": now}
-    if result == "Error":
-        action["message"] = "Error"
+    _touch_action(session, action_id, now, result)
+
+
+def record_event(
+    session: Session,
+    uuid: str,
+    request_id: str,
+    event: str,
+    host: str | None,
+    start_time: dt.datetime,
+    result: str,
+    details: str | None = None,
+) -> None:
+    """Record ``event`` of the request's action, started at ``start_time`` and
+    finished now with ``result``, in one statement."""
+    action_id = _action_id(session, uuid, request_id)
+    if action_id is None:
+        return
+    now = utcnow()
     session.execute(
-        sa.update(InstanceAction).where(InstanceAction.id == action_id).values(**action)
+        sa.insert(InstanceActionEvent).values(
+            action_id=action_id,
+            event=event,
+            host=host,
+            start_time=start_time,
+            finish_time=now,
+            result=result,
+            details=details,
+        )
     )
+    _touch_action(session, action_id, now, result)
+
+
+def _touch_action(session: Session, action_id: int, now: dt.datetime, result: str) -> None:
+    """An event of the action finished with ``result``: the action is updated, marked
+    as an error if the event failed, and finished once none of its events is open."""
     still_open = sa.exists().where(
         InstanceActionEvent.action_id == action_id, InstanceActionEvent.finish_time.is_(None)
     )
+    values: dict[str, Any] = {
+        "updated_at": now,
+        "finish_time": sa.case((~still_open, now), else_=InstanceAction.finish_time),
+    }
+    if result == "Error":
+        values["message"] = "Error"
     session.execute(
-        sa.update(InstanceAction)
-        .where(InstanceAction.id == action_id, ~still_open)
-        .values(finish_time=now)
+        sa.update(InstanceAction).where(InstanceAction.id == action_id).values(**values)
     )
 
 

@@ -20,5 +20,7 @@ class ConductorAPI:
     def call(self, ctxt: dict, method: str, **kwargs: Any) -> Any:
         return self._client.prepare().call(ctxt, method, **kwargs)
 
-    def build_instances(self, ctxt: dict, instance_uuids: list[str]) -> None:
-        self.cast(ctxt, "build_instances", instance_uuids=instance_uuids)
+    def build_instances(self, ctxt: dict, instance_uuids: list[str], spec: dict) -> None:
+        """Schedule and build the instances that the API recorded with request spec
+        ``spec`` (sent along, so the conductor need not read it back)."""
+        self.cast(ctxt, "build_instances", instance_uuids=instance_uuids, spec=spec)

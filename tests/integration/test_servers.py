@@ -494,6 +494,11 @@ def test_server_api_surface(cloud: Cloud, tmp_path: Path) -> None:
             ]
             == []
         )
+        # Repeated, as Nova takes it: servers in any of the statuses.
+        either = [("status", "SHUTOFF"), ("status", "active"), ("status", "NOSUCH")]
+        assert [
+            s["id"] for s in admin.get("/compute/v2.1/servers", params=either).json()["servers"]
+        ] == [uuid]
         assert [
             s["id"]
             for s in admin.get(

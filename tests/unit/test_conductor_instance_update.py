@@ -16,7 +16,7 @@ from stratus.conductor.manager import ConductorManager
 from stratus.conf import CONF
 from stratus.db import instances as db_instances
 from stratus.db import session as db_session
-from stratus.db.models import Base, Instance
+from stratus.db.models import Base, Instance, utcnow
 from stratus.db.session import transaction
 
 BUILD = "compute__do_build_and_run_instance"
@@ -106,3 +106,35 @@ def test_no_event_when_the_change_does_not_apply(
 def test_compute_may_not_change_other_fields(conductor: ConductorManager, spawning: str) -> None:
     with pytest.raises(ValueError, match="host"):
         conductor.instance_update(CTXT, spawning, {"host": "elsewhere"})
+
+
+def action_state(uuid: str) -> tuple[bool, str | None]:
+    with transaction() as session:
+        action = db_instances.action(session, uuid, "req-1")
+        return action.finish_time is not None, action.message
+
+
+def test_an_action_finishes_when_its_last_open_event_does(
+    conductor: ConductorManager, spawning: str
+) -> None:
+    """A whole event recorded at once (the conductor's scheduling event) does not
+    finish an action whose build event is still open; the build's end does."""
+    conductor.instance_update(
+        CTXT, spawning, {}, expected_task_state=states.SPAWNING, event=event()
+    )
+    with transaction() as session:
+        db_instances.record_event(
+            session, spawning, "req-1", "schedule", "cond", utcnow(), "Success"
+        )
+    assert action_state(spawning) == (False, None)
+    conductor.action_event(CTXT, spawning, BUILD, "c1", "Error", "disk full")
+    assert action_state(spawning) == (True, "Error")
+    assert sorted(build_events(spawning)) == [(BUILD, "Error", True), ("schedule", "Success", True)]
+
+
+def test_a_failed_whole_event_marks_the_action(conductor: ConductorManager, spawning: str) -> None:
+    with transaction() as session:
+        db_instances.record_event(
+            session, spawning, "req-1", "schedule", "cond", utcnow(), "Error", "no host"
+        )
+    assert action_state(spawning) == (True, "Error")

@@ -12,6 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy.orm import lazyload
 
 from stratus.api import policy
 from stratus.api.compute import common
@@ -26,7 +27,14 @@ from stratus.db import instances as db_instances
 from stratus.db import quotas as db_quotas
 from stratus.db import server_groups as db_server_groups
 from stratus.db import services as db_services
-from stratus.db.models import Image, Instance, InstanceFault, KeyPair, ServerGroup
+from stratus.db.models import (
+    Image,
+    Instance,
+    InstanceFault,
+    InstanceMetadata,
+    KeyPair,
+    ServerGroup,
+)
 from stratus.db.session import transaction
 from stratus.scheduler import claims
 
@@ -536,10 +544,10 @@ async def create_server(
                 launch_index=index,
                 reservation_id=reservation_id,
                 request_spec=spec,
+                metadata_items=[InstanceMetadata(key=k, value=v) for k, v in data.metadata.items()],
             )
             session.add(instance)
             session.flush()
-            db_instances.set_metadata(instance, data.metadata, replace=True)
             if group is not None:
                 db_server_groups.add_members(session, group, [instance.uuid])
             db_instances.start_action(
@@ -564,7 +572,9 @@ async def create_server(
     from stratus.rpc.conductor_rpcapi import ConductorAPI
 
     ConductorAPI().build_instances(
-        context_dict(context, request.headers.get("x-auth-token")), [i.uuid for i in created]
+        context_dict(context, request.headers.get("x-auth-token")),
+        [i.uuid for i in created],
+        spec,
     )
     if data.return_reservation_id:
         return {"reservation_id": reservation_id}
@@ -634,14 +644,23 @@ def _list_servers(request: Request, context: RequestContext, detail: bool) -> di
             stmt, _parse_time("changes-since", params["changes-since"])
         )
         stmt = stmt.where(sa.or_(Instance.deleted.is_(False), Instance.deleted.is_(True)))
-    if params.get("status"):
-        status = params["status"].upper()
-        if status not in STATUS_FILTERS:
+    # As in Nova, `status` may be given more than once: servers in any of them.
+    statuses = [s.upper() for s in params.getlist("status") if s]
+    if statuses:
+        wanted = [STATUS_FILTERS[s] for s in statuses if s in STATUS_FILTERS]
+        if not wanted:
             return {"servers": []}
-        vm_state, task_state = STATUS_FILTERS[status]
-        stmt = stmt.where(Instance.vm_state == vm_state)
-        if task_state:
-            stmt = stmt.where(Instance.task_state == task_state)
+        stmt = stmt.where(
+            sa.or_(
+                *(
+                    sa.and_(
+                        Instance.vm_state == vm_state,
+                        Instance.task_state == task_state if task_state else sa.true(),
+                    )
+                    for vm_state, task_state in wanted
+                )
+            )
+        )
     if params.get("host") and context.is_admin:
         stmt = stmt.where(Instance.host == params["host"])
     if params.get("image"):
@@ -669,6 +688,8 @@ def _list_servers(request: Request, context: RequestContext, detail: bool) -> di
         except re.error as exc:
             raise BadRequest(f"Invalid regular expression in 'name': {exc}.") from None
     flavor_filter = params.get("flavor")
+    if not detail:
+        stmt = stmt.options(lazyload(Instance.metadata_items))
     with transaction() as session:
         rows = list(session.scalars(stmt))
         if name_re:
