@@ -59,7 +59,9 @@ def change(
         conditions = [column.is_(None) if o is None else column == o for o in options]
         stmt = stmt.where(sa.or_(*conditions))
     values = dict(values, updated_at=utcnow())
-    return session.execute(stmt.values(**values)).rowcount == 1
+    # Nothing the session holds is kept in step here; ``update`` reloads instead.
+    stmt = stmt.values(**values).execution_options(synchronize_session=False)
+    return session.execute(stmt).rowcount == 1
 
 
 def update(

@@ -157,9 +157,8 @@ class Flavor(Timestamps, Base):
     extra_specs: Mapped[list[FlavorExtraSpec]] = relationship(
         cascade="all, delete-orphan", lazy="selectin"
     )
-    projects: Mapped[list[FlavorProject]] = relationship(
-        cascade="all, delete-orphan", lazy="selectin"
-    )
+    # Read only for private flavors (access checks and the access list).
+    projects: Mapped[list[FlavorProject]] = relationship(cascade="all, delete-orphan")
 
 
 class FlavorExtraSpec(Base):

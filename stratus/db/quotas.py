@@ -46,15 +46,19 @@ def reset(session: Session, project_id: str) -> None:
     session.execute(sa.delete(Quota).where(Quota.project_id == project_id))
 
 
-def usage(session: Session, project_id: str, user_id: str | None = None) -> dict[str, int]:
-    live = sa.and_(Instance.project_id == project_id, Instance.deleted.is_(False))
+def instance_usage(session: Session, project_id: str) -> dict[str, int]:
+    """The project's live servers, and the cores and RAM they hold."""
     instances, cores, ram = session.execute(
         sa.select(
             sa.func.count(Instance.id),
             sa.func.coalesce(sa.func.sum(Instance.vcpus), 0),
             sa.func.coalesce(sa.func.sum(Instance.memory_mb), 0),
-        ).where(live)
+        ).where(Instance.project_id == project_id, Instance.deleted.is_(False))
     ).one()
+    return {"instances": int(instances), "cores": int(cores), "ram": int(ram)}
+
+
+def usage(session: Session, project_id: str, user_id: str | None = None) -> dict[str, int]:
     groups = session.scalar(
         sa.select(sa.func.count(ServerGroup.id)).where(ServerGroup.project_id == project_id)
     )
@@ -64,9 +68,7 @@ def usage(session: Session, project_id: str, user_id: str | None = None) -> dict
             sa.select(sa.func.count(KeyPair.id)).where(KeyPair.user_id == user_id)
         )
     return {
-        "instances": int(instances),
-        "cores": int(cores),
-        "ram": int(ram),
+        **instance_usage(session, project_id),
         "server_groups": int(groups or 0),
         "key_pairs": int(key_pairs or 0),
     }

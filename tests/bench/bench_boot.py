@@ -120,13 +120,17 @@ class Watcher(threading.Thread):
             # Overlap the windows by a second: the database keeps whole microseconds
             # and the clocks of this process and the services' are the same here.
             now = datetime.datetime.now(datetime.UTC)
-            for status in ("ACTIVE", "ERROR"):
-                servers = self.client.get(
-                    "/servers", params={"changes-since": since.isoformat(), "status": status}
-                ).json()["servers"]
-                with self.changed:
-                    self.statuses.update((server["id"], status) for server in servers)
-                    self.changed.notify_all()
+            servers = self.client.get(
+                "/servers/detail",
+                params=[
+                    ("changes-since", since.isoformat()),
+                    ("status", "ACTIVE"),
+                    ("status", "ERROR"),
+                ],
+            ).json()["servers"]
+            with self.changed:
+                self.statuses.update((server["id"], server["status"]) for server in servers)
+                self.changed.notify_all()
             since = now - datetime.timedelta(seconds=1)
             time.sleep(self.interval)
 

@@ -362,6 +362,16 @@ def test_killed_compute_goes_down_and_restart_reconciles(cloud: Cloud) -> None:
         time.sleep(1)
     (avoider,) = boot(cloud, "avoids-down")
     assert show(cloud, avoider)["OS-EXT-SRV-ATTR:host"] == "compute2"
+    # host_status (admins, 2.16+): per server in show, one lookup for a whole list.
+    with cloud.client(microversion="2.100") as admin:
+        assert (
+            admin.get(f"/compute/v2.1/servers/{survivor}").json()["server"]["host_status"] == "DOWN"
+        )
+        listed = admin.get("/compute/v2.1/servers/detail").json()["servers"]
+        assert {s["id"]: s["host_status"] for s in listed if s["id"] in (survivor, avoider)} == {
+            survivor: "DOWN",
+            avoider: "UP",
+        }
     # While compute1 is down its guest dies; the restart notices and reconciles.
     virsh("destroy", survivor)
     cloud.restart_compute("compute1")

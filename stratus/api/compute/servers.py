@@ -34,6 +34,7 @@ from stratus.db.models import (
     InstanceMetadata,
     KeyPair,
     ServerGroup,
+    Service,
 )
 from stratus.db.session import transaction
 from stratus.scheduler import claims
@@ -188,6 +189,7 @@ def server_view(
     instance: Instance,
     fault: Any = None,
     groups: list[str] | None = None,
+    host_statuses: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     version = context.api_version
     status = states.status(instance.vm_state, instance.task_state)
@@ -240,7 +242,7 @@ def server_view(
                 }
             )
         if version >= "2.16":
-            body["host_status"] = _host_status(instance)
+            body["host_status"] = (host_statuses or {}).get(instance.host, "")
     if version >= "2.3" and (context.is_admin or version >= "2.90"):
         body["OS-EXT-SRV-ATTR:hostname"] = instance.hostname
     if version >= "2.9":
@@ -271,17 +273,25 @@ def server_view(
     return body
 
 
-def _host_status(instance: Instance) -> str:
-    if not instance.host:
-        return ""
-    with transaction() as session:
-        services = db_services.list_services(session, instance.host, db_services.COMPUTE_BINARY)
-    if not services:
-        return "UNKNOWN"
-    service = services[0]
-    if not db_services.is_up(service):
-        return "DOWN"
-    return "MAINTENANCE" if service.disabled else "UP"
+def _host_statuses(session, context: RequestContext, instances: list[Instance]) -> dict[str, str]:
+    """Nova's ``host_status`` of the instances' hosts, for admins from 2.16 (one query
+    for a whole list): UP, DOWN, MAINTENANCE (disabled) or UNKNOWN."""
+    if not (context.is_admin and context.api_version >= "2.16"):
+        return {}
+    hosts = {i.host for i in instances if i.host}
+    statuses = dict.fromkeys(hosts, "UNKNOWN")
+    if hosts:
+        services = session.scalars(
+            sa.select(Service)
+            .where(Service.host.in_(hosts), Service.binary == db_services.COMPUTE_BINARY)
+            .order_by(Service.id.desc())
+        )
+        for service in services:  # the oldest service of a host is the one that counts
+            if not db_services.is_up(service):
+                statuses[service.host] = "DOWN"
+            else:
+                statuses[service.host] = "MAINTENANCE" if service.disabled else "UP"
+    return statuses
 
 
 def summary_view(request: Request, instance: Instance) -> dict[str, Any]:
@@ -340,7 +350,7 @@ def _resolve_image(
     session, context: RequestContext, image_ref: str, flavor: dict[str, Any]
 ) -> dict[str, Any]:
     image_id = image_ref.rstrip("/").rsplit("/", 1)[-1]
-    image = session.get(Image, image_id)
+    image = session.get(Image, image_id, options=[lazyload(Image.tags)])
     if image is None or not db_images.visible(image, context.project_id, context.is_admin):
         raise BadRequest(f"Image {image_id} could not be found.")
     if image.status != "active":
@@ -393,11 +403,15 @@ def _hints(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def _check_quota(
-    session, context: RequestContext, flavor: dict, min_count: int, max_count: int
+    session,
+    context: RequestContext,
+    limits: dict[str, int],
+    flavor: dict,
+    min_count: int,
+    max_count: int,
 ) -> int:
     """How many servers may be created (at most ``max_count``); 403 below ``min_count``."""
-    limits = db_quotas.limits(session, context.project_id)
-    used = db_quotas.usage(session, context.project_id)
+    used = db_quotas.instance_usage(session, context.project_id)
     per_server = {"instances": 1, "cores": flavor["vcpus"], "ram": flavor["memory_mb"]}
     allowed = max_count
     for resource, each in per_server.items():
@@ -495,13 +509,14 @@ async def create_server(
                     f"Invalid key_name provided: key pair {data.key_name} could not be found."
                 )
             key_data = key.public_key
-        metadata_limit = db_quotas.limits(session, context.project_id)["metadata_items"]
+        limits = db_quotas.limits(session, context.project_id)
+        metadata_limit = limits["metadata_items"]
         if 0 <= metadata_limit < len(data.metadata):
             raise OverQuota(
                 f"Quota exceeded for metadata_items: {len(data.metadata)} items "
                 f"requested, the limit is {metadata_limit}."
             )
-        count = _check_quota(session, context, flavor, data.min_count, max_count)
+        count = _check_quota(session, context, limits, flavor, data.min_count, max_count)
         group = (
             _check_group(session, context, hints["group"], count) if hints.get("group") else None
         )
@@ -561,8 +576,7 @@ async def create_server(
             created.append(instance)
     # Two requests may pass the check at once; the later one gives its servers back.
     with transaction() as session:
-        limits = db_quotas.limits(session, context.project_id)
-        used = db_quotas.usage(session, context.project_id)
+        used = db_quotas.instance_usage(session, context.project_id)
         over = [r for r in ("instances", "cores", "ram") if 0 <= limits[r] < used[r]]
         if over:
             for instance in created:
@@ -702,11 +716,12 @@ def _list_servers(request: Request, context: RequestContext, detail: bool) -> di
                 raise BadRequest(f"marker [{params['marker']}] not found")
             rows = rows[ids.index(params["marker"]) + 1 :]
         page = rows[:limit]
-        faults = {}
+        faults, host_statuses = {}, {}
         if detail:
             faults = {r.uuid: _fault_shown(session, r) for r in page}
+            host_statuses = _host_statuses(session, context, page)
         servers = [
-            server_view(request, context, r, faults.get(r.uuid))
+            server_view(request, context, r, faults.get(r.uuid), host_statuses=host_statuses)
             if detail
             else summary_view(request, r)
             for r in page
@@ -748,7 +763,12 @@ def show_server(
         fault = _fault_shown(session, instance)
         return {
             "server": server_view(
-                request, context, instance, fault, _group_of(session, instance.uuid)
+                request,
+                context,
+                instance,
+                fault,
+                _group_of(session, instance.uuid),
+                _host_statuses(session, context, [instance]),
             )
         }
 
@@ -771,7 +791,14 @@ async def update_server(
             values["display_description"] = data.description
         if values:
             instance = db_instances.update(session, instance.uuid, values)
-        return {"server": server_view(request, context, instance)}
+        return {
+            "server": server_view(
+                request,
+                context,
+                instance,
+                host_statuses=_host_statuses(session, context, [instance]),
+            )
+        }
 
 
 def _check_lock(instance: Instance, context: RequestContext) -> None:
