@@ -26,9 +26,6 @@ from stratus.rpc.conductor_rpcapi import ConductorAPI
 
 LOG = logging.getLogger(__name__)
 
-BUILD_EVENT = "compute__do_build_and_run_instance"
-TERMINATE_EVENT = "compute_terminate_instance"
-
 # The driver call that carries out each state-machine action.
 DRIVER_CALLS: dict[str, Callable[[ComputeDriver, dict], None]] = {
     "reboot": lambda driver, inst: driver.reboot(inst, hard=False),
@@ -251,25 +248,17 @@ class ComputeManager:
         image_url: str | None,
     ) -> None:
         uuid = instance["uuid"]
+        # The conductor opened the build event when it handed the build over. A server
+        # deleted meanwhile is spawned and taken down again: the state change below
+        # finds it gone. (Asking first would cost every build a round trip.)
         with self._lock(uuid):
-            # Still wanted (not deleted meanwhile)? The same call opens the build event.
-            if not self._update(
-                uuid,
-                {},
-                ctxt,
-                self._event_record(BUILD_EVENT),
-                expected_task_state=states.SPAWNING,
-            ):
-                self._event(ctxt, uuid, BUILD_EVENT)
-                self._event(ctxt, uuid, BUILD_EVENT, "Error", "deleted before it was spawned")
-                return
             try:
                 paths = self._fetch_images(ctxt, instance, image_url)
                 self.driver.spawn(instance, instance["images"]["disk"], paths)
             except Exception as exc:
                 LOG.warning("build of %s failed on %s: %s", uuid, self.host, exc)
                 self.driver.destroy(instance, cleanup=True)
-                self._event(ctxt, uuid, BUILD_EVENT, "Error", str(exc))
+                self._event(ctxt, uuid, states.BUILD_EVENT, "Error", str(exc))
                 self.conductor.cast(
                     ctxt,
                     "build_failed",
@@ -290,18 +279,18 @@ class ComputeManager:
                     "launched_at": True,
                 },
                 ctxt,
-                self._event_record(BUILD_EVENT, "Success"),
+                self._event_record(states.BUILD_EVENT, "Success"),
                 expected_task_state=states.SPAWNING,
             ):
                 # Deleted while it was spawning: take the guest down again.
                 self.driver.destroy(instance, cleanup=True)
                 self.conductor.call(ctxt, "instance_destroyed", instance_uuid=uuid)
-                self._event(ctxt, uuid, BUILD_EVENT, "Error", "deleted while spawning")
+                self._event(ctxt, uuid, states.BUILD_EVENT, "Error", "deleted while spawning")
 
     def terminate_instance(self, ctxt: dict, instance_uuid: str) -> None:
         with self._lock(instance_uuid):
             instance = self.conductor.call(ctxt, "instance_get", instance_uuid=instance_uuid)
-            self._event(ctxt, instance_uuid, TERMINATE_EVENT)
+            self._event(ctxt, instance_uuid, states.TERMINATE_EVENT)
             self.driver.destroy(instance or {"uuid": instance_uuid}, cleanup=True)
             self.conductor.call(ctxt, "instance_destroyed", instance_uuid=instance_uuid)
 

@@ -27,6 +27,13 @@ SUSPENDING = "suspending"
 RESUMING = "resuming"
 DELETING = "deleting"
 
+# The instance action event of a build: opened by the conductor when it hands the
+# build to a compute node, finished by that node.
+BUILD_EVENT = "compute__do_build_and_run_instance"
+# The event of a delete: opened and finished by the compute node (the conductor
+# finishes it when it records the instance as gone).
+TERMINATE_EVENT = "compute_terminate_instance"
+
 # power_state, as libvirt-based drivers report it (Nova's numbering)
 NOSTATE = 0
 RUNNING = 1

@@ -31,7 +31,6 @@ from stratus.scheduler import claims
 
 LOG = logging.getLogger(__name__)
 
-BUILD_EVENT = "compute__do_build_and_run_instance"
 SCHEDULE_EVENT = "conductor_schedule_and_build_instances"
 # How long the conductor trusts the image endpoint it read from the catalog.
 IMAGE_URL_TTL = 60.0
@@ -171,8 +170,8 @@ class ConductorManager:
         attempt: int,
         scheduled_at: dt.datetime | None,
     ) -> None:
-        """Record the instance on the chosen host and cast the build there;
-        ``scheduled_at`` (the first attempt) records the scheduling event."""
+        """Record the instance on the chosen host, open its build event and cast the
+        build there; ``scheduled_at`` (the first attempt) records the scheduling event."""
         with transaction() as session:
             try:
                 instance = db_instances.update(
@@ -189,16 +188,15 @@ class ConductorManager:
                 # Deleted while it was being scheduled: give the claim back.
                 claims.release(session, uuid)
                 return
+            request_id = ctxt.get("request_id", "")
             if scheduled_at:
                 db_instances.record_event(
-                    session,
-                    uuid,
-                    ctxt.get("request_id", ""),
-                    SCHEDULE_EVENT,
-                    CONF.host,
-                    scheduled_at,
-                    "Success",
+                    session, uuid, request_id, SCHEDULE_EVENT, CONF.host, scheduled_at, "Success"
                 )
+            # The compute node finishes it, with its state change.
+            db_instances.start_event(
+                session, uuid, request_id, states.BUILD_EVENT, selection["host"]
+            )
             payload = instance_dict(instance)
             payload["images"] = _images_to_fetch(session, instance)
         self.compute.cast(
@@ -389,7 +387,7 @@ class ConductorManager:
                 session,
                 instance_uuid,
                 ctxt.get("request_id", ""),
-                "compute_terminate_instance",
+                states.TERMINATE_EVENT,
                 "Success",
             )
 

@@ -12,14 +12,17 @@ pass/fail test.
 from __future__ import annotations
 
 import datetime
+import http.client
+import json
 import statistics
 import sys
 import threading
 import time
+import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
-import httpx
 import psutil
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,19 +45,40 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
 
 
+class ApiClient:
+    """A small keep-alive HTTP client for the compute API (http.client): the
+    benchmark's own requests share the two cores with the cloud, and with httpx
+    they cost about five times as much CPU (3.1 instead of 0.6 ms per boot)."""
+
+    def __init__(self, url: str, token: str) -> None:
+        parts = urllib.parse.urlsplit(url)
+        self.connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
+        self.prefix = f"{parts.path.rstrip('/')}/compute/v2.1"
+        self.headers = {
+            "X-Auth-Token": token,
+            "Content-Type": "application/json",
+            **MICROVERSION,
+        }
+
+    def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        payload = json.dumps(body) if body is not None else None
+        self.connection.request(method, self.prefix + path, payload, self.headers)
+        response = self.connection.getresponse()
+        data = response.read()
+        if response.status >= 400 and response.status != 404:
+            raise RuntimeError(f"{method} {path}: {response.status} {data[:300]!r}")
+        return response.status, json.loads(data) if data else None
+
+
 class Booter:
     def __init__(self, cloud: Cloud, image_id: str, flavor_id: str) -> None:
         self.cloud, self.image_id, self.flavor_id = cloud, image_id, flavor_id
         self.token = cloud.token()
         self.local = threading.local()
 
-    def client(self) -> httpx.Client:
+    def client(self) -> ApiClient:
         if not hasattr(self.local, "client"):
-            self.local.client = httpx.Client(
-                base_url=f"{self.cloud.url}/compute/v2.1",
-                timeout=60,
-                headers={"X-Auth-Token": self.token, **MICROVERSION},
-            )
+            self.local.client = ApiClient(self.cloud.url, self.token)
         return self.local.client
 
     def boot(
@@ -64,9 +88,10 @@ class Booter:
         seconds or learning it from ``watcher``; returns (id, seconds)."""
         client = self.client()
         started = time.perf_counter()
-        response = client.post(
+        _, created = client.request(
+            "POST",
             "/servers",
-            json={
+            {
                 "server": {
                     "name": name,
                     "imageRef": self.image_id,
@@ -75,14 +100,13 @@ class Booter:
                 }
             },
         )
-        response.raise_for_status()
-        server_id = response.json()["server"]["id"]
+        server_id = created["server"]["id"]
         if watcher is not None:
             if watcher.wait(server_id) != "ACTIVE":
                 raise RuntimeError(f"{name} went to ERROR")
             return server_id, time.perf_counter() - started
         while True:
-            status = client.get(f"/servers/{server_id}").json()["server"]["status"]
+            status = client.request("GET", f"/servers/{server_id}")[1]["server"]["status"]
             if status == "ACTIVE":
                 return server_id, time.perf_counter() - started
             if status == "ERROR":
@@ -91,8 +115,8 @@ class Booter:
 
     def delete(self, server_id: str) -> None:
         client = self.client()
-        client.delete(f"/servers/{server_id}")
-        while client.get(f"/servers/{server_id}").status_code != 404:
+        client.request("DELETE", f"/servers/{server_id}")
+        while client.request("GET", f"/servers/{server_id}")[0] != 404:
             time.sleep(0.05)
 
 
@@ -104,11 +128,7 @@ class Watcher(threading.Thread):
 
     def __init__(self, booter: Booter, interval: float = 0.1) -> None:
         super().__init__(daemon=True)
-        self.client = httpx.Client(
-            base_url=f"{booter.cloud.url}/compute/v2.1",
-            timeout=60,
-            headers={"X-Auth-Token": booter.token, **MICROVERSION},
-        )
+        self.client = ApiClient(booter.cloud.url, booter.token)
         self.interval = interval
         self.statuses: dict[str, str] = {}
         self.changed = threading.Condition()
@@ -120,14 +140,10 @@ class Watcher(threading.Thread):
             # Overlap the windows by a second: the database keeps whole microseconds
             # and the clocks of this process and the services' are the same here.
             now = datetime.datetime.now(datetime.UTC)
-            servers = self.client.get(
-                "/servers/detail",
-                params=[
-                    ("changes-since", since.isoformat()),
-                    ("status", "ACTIVE"),
-                    ("status", "ERROR"),
-                ],
-            ).json()["servers"]
+            query = urllib.parse.urlencode(
+                [("changes-since", since.isoformat()), ("status", "ACTIVE"), ("status", "ERROR")]
+            )
+            servers = self.client.request("GET", f"/servers/detail?{query}")[1]["servers"]
             with self.changed:
                 self.statuses.update((server["id"], server["status"]) for server in servers)
                 self.changed.notify_all()
