@@ -391,6 +391,48 @@ def test_delete_during_build_leaves_nothing(cloud: Cloud) -> None:
             time.sleep(1)
 
 
+def test_quotas_for_instances_cores_and_ram(cloud: Cloud) -> None:
+    """Each of the instances, cores and RAM quotas turns away a create that would pass
+    it (403 naming it, nothing created); ``max_count`` gets as many as still fit."""
+    project = cloud.openstack_json("project", "show", "admin")["id"]
+    unlimited = ["--instances", "-1", "--cores", "-1", "--ram", "-1"]
+    try:
+        for option, value, resource in (
+            ("--instances", "1", "instances"),
+            ("--cores", "1", "cores"),
+            ("--ram", "200", "ram"),
+        ):
+            cloud.openstack("quota", "set", *unlimited, option, value, "admin")
+            with cloud.client(microversion="2.100") as admin:
+                image = admin.get("/image/v2/images", params={"name": "tiny"}).json()["images"]
+                body = {
+                    "name": "over",
+                    "imageRef": image[0]["id"],
+                    "flavorRef": FLAVOR_ID,
+                    "networks": "none",
+                    "min_count": 2,
+                }
+                response = admin.post("/compute/v2.1/servers", json={"server": body})
+                assert response.status_code == 403, response.text
+                message = response.json()["forbidden"]["message"]
+                assert f"Quota exceeded for {resource}" in message
+                assert (
+                    admin.get("/compute/v2.1/servers", params={"name": "^over"}).json()["servers"]
+                    == []
+                )
+        cloud.openstack("quota", "set", *unlimited, "--cores", "2", "admin")
+        fitting = boot(cloud, "fits", wait=None, max_count=3)
+        assert len(fitting) == 2
+        remove(cloud, *fitting)
+    finally:
+        with cloud.client() as admin:
+            admin.delete(f"/compute/v2.1/os-quota-sets/{project}")
+    deadline = time.monotonic() + 30
+    while leftovers(cloud) != CLEAN:
+        assert time.monotonic() < deadline, leftovers(cloud)
+        time.sleep(1)
+
+
 def test_bad_requests_are_clean_4xx(cloud: Cloud) -> None:
     with cloud.client(microversion="2.100") as admin:
         image = admin.get("/image/v2/images", params={"name": "tiny"}).json()["images"][0]

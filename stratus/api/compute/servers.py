@@ -402,6 +402,12 @@ def _hints(body: dict[str, Any]) -> dict[str, Any]:
     return hints
 
 
+def _instance_quotas_limited(limits: dict[str, int]) -> bool:
+    """Whether any of the instances, cores and RAM quotas is limited (not -1): only
+    then is the project's usage worth counting."""
+    return any(limits[r] >= 0 for r in ("instances", "cores", "ram"))
+
+
 def _check_quota(
     session,
     context: RequestContext,
@@ -411,6 +417,8 @@ def _check_quota(
     max_count: int,
 ) -> int:
     """How many servers may be created (at most ``max_count``); 403 below ``min_count``."""
+    if not _instance_quotas_limited(limits):
+        return max_count
     used = db_quotas.instance_usage(session, context.project_id)
     per_server = {"instances": 1, "cores": flavor["vcpus"], "ram": flavor["memory_mb"]}
     allowed = max_count
@@ -575,11 +583,12 @@ async def create_server(
             )
             created.append(instance)
     # Two requests may pass the check at once; the later one gives its servers back.
-    with transaction() as session:
-        used = db_quotas.instance_usage(session, context.project_id)
-        over = [r for r in ("instances", "cores", "ram") if 0 <= limits[r] < used[r]]
-        if over:
-            for instance in created:
+    over = []
+    if _instance_quotas_limited(limits):
+        with transaction() as session:
+            used = db_quotas.instance_usage(session, context.project_id)
+            over = [r for r in ("instances", "cores", "ram") if 0 <= limits[r] < used[r]]
+            for instance in created if over else ():
                 db_instances.soft_delete(session, instance.uuid)
     if over:
         raise OverQuota(f"Quota exceeded for {', '.join(over)} by concurrent requests.")
