@@ -36,7 +36,7 @@ SCHEDULE_EVENT = "conductor_schedule_and_build_instances"
 IMAGE_URL_TTL = 60.0
 
 
-def instance_dict(instance: Instance) -> dict[str, Any]:
+def instance_dict(instance: Instance | sa.Row) -> dict[str, Any]:
     """The plain view of an instance that compute nodes work with."""
     spec = instance.request_spec or {}
     return {
@@ -67,7 +67,7 @@ def instance_dict(instance: Instance) -> dict[str, Any]:
     }
 
 
-def _images_to_fetch(session, instance: Instance) -> dict[str, dict[str, Any]]:
+def _images_to_fetch(session, instance: Instance | sa.Row) -> dict[str, dict[str, Any]]:
     """The images a compute node fetches to boot ``instance``, by role: the disk image
     as the API resolved it at create time, and the kernel and ramdisk it names."""
     images = {"disk": instance.request_spec["image"]}
@@ -173,21 +173,20 @@ class ConductorManager:
         """Record the instance on the chosen host, open its build event and cast the
         build there; ``scheduled_at`` (the first attempt) records the scheduling event."""
         with transaction() as session:
-            try:
-                instance = db_instances.update(
-                    session,
-                    uuid,
-                    {
-                        "host": selection["host"],
-                        "node": selection["nodename"],
-                        "task_state": states.SPAWNING,
-                    },
-                    expected_task_state=[states.SCHEDULING, states.SPAWNING],
-                )
-            except db_instances.UnexpectedState:
+            if not db_instances.change(
+                session,
+                uuid,
+                {
+                    "host": selection["host"],
+                    "node": selection["nodename"],
+                    "task_state": states.SPAWNING,
+                },
+                expected_task_state=[states.SCHEDULING, states.SPAWNING],
+            ):
                 # Deleted while it was being scheduled: give the claim back.
                 claims.release(session, uuid)
                 return
+            instance = db_instances.row(session, uuid)
             request_id = ctxt.get("request_id", "")
             if scheduled_at:
                 db_instances.record_event(

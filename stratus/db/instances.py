@@ -23,6 +23,12 @@ from stratus.db.models import (
 
 UNSET = object()
 
+# The hot paths of builds (state changes, action events) use plain statements on
+# the tables: the ORM's share was a large part of what a build cost the conductor.
+INSTANCES = Instance.__table__
+ACTIONS = InstanceAction.__table__
+EVENTS = InstanceActionEvent.__table__
+
 
 class UnexpectedState(Exception):
     """The instance is gone or not in the state the change expected."""
@@ -47,21 +53,24 @@ def change(
     expected_vm_state: Any = UNSET,
 ) -> bool:
     """Apply ``values`` if the instance exists (not deleted) and its states match the
-    expectations (a value or a list of acceptable values); False if it did not."""
-    stmt = sa.update(Instance).where(Instance.uuid == uuid, Instance.deleted.is_(False))
+    expectations (a value or a list of acceptable values); False if it did not.
+    A plain statement: nothing the session holds is kept in step (``update`` reloads)."""
+    stmt = sa.update(INSTANCES).where(INSTANCES.c.uuid == uuid, INSTANCES.c.deleted.is_(False))
     for column, expected in (
-        (Instance.task_state, expected_task_state),
-        (Instance.vm_state, expected_vm_state),
+        (INSTANCES.c.task_state, expected_task_state),
+        (INSTANCES.c.vm_state, expected_vm_state),
     ):
         if expected is UNSET:
             continue
         options = list(expected) if isinstance(expected, list | tuple | set) else [expected]
         conditions = [column.is_(None) if o is None else column == o for o in options]
         stmt = stmt.where(sa.or_(*conditions))
-    values = dict(values, updated_at=utcnow())
-    # Nothing the session holds is kept in step here; ``update`` reloads instead.
-    stmt = stmt.values(**values).execution_options(synchronize_session=False)
-    return session.execute(stmt).rowcount == 1
+    return session.execute(stmt.values(**values, updated_at=utcnow())).rowcount == 1
+
+
+def row(session: Session, uuid: str) -> sa.Row:
+    """The instance's columns as a plain row (no ORM state, no relationships)."""
+    return session.execute(sa.select(INSTANCES).where(INSTANCES.c.uuid == uuid)).one()
 
 
 def update(
@@ -196,15 +205,10 @@ def _action(session: Session, uuid: str, request_id: str) -> InstanceAction | No
     )
 
 
-# Events are written with plain statements rather than through the ORM: every
-# build records several, and loading the action and its events each time was a
-# large part of what a build cost the conductor.
-
-
 def _action_id(session: Session, uuid: str, request_id: str) -> int | None:
     return session.scalar(
-        sa.select(InstanceAction.id).where(
-            InstanceAction.instance_uuid == uuid, InstanceAction.request_id == request_id
+        sa.select(ACTIONS.c.id).where(
+            ACTIONS.c.instance_uuid == uuid, ACTIONS.c.request_id == request_id
         )
     )
 
@@ -215,13 +219,9 @@ def start_event(session: Session, uuid: str, request_id: str, event: str, host: 
         return
     now = utcnow()
     session.execute(
-        sa.insert(InstanceActionEvent).values(
-            action_id=action_id, event=event, host=host, start_time=now
-        )
+        sa.insert(EVENTS).values(action_id=action_id, event=event, host=host, start_time=now)
     )
-    session.execute(
-        sa.update(InstanceAction).where(InstanceAction.id == action_id).values(updated_at=now)
-    )
+    session.execute(sa.update(ACTIONS).where(ACTIONS.c.id == action_id).values(updated_at=now))
 
 
 def finish_event(
@@ -240,11 +240,11 @@ def finish_event(
         return
     now = utcnow()
     session.execute(
-        sa.update(InstanceActionEvent)
+        sa.update(EVENTS)
         .where(
-            InstanceActionEvent.action_id == action_id,
-            InstanceActionEvent.event == event,
-            InstanceActionEvent.finish_time.is_(None),
+            EVENTS.c.action_id == action_id,
+            EVENTS.c.event == event,
+            EVENTS.c.finish_time.is_(None),
         )
         .values(finish_time=now, result=result, traceback=traceback, details=details)
     )
@@ -268,7 +268,7 @@ def record_event(
         return
     now = utcnow()
     session.execute(
-        sa.insert(InstanceActionEvent).values(
+        sa.insert(EVENTS).values(
             action_id=action_id,
             event=event,
             host=host,
@@ -284,18 +284,14 @@ def record_event(
 def _touch_action(session: Session, action_id: int, now: dt.datetime, result: str) -> None:
     """An event of the action finished with ``result``: the action is updated, marked
     as an error if the event failed, and finished once none of its events is open."""
-    still_open = sa.exists().where(
-        InstanceActionEvent.action_id == action_id, InstanceActionEvent.finish_time.is_(None)
-    )
+    still_open = sa.exists().where(EVENTS.c.action_id == action_id, EVENTS.c.finish_time.is_(None))
     values: dict[str, Any] = {
         "updated_at": now,
-        "finish_time": sa.case((~still_open, now), else_=InstanceAction.finish_time),
+        "finish_time": sa.case((~still_open, now), else_=ACTIONS.c.finish_time),
     }
     if result == "Error":
         values["message"] = "Error"
-    session.execute(
-        sa.update(InstanceAction).where(InstanceAction.id == action_id).values(**values)
-    )
+    session.execute(sa.update(ACTIONS).where(ACTIONS.c.id == action_id).values(**values))
 
 
 def actions(session: Session, uuid: str) -> list[InstanceAction]:
