@@ -122,11 +122,14 @@ class Booter:
 
 class Watcher(threading.Thread):
     """Learns which servers became ACTIVE or ERROR by listing, every ``interval``
-    seconds, the servers with that status that changed since its previous look
+    seconds, the servers in those statuses that changed since its previous look
     (``changes-since``): one request for all the clients, as a dashboard or an
-    orchestrator watches its servers, instead of one per client and server."""
+    orchestrator watches its servers, instead of one per client and server. The
+    clients run a closed loop (the next boot once this one is ACTIVE), so the time
+    it takes to notice is part of every boot; 50 ms looks cost the API no more than
+    100 ms looks with a twice as long overlap did, since each returns fewer rows."""
 
-    def __init__(self, booter: Booter, interval: float = 0.1) -> None:
+    def __init__(self, booter: Booter, interval: float = 0.05) -> None:
         super().__init__(daemon=True)
         self.client = ApiClient(booter.cloud.url, booter.token)
         self.interval = interval
@@ -137,9 +140,12 @@ class Watcher(threading.Thread):
     def run(self) -> None:
         since = datetime.datetime.now(datetime.UTC) - datetime.timedelta(seconds=5)
         while not self.stopping.is_set():
-            # Overlap the windows by a second: the database keeps whole microseconds
-            # and the clocks of this process and the services' are the same here.
+            # Overlap the windows by half a second: a change is stamped before its
+            # transaction commits, so a look can miss one stamped just before it.
             now = datetime.datetime.now(datetime.UTC)
+            # One request for both statuses: in this closed loop the time a client
+            # takes to notice its server is part of its boot, and two requests per
+            # look took longer than one detailed listing.
             query = urllib.parse.urlencode(
                 [("changes-since", since.isoformat()), ("status", "ACTIVE"), ("status", "ERROR")]
             )
@@ -147,7 +153,7 @@ class Watcher(threading.Thread):
             with self.changed:
                 self.statuses.update((server["id"], server["status"]) for server in servers)
                 self.changed.notify_all()
-            since = now - datetime.timedelta(seconds=1)
+            since = now - datetime.timedelta(seconds=0.5)
             time.sleep(self.interval)
 
     def wait(self, server_id: str, timeout: float = 120) -> str:

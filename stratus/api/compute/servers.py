@@ -12,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy.orm import lazyload
+from sqlalchemy.orm import lazyload, load_only
 
 from stratus.api import policy
 from stratus.api.compute import common
@@ -712,7 +712,11 @@ def _list_servers(request: Request, context: RequestContext, detail: bool) -> di
             raise BadRequest(f"Invalid regular expression in 'name': {exc}.") from None
     flavor_filter = params.get("flavor")
     if not detail:
-        stmt = stmt.options(lazyload(Instance.metadata_items))
+        # A summary shows the id and name: the large JSON columns stay unread.
+        stmt = stmt.options(
+            load_only(Instance.id, Instance.uuid, Instance.display_name, Instance.flavor),
+            lazyload(Instance.metadata_items),
+        )
     with transaction() as session:
         rows = list(session.scalars(stmt))
         if name_re:
