@@ -40,6 +40,7 @@ DRIVER_CALLS: dict[str, Callable[[ComputeDriver, dict], None]] = {
 
 
 class ComputeManager:
+    # The interface version of stratus.rpc.compute_rpcapi.ComputeAPI that this serves.
     target = messaging.Target(version="1.0")
 
     def __init__(
@@ -66,9 +67,8 @@ class ComputeManager:
 
     def register(self) -> int:
         self.driver.init_host(self.host)
-        self.service_id = self.conductor.call(
+        self.service_id = self.conductor.service_register(
             self._ctxt(),
-            "service_register",
             host=self.host,
             binary="stratus-compute",
             topic="compute",
@@ -78,7 +78,7 @@ class ComputeManager:
         return self.service_id
 
     def heartbeat(self, service_id: int) -> None:
-        self.conductor.call(self._ctxt(), "service_heartbeat", service_id=service_id)
+        self.conductor.service_heartbeat(self._ctxt(), service_id=service_id)
 
     def update_available_resource(self) -> None:
         info = self.driver.get_host_info()
@@ -95,12 +95,10 @@ class ComputeManager:
             )
         }
         node.update(host=self.host, hypervisor_hostname=self.host, host_ip=CONF.compute.my_ip)
-        self.conductor.call(
-            self._ctxt(), "compute_node_update", service_id=self.service_id, node=node
-        )
+        self.conductor.compute_node_update(self._ctxt(), service_id=self.service_id, node=node)
 
     def _instances(self) -> list[dict]:
-        return self.conductor.call(self._ctxt(), "instances_on_host", host=self.host)
+        return self.conductor.instances_on_host(self._ctxt(), host=self.host)
 
     def reconcile(self) -> None:
         """Make libvirt's view and the database's agree after a (re)start."""
@@ -116,9 +114,8 @@ class ComputeManager:
             elif task in (states.SPAWNING, states.SCHEDULING):
                 self.driver.destroy(instance, cleanup=True)
                 self._update(uuid, {"vm_state": states.ERROR, "task_state": None})
-                self.conductor.call(
+                self.conductor.instance_fault(
                     self._ctxt(),
-                    "instance_fault",
                     instance_uuid=uuid,
                     code=500,
                     message="The compute service restarted while the instance was being built.",
@@ -183,9 +180,8 @@ class ComputeManager:
     ) -> bool:
         """Change the instance if it is in the ``expected`` states; True if it was.
         ``event`` (see ``_event_record``) is recorded with the change."""
-        return self.conductor.call(
+        return self.conductor.instance_update(
             ctxt or self._ctxt(),
-            "instance_update",
             instance_uuid=uuid,
             values=values,
             event=event,
@@ -206,8 +202,8 @@ class ComputeManager:
         result: str | None = None,
         details: str | None = None,
     ) -> None:
-        self.conductor.call(
-            ctxt, "action_event", instance_uuid=uuid, **self._event_record(event, result, details)
+        self.conductor.action_event(
+            ctxt, instance_uuid=uuid, **self._event_record(event, result, details)
         )
 
     def _download(self, image_id: str, dest: str) -> None:
@@ -259,9 +255,8 @@ class ComputeManager:
                 LOG.warning("build of %s failed on %s: %s", uuid, self.host, exc)
                 self.driver.destroy(instance, cleanup=True)
                 self._event(ctxt, uuid, states.BUILD_EVENT, "Error", str(exc))
-                self.conductor.cast(
+                self.conductor.build_failed(
                     ctxt,
-                    "build_failed",
                     instance_uuid=uuid,
                     host=self.host,
                     alternates=alternates,
@@ -284,15 +279,15 @@ class ComputeManager:
             ):
                 # Deleted while it was spawning: take the guest down again.
                 self.driver.destroy(instance, cleanup=True)
-                self.conductor.call(ctxt, "instance_destroyed", instance_uuid=uuid)
+                self.conductor.instance_destroyed(ctxt, instance_uuid=uuid)
                 self._event(ctxt, uuid, states.BUILD_EVENT, "Error", "deleted while spawning")
 
     def terminate_instance(self, ctxt: dict, instance_uuid: str) -> None:
         with self._lock(instance_uuid):
-            instance = self.conductor.call(ctxt, "instance_get", instance_uuid=instance_uuid)
+            instance = self.conductor.instance_get(ctxt, instance_uuid=instance_uuid)
             self._event(ctxt, instance_uuid, states.TERMINATE_EVENT)
             self.driver.destroy(instance or {"uuid": instance_uuid}, cleanup=True)
-            self.conductor.call(ctxt, "instance_destroyed", instance_uuid=instance_uuid)
+            self.conductor.instance_destroyed(ctxt, instance_uuid=instance_uuid)
 
     # --- RPC: power actions and the console -------------------------------------------------
 
@@ -300,7 +295,7 @@ class ComputeManager:
         transition = states.TRANSITIONS[action]
         event = f"compute_{action}_instance"
         with self._lock(instance_uuid):
-            instance = self.conductor.call(ctxt, "instance_get", instance_uuid=instance_uuid)
+            instance = self.conductor.instance_get(ctxt, instance_uuid=instance_uuid)
             if instance is None or instance["task_state"] != transition.task:
                 return
             self._event(ctxt, instance_uuid, event)
@@ -308,9 +303,8 @@ class ComputeManager:
                 DRIVER_CALLS[action](self.driver, instance)
             except Exception as exc:
                 LOG.warning("%s of %s failed: %s", action, instance_uuid, exc)
-                self.conductor.call(
+                self.conductor.instance_fault(
                     ctxt,
-                    "instance_fault",
                     instance_uuid=instance_uuid,
                     code=500,
                     message=f"{action} failed: {exc}",

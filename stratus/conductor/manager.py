@@ -26,6 +26,7 @@ from stratus.db.models import (
 )
 from stratus.db.session import transaction
 from stratus.rpc.compute_rpcapi import ComputeAPI
+from stratus.rpc.conductor_rpcapi import ANY
 from stratus.rpc.scheduler_rpcapi import SchedulerAPI
 from stratus.scheduler import claims
 
@@ -106,6 +107,7 @@ def _record_event(
 
 
 class ConductorManager:
+    # The interface version of stratus.rpc.conductor_rpcapi.ConductorAPI that this serves.
     target = messaging.Target(version="1.0")
 
     def __init__(self) -> None:
@@ -198,10 +200,17 @@ class ConductorManager:
             )
             payload = instance_dict(instance)
             payload["images"] = _images_to_fetch(session, instance)
-        self.compute.cast(
+        LOG.info(
+            "[%s] build of %s: attempt %d on host %s (alternates: %s)",
+            ctxt.get("request_id", ""),
+            uuid,
+            attempt,
+            selection["host"],
+            ", ".join(a["host"] for a in alternates) or "none",
+        )
+        self.compute.build_and_run_instance(
             ctxt,
             selection["host"],
-            "build_and_run_instance",
             instance=payload,
             alternates=alternates,
             attempt=attempt,
@@ -251,7 +260,15 @@ class ConductorManager:
                 details,
             )
             return
-        LOG.info("rescheduling %s from %s to %s", instance_uuid, host, chosen["host"])
+        LOG.info(
+            "[%s] rescheduling %s from %s (attempt %d failed: %s) to %s",
+            ctxt.get("request_id", ""),
+            instance_uuid,
+            host,
+            attempt,
+            message,
+            chosen["host"],
+        )
         self._hand_to_compute(ctxt, instance_uuid, chosen, alternates, attempt + 1, None)
 
     def _fail(
@@ -346,12 +363,12 @@ class ConductorManager:
         ctxt: dict,
         instance_uuid: str,
         values: dict,
-        expected_task_state: Any = "<any>",
-        expected_vm_state: Any = "<any>",
+        expected_task_state: Any = ANY,
+        expected_vm_state: Any = ANY,
         event: dict | None = None,
     ) -> bool:
         """Apply a state change; False when the instance is gone or not in the expected
-        states ("<any>" means no expectation; None is a real value for task_state).
+        states (``ANY`` means no expectation; None is a real value for task_state).
         ``event`` (the arguments of ``action_event``) is recorded in the same
         transaction when the change applies, which saves compute nodes a round trip."""
         allowed = {"vm_state", "task_state", "power_state", "launched_at"}
@@ -362,7 +379,7 @@ class ConductorManager:
             values["launched_at"] = utcnow()
 
         def expectation(value: Any) -> Any:
-            return db_instances.UNSET if value == "<any>" else value
+            return db_instances.UNSET if value == ANY else value
 
         with transaction() as session:
             applied = db_instances.change(

@@ -53,3 +53,32 @@ def client(
         exchange=EXCHANGE, topic=topic, server=server, version=version, fanout=fanout
     )
     return messaging.get_rpc_client(transport(), target, timeout=timeout)
+
+
+class RPCAPI:
+    """Base of the ``*rpcapi.py`` clients: one named method per remote call.
+
+    A subclass names its ``TOPIC`` and the interface ``VERSION`` it speaks (its
+    docstring keeps the history). Each method passes the version at which that call
+    last changed; a service whose manager declares an older version refuses the
+    message with ``UnsupportedVersion`` (an error for a call, logged by the service
+    for a cast), so a cloud of mixed versions fails clearly instead of silently.
+    """
+
+    TOPIC: str
+    VERSION: str
+
+    def __init__(self, timeout: int | None = None) -> None:
+        self._client = client(
+            self.TOPIC, timeout=timeout or CONF.rpc.call_timeout, version=self.VERSION
+        )
+
+    def _cast(
+        self, ctxt: dict, method: str, server: str | None = None, version: str = "1.0", **kw: Any
+    ) -> None:
+        self._client.prepare(server=server, version=version).cast(ctxt, method, **kw)
+
+    def _call(
+        self, ctxt: dict, method: str, server: str | None = None, version: str = "1.0", **kw: Any
+    ) -> Any:
+        return self._client.prepare(server=server, version=version).call(ctxt, method, **kw)

@@ -2,20 +2,54 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from stratus import rpc
-from stratus.conf import CONF
+from stratus.rpc import RPCAPI
 
 TOPIC = "compute"
 
 
-class ComputeAPI:
-    def __init__(self) -> None:
-        self._client = rpc.client(TOPIC, timeout=CONF.rpc.call_timeout)
+class ComputeAPI(RPCAPI):
+    """The calls the API and the conductor make to one compute host.
 
-    def cast(self, ctxt: dict, host: str, method: str, **kwargs: Any) -> None:
-        self._client.prepare(server=host).cast(ctxt, method, **kwargs)
+    Version history:
 
-    def call(self, ctxt: dict, host: str, method: str, **kwargs: Any) -> Any:
-        return self._client.prepare(server=host).call(ctxt, method, **kwargs)
+    * 1.0 - build_and_run_instance, terminate_instance, run_action,
+      get_console_output
+    """
+
+    TOPIC = TOPIC
+    VERSION = "1.0"
+
+    def build_and_run_instance(
+        self,
+        ctxt: dict,
+        host: str,
+        instance: dict,
+        alternates: list[dict],
+        attempt: int,
+        image_url: str | None,
+    ) -> None:
+        """Spawn ``instance`` (the conductor's view, with its ``images`` to fetch);
+        on failure the host casts ``build_failed`` back with the ``alternates``."""
+        self._cast(
+            ctxt,
+            "build_and_run_instance",
+            server=host,
+            instance=instance,
+            alternates=alternates,
+            attempt=attempt,
+            image_url=image_url,
+        )
+
+    def terminate_instance(self, ctxt: dict, host: str, instance_uuid: str) -> None:
+        self._cast(ctxt, "terminate_instance", server=host, instance_uuid=instance_uuid)
+
+    def run_action(self, ctxt: dict, host: str, instance_uuid: str, action: str) -> None:
+        """Carry out a power action of ``stratus.compute.states.TRANSITIONS``."""
+        self._cast(ctxt, "run_action", server=host, instance_uuid=instance_uuid, action=action)
+
+    def get_console_output(
+        self, ctxt: dict, host: str, instance_uuid: str, length: int | None
+    ) -> str:
+        return self._call(
+            ctxt, "get_console_output", server=host, instance_uuid=instance_uuid, length=length
+        )

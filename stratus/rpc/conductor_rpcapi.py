@@ -1,26 +1,126 @@
-"""Client of stratus-conductor (topic ``conductor``)."""
+"""Client of stratus-conductor (topic ``conductor``): the API asks it to build, and
+compute nodes use it as their database proxy (they hold no database credentials)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from stratus import rpc
-from stratus.conf import CONF
+from stratus.rpc import RPCAPI
 
 TOPIC = "conductor"
+# "No expectation" for instance_update's expected states (None is a real state).
+ANY = "<any>"
 
 
-class ConductorAPI:
-    def __init__(self) -> None:
-        self._client = rpc.client(TOPIC, timeout=CONF.rpc.call_timeout)
+class ConductorAPI(RPCAPI):
+    """Version history:
 
-    def cast(self, ctxt: dict, method: str, **kwargs: Any) -> None:
-        self._client.prepare().cast(ctxt, method, **kwargs)
+    * 1.0 - build_instances (with the request spec), build_failed; the database
+      proxy: service_register, service_heartbeat, compute_node_update,
+      instance_get, instances_on_host, instance_update (with an optional action
+      event), instance_destroyed, action_event, instance_fault
+    """
 
-    def call(self, ctxt: dict, method: str, **kwargs: Any) -> Any:
-        return self._client.prepare().call(ctxt, method, **kwargs)
+    TOPIC = TOPIC
+    VERSION = "1.0"
+
+    # --- builds ---------------------------------------------------------------------------
 
     def build_instances(self, ctxt: dict, instance_uuids: list[str], spec: dict) -> None:
         """Schedule and build the instances that the API recorded with request spec
         ``spec`` (sent along, so the conductor need not read it back)."""
-        self.cast(ctxt, "build_instances", instance_uuids=instance_uuids, spec=spec)
+        self._cast(ctxt, "build_instances", instance_uuids=instance_uuids, spec=spec)
+
+    def build_failed(
+        self,
+        ctxt: dict,
+        instance_uuid: str,
+        host: str,
+        alternates: list[dict],
+        attempt: int,
+        message: str,
+        details: str = "",
+    ) -> None:
+        """``host`` could not build: reschedule to an alternate or fail the instance."""
+        self._cast(
+            ctxt,
+            "build_failed",
+            instance_uuid=instance_uuid,
+            host=host,
+            alternates=alternates,
+            attempt=attempt,
+            message=message,
+            details=details,
+        )
+
+    # --- the database proxy for compute nodes ---------------------------------------------
+
+    def service_register(self, ctxt: dict, host: str, binary: str, topic: str) -> int:
+        return self._call(ctxt, "service_register", host=host, binary=binary, topic=topic)
+
+    def service_heartbeat(self, ctxt: dict, service_id: int) -> None:
+        self._call(ctxt, "service_heartbeat", service_id=service_id)
+
+    def compute_node_update(self, ctxt: dict, service_id: int, node: dict) -> str:
+        return self._call(ctxt, "compute_node_update", service_id=service_id, node=node)
+
+    def instance_get(self, ctxt: dict, instance_uuid: str) -> dict | None:
+        return self._call(ctxt, "instance_get", instance_uuid=instance_uuid)
+
+    def instances_on_host(self, ctxt: dict, host: str) -> list[dict]:
+        return self._call(ctxt, "instances_on_host", host=host)
+
+    def instance_update(
+        self,
+        ctxt: dict,
+        instance_uuid: str,
+        values: dict,
+        expected_task_state: Any = ANY,
+        expected_vm_state: Any = ANY,
+        event: dict | None = None,
+    ) -> bool:
+        """Apply a state change if the instance is in the expected states."""
+        return self._call(
+            ctxt,
+            "instance_update",
+            instance_uuid=instance_uuid,
+            values=values,
+            expected_task_state=expected_task_state,
+            expected_vm_state=expected_vm_state,
+            event=event,
+        )
+
+    def instance_destroyed(self, ctxt: dict, instance_uuid: str) -> None:
+        self._call(ctxt, "instance_destroyed", instance_uuid=instance_uuid)
+
+    def action_event(
+        self,
+        ctxt: dict,
+        instance_uuid: str,
+        event: str,
+        host: str,
+        result: str | None = None,
+        details: str | None = None,
+    ) -> None:
+        self._call(
+            ctxt,
+            "action_event",
+            instance_uuid=instance_uuid,
+            event=event,
+            host=host,
+            result=result,
+            details=details,
+        )
+
+    def instance_fault(
+        self, ctxt: dict, instance_uuid: str, code: int, message: str, details: str, host: str
+    ) -> None:
+        self._call(
+            ctxt,
+            "instance_fault",
+            instance_uuid=instance_uuid,
+            code=code,
+            message=message,
+            details=details,
+            host=host,
+        )

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from stratus import rpc
-from stratus.conf import CONF
+from stratus.rpc import RPCAPI
 
 TOPIC = "scheduler"
 
 
-class SchedulerAPI:
-    def __init__(self) -> None:
-        self._client = rpc.client(TOPIC, timeout=CONF.rpc.call_timeout)
+class SchedulerAPI(RPCAPI):
+    """Version history:
+
+    * 1.0 - select_destinations
+    """
+
+    TOPIC = TOPIC
+    VERSION = "1.0"
 
     def select_destinations(
         self,
@@ -21,7 +25,8 @@ class SchedulerAPI:
         instance_uuids: list[str],
         return_alternates: bool = True,
     ) -> dict[str, Any]:
-        return self._client.prepare().call(
+        """Per instance a claimed primary host and its alternates, or ``{"error": ...}``."""
+        return self._call(
             ctxt,
             "select_destinations",
             request_spec=request_spec,

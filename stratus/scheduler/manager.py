@@ -27,6 +27,7 @@ LOG = logging.getLogger(__name__)
 
 
 class SchedulerManager:
+    # The interface version of stratus.rpc.scheduler_rpcapi.SchedulerAPI that this serves.
     target = messaging.Target(version="1.0")
 
     def __init__(self) -> None:

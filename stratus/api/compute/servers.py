@@ -847,9 +847,7 @@ def delete_server(
         db_instances.update(session, instance.uuid, {"task_state": states.DELETING})
     from stratus.rpc.compute_rpcapi import ComputeAPI
 
-    ComputeAPI().cast(
-        context_dict(context), host, "terminate_instance", instance_uuid=instance.uuid
-    )
+    ComputeAPI().terminate_instance(context_dict(context), host, instance_uuid=instance.uuid)
     return Response(status_code=204)
 
 
@@ -908,9 +906,7 @@ async def server_action(
         host = instance.host
     from stratus.rpc.compute_rpcapi import ComputeAPI
 
-    ComputeAPI().cast(
-        context_dict(context), host, "run_action", instance_uuid=server_id, action=action
-    )
+    ComputeAPI().run_action(context_dict(context), host, instance_uuid=server_id, action=action)
     return Response(status_code=202)
 
 
@@ -935,10 +931,9 @@ def _console_output(server_id: str, context: RequestContext, payload: Any) -> Re
 
     from stratus.rpc.compute_rpcapi import ComputeAPI
 
-    output = ComputeAPI().call(
+    output = ComputeAPI().get_console_output(
         context_dict(context),
         host,
-        "get_console_output",
         instance_uuid=server_id,
         length=min(length or MAX_CONSOLE_LENGTH, MAX_CONSOLE_LENGTH),
     )
