@@ -208,6 +208,9 @@ class Cloud(ControlPlane):
             name=name,
             log_dir=self.workdir / "log",
         )
+        # A restarted service appends to its log: remember where this run starts.
+        earlier = self.workdir / "log" / f"{name}.log"
+        process.log_start = len(earlier.read_text(errors="replace")) if earlier.exists() else 0
         process.start()
         self.services[name] = process
         return process
@@ -261,7 +264,13 @@ class Cloud(ControlPlane):
         return process
 
     def wait_for_service(self, binary: str, process: ServiceProcess, host: str | None) -> None:
+        """Wait until the service is up in the API and serving: a compute service
+        registers before it reports its node, which the scheduler needs."""
+
         def registered() -> bool:
+            log = process.read_log()[getattr(process, "log_start", 0) :]
+            if " listening on topic " not in log:
+                return False
             with self.client() as admin:
                 services = admin.get("/compute/v2.1/os-services", params={"binary": binary}).json()[
                     "services"
