@@ -21,6 +21,8 @@ from stratus.db import services as db_services
 from stratus.db.models import Domain, Project, Role, RoleAssignment, User
 from stratus.db.session import get_engine, transaction
 
+LOG = logging.getLogger(__name__)
+
 ROLES = ("admin", "member", "reader")
 # Path of each service's API below the public root.
 CATALOG = (
@@ -82,7 +84,6 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
 # Batch size of online data migrations without --max-count, as in Nova.
 ONLINE_MIGRATION_BATCH = 50
-LOG = logging.getLogger(__name__)
 
 
 def _run_online_migrations(
@@ -120,7 +121,9 @@ def online_data_migrations(
 
     Without ``max_count``, batches of ``ONLINE_MIGRATION_BATCH`` rows run until a
     batch migrates nothing; with it, one batch of at most ``max_count`` rows.
-    Prints each batch's counts and a summary table. Returns the exit status:
+    Prints each batch's counts and a summary table: per migration, the rows that
+    needed migrating when it first ran (``Total Needed``) and the rows it
+    migrated (``Completed``). Returns the exit status:
     0 when nothing is left to do, 1 when ``max_count`` stopped it with rows
     migrated (run it again), 2 when migrations failed (and, with ``max_count``,
     no other one made progress).
@@ -138,8 +141,8 @@ def online_data_migrations(
         results, failed = _run_online_migrations(migrations, batch, write)
         migrated = 0
         for name, (found, done) in results.items():
-            total_found, total_done = totals.get(name, (0, 0))
-            totals[name] = (total_found + found, total_done + done)
+            needed, completed = totals.get(name, (found, 0))
+            totals[name] = (needed, completed + done)
             migrated += done
         if not unlimited or not migrated:
             break
