@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 import subprocess
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -139,3 +144,70 @@ def test_ci_runs_make_test_and_installs_nothing_itself() -> None:
         line.strip() for line in script.splitlines() if line.strip() and not line.startswith("#")
     ]
     assert commands == ["set -euo pipefail", 'cd "$(dirname "$0")/.."', "make test"]
+
+
+# scripts/prereqs' install path with stand-ins for dpkg-query and apt-get: a unit
+# test must not install or remove Debian packages on the machine that runs it.
+_DPKG_QUERY = """#!/bin/sh
+# Installed: every package named in $INSTALLED; the others are unknown to dpkg.
+shift 2
+for p in "$@"; do
+    case " $INSTALLED " in
+        *" $p "*) echo "ii  $p" ;;
+        *) echo "dpkg-query: no packages found matching $p" >&2 ;;
+    esac
+done
+"""
+_APT_GET = """#!/bin/sh
+echo "$*" >>"$APT_LOG"
+"""
+
+
+@pytest.fixture
+def stand_ins() -> Iterator[dict[str, str]]:
+    # Not in tmp_path (0700): the stand-ins also serve a run as nobody.
+    bin_dir = Path(tempfile.mkdtemp(prefix="stratus-prereqs-"))
+    bin_dir.chmod(0o755)
+    for name, text in (("dpkg-query", _DPKG_QUERY), ("apt-get", _APT_GET)):
+        (bin_dir / name).write_text(text)
+        (bin_dir / name).chmod(0o755)
+    yield {"PATH": f"{bin_dir}:/usr/bin:/bin", "APT_LOG": str(bin_dir / "apt.log")}
+    shutil.rmtree(bin_dir)
+
+
+def _prereqs(env: dict[str, str], *args: str, prefix: tuple[str, ...] = ()) -> Any:
+    return subprocess.run(
+        [*prefix, str(PREREQS), *args], capture_output=True, text=True, env=env, check=False
+    )
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="installs as root only")
+def test_prereqs_installs_only_what_is_missing(stand_ins: dict[str, str]) -> None:
+    log = Path(stand_ins["APT_LOG"])
+    venv = _packages("venv")
+    everything = " ".join(sorted(venv))
+    done = _prereqs({**stand_ins, "INSTALLED": everything}, "venv")
+    assert done.returncode == 0, done.stderr
+    assert not log.exists(), "apt-get ran although nothing was missing"
+
+    installed = " ".join(sorted(venv - {"libvirt-dev", "pkg-config"}))
+    done = _prereqs({**stand_ins, "INSTALLED": installed}, "venv")
+    # The stand-in apt-get installs nothing, so the script says what is still missing.
+    assert done.returncode == 1
+    assert "still missing after apt-get install: pkg-config libvirt-dev" in done.stderr
+    calls = log.read_text().splitlines()
+    assert calls[0].endswith(" update")
+    assert calls[1].endswith(" install -y --no-install-recommends pkg-config libvirt-dev")
+    assert len(calls) == 2
+
+
+def test_prereqs_as_a_user_names_what_is_missing(stand_ins: dict[str, str]) -> None:
+    prefix: tuple[str, ...] = ()
+    if os.geteuid() == 0:
+        setpriv = shutil.which("setpriv")
+        assert setpriv, "setpriv (util-linux) is missing"
+        prefix = (setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", "--")
+    done = _prereqs({**stand_ins, "INSTALLED": ""}, "image", prefix=prefix)
+    assert done.returncode == 1
+    assert "missing Debian packages: qemu-utils" in done.stderr
+    assert not Path(stand_ins["APT_LOG"]).exists()
