@@ -119,9 +119,10 @@ def test_an_unreadable_config_file_is_named(conf: Path) -> None:
         # root reads every file: run as nobody instead.
         setpriv = shutil.which("setpriv")
         assert setpriv, "setpriv (util-linux) is missing"
-        done = _config_error(
-            conf, setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", "--"
-        )
+        nobody = (setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", "--")
+        if subprocess.run([*nobody, *MANAGE, "--version"], capture_output=True).returncode:
+            pytest.skip("nobody cannot run this venv's Python (it lives in a private directory)")
+        done = _config_error(conf, *nobody)
     else:
         conf.chmod(0)
         done = _config_error(conf)
