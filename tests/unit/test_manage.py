@@ -54,7 +54,7 @@ def synced(conf: Path) -> sa.Engine:
 # -- version and arguments --------------------------------------------------------
 
 
-def test_version_option_and_command_print_the_package_version(tmp_path: Path) -> None:
+def test_version_option_and_command_print_the_package_version() -> None:
     for args in (["--version"], ["version"]):
         done = run(*args)
         assert done.stdout.strip() == version("stratus")
