@@ -10,6 +10,7 @@ deployment.
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import shutil
 import stat
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from stratus.db import migration
 from tests.deploy.helpers import (
     AIO,
     changed,
@@ -51,6 +53,9 @@ INSTANCES = "/var/lib/stratus/instances"
 DECLARED = "demo-1"
 EXTRA = "demo-2"
 TIMINGS: dict[str, float] = {}
+# stratus-manage on the controller's PATH (roles/stratus_control), as nova-manage is.
+MANAGE_LINK = Path("/usr/local/bin/stratus-manage")
+OPERATOR_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 def systemd() -> bool:
@@ -162,6 +167,41 @@ def test_services_and_catalog(deployment) -> None:
     for name in SERVICES:
         assert pids()[name], f"{name} is not running"
         assert Path(f"/var/log/stratus/{name}.log").stat().st_size > 0
+
+
+def manage(*args: str) -> subprocess.CompletedProcess[str]:
+    """`stratus-manage ARGS` as an operator runs it: found on the standard PATH, run as
+    the services' user (README.md)."""
+    return subprocess.run(
+        ["runuser", "-u", "stratus", "--", "stratus-manage", *args],
+        env={"PATH": OPERATOR_PATH, "LANG": "C.UTF-8"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_stratus_manage_is_on_the_path(deployment) -> None:
+    assert MANAGE_LINK.is_symlink()
+    assert MANAGE_LINK.resolve() == Path("/opt/stratus/bin/stratus-manage").resolve()
+    version = manage("--version")
+    assert version.returncode == 0, version.stderr
+    assert version.stdout.strip() == importlib.metadata.version("stratus")
+    schema = manage("db", "version")
+    assert schema.returncode == 0, schema.stderr
+    assert schema.stdout.strip() == migration.head()
+    listing = manage("service", "list")
+    assert listing.returncode == 0, listing.stderr
+    rows = [
+        [cell.strip() for cell in line.strip("|").split("|")]
+        for line in listing.stdout.splitlines()
+        if line.startswith("|")
+    ]
+    assert rows[0] == ["Binary", "Host", "Zone", "Status", "State", "Updated_At"]
+    states = {(r[0], r[1]): (r[3], r[4]) for r in rows[1:]}
+    for binary in ("stratus-scheduler", "stratus-conductor", "stratus-compute"):
+        assert states[binary, "aio"] == ("enabled", "up"), listing.stdout
 
 
 def test_declared_server_is_active_and_booted(deployment) -> None:
@@ -318,6 +358,7 @@ def test_destroy_removes_stratus(deployment) -> None:
     assert [p for p in STRATUS_PATHS if p.exists()] == []
     assert not Path("/var/log/stratus").exists()
     assert not Path("/etc/openstack/clouds.yaml").exists()
+    assert not MANAGE_LINK.is_symlink() and not MANAGE_LINK.exists()
     for name in SERVICES:
         assert not Path(f"/etc/init.d/{name}").exists()
         assert not Path(f"/etc/systemd/system/{name}.service").exists()

@@ -196,3 +196,36 @@ def test_systemd_units_are_valid(rendered: Path) -> None:
             if re.search(r"Unknown (key|section)|Invalid|Failed to parse", line)
         ]
         assert problems == [], f"{unit.name}: {problems}"
+
+
+def _tasks(path: Path) -> list[dict]:
+    """The tasks of a task file, with those inside blocks."""
+    found = []
+    for task in yaml.safe_load(path.read_text()) or []:
+        found.append(task)
+        found.extend(task.get("block", []))
+    return found
+
+
+def test_stratus_manage_is_linked_into_the_path_and_destroyed() -> None:
+    """The control role links the venv's stratus-manage into /usr/local/bin (as
+    Debian's packages put nova-manage on the PATH), and destroy removes the link."""
+    role = ROOT / "roles" / "stratus_control"
+    defaults = yaml.safe_load((role / "defaults" / "main.yml").read_text())
+    assert defaults["stratus_control_manage_link"] == "/usr/local/bin/stratus-manage"
+    links = [
+        t["ansible.builtin.file"]
+        for t in _tasks(role / "tasks" / "main.yml")
+        if t.get("ansible.builtin.file", {}).get("state") == "link"
+    ]
+    assert [(link["src"], link["dest"]) for link in links] == [
+        ("{{ stratus_common_prefix }}/bin/stratus-manage", "{{ stratus_control_manage_link }}")
+    ]
+    removed = [
+        t["ansible.builtin.file"]["path"]
+        for t in _tasks(role / "tasks" / "destroy.yml")
+        if t.get("ansible.builtin.file", {}).get("state") == "absent"
+    ]
+    assert "{{ stratus_control_manage_link }}" in removed
+    # The link's target is the console script that pyproject.toml declares.
+    assert 'stratus-manage = "stratus.cmd.manage:main"' in (ROOT / "pyproject.toml").read_text()

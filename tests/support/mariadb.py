@@ -20,22 +20,13 @@ import secrets
 import shutil
 import subprocess
 import tempfile
-import time
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import pymysql
 
 from tests.support.ports import LOOPBACK, free_port
-from tests.support.processes import (
-    StartupError,
-    register_for_exit,
-    tail,
-    tie_to_test_process,
-    unregister_for_exit,
-    wait_for,
-)
+from tests.support.processes import PrivateServer, StartupError, tail
 
 _PORT_IN_USE = "Address already in use"
 _DB_NAME = re.compile(r"^[A-Za-z0-9_]{1,64}$")
@@ -70,7 +61,7 @@ def _sql_string(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-class MariaDBServer:
+class MariaDBServer(PrivateServer):
     """A MariaDB server in a temporary directory on a free 127.0.0.1 port.
 
     ``root`` has the random password ``password`` for TCP connections from
@@ -78,6 +69,9 @@ class MariaDBServer:
     SQLAlchemy URL for a fresh database.
     """
 
+    kind = "MariaDB"
+    port_in_use = _PORT_IN_USE
+    ready_interval = 0.05
     host = LOOPBACK
     user = "root"
 
@@ -90,22 +84,14 @@ class MariaDBServer:
         extra_args: tuple[str, ...] = (),
         base_dir: str | os.PathLike[str] | None = None,
     ) -> None:
+        super().__init__(startup_timeout=startup_timeout, base_dir=base_dir)
         self._requested_port = port
         self.port: int = port or 0
         self.password: str = password or secrets.token_hex(12)
-        self.startup_timeout = startup_timeout
         self.extra_args = extra_args
-        self._base_dir = base_dir
-        self.base_dir: Path | None = None
-        self.process: subprocess.Popen[bytes] | None = None
-        self.start_seconds: float | None = None
+        self._mariadbd = ""
 
     # -- paths ------------------------------------------------------------
-
-    def _path(self, name: str) -> Path:
-        if self.base_dir is None:
-            raise RuntimeError("the server is not started")
-        return self.base_dir / name
 
     @property
     def datadir(self) -> Path:
@@ -123,11 +109,13 @@ class MariaDBServer:
     def error_log(self) -> Path:
         return self._path("error.log")
 
+    def log_files(self) -> list[Path]:
+        return [self._path("mariadbd.out"), self.error_log]
+
     # -- lifecycle ----------------------------------------------------------
 
     def _make_base_dir(self) -> Path:
-        parent = self._base_dir if self._base_dir is not None else tempfile.gettempdir()
-        path = Path(tempfile.mkdtemp(prefix="stratus-mariadb-", dir=parent))
+        path = super()._make_base_dir()
         if len(str(path / "mysqld.sock")) > _MAX_SOCKET_PATH:
             shutil.rmtree(path, ignore_errors=True)
             path = Path(tempfile.mkdtemp(prefix="stratus-mariadb-", dir="/tmp"))
@@ -156,6 +144,14 @@ class MariaDBServer:
             "--max-connections=500",
         ]
 
+    def _setup(self) -> None:
+        mariadbd = find_mariadbd()
+        if mariadbd is None:
+            raise StartupError("mariadbd is not installed (apt install mariadb-server)")
+        self._mariadbd = mariadbd
+        self._install_db()
+        self._write_init_file()
+
     def _install_db(self) -> None:
         install_db = find_install_db()
         if install_db is None:
@@ -183,7 +179,7 @@ class MariaDBServer:
                 f"--- install log ---\n{tail(log)}"
             )
 
-    def _write_init_file(self) -> Path:
+    def _write_init_file(self) -> None:
         pw = _sql_string(self.password)
         init = self._path("init.sql")
         init.write_text(
@@ -193,76 +189,35 @@ class MariaDBServer:
             f"ALTER USER 'root'@'localhost' IDENTIFIED BY {pw};\n"
         )
         init.chmod(0o600)
-        return init
 
-    def start(self) -> MariaDBServer:
-        if self.process is not None:
-            raise RuntimeError("the server is already started")
-        mariadbd = find_mariadbd()
-        if mariadbd is None:
-            raise StartupError("mariadbd is not installed (apt install mariadb-server)")
-        began = time.monotonic()
-        self.base_dir = self._make_base_dir()
-        register_for_exit(self)
-        try:
-            self._install_db()
-            init = self._write_init_file()
-            attempts = 1 if self._requested_port else 3
-            for attempt in range(attempts):
-                self.port = self._requested_port or free_port()
-                self._launch(mariadbd, init)
-                try:
-                    wait_for(
-                        self._can_connect,
-                        self.startup_timeout,
-                        0.05,
-                        f"MariaDB on {self.host}:{self.port}",
-                        alive=lambda: self.process is not None and self.process.poll() is None,
-                        details=self.log_tail,
-                    )
-                    break
-                except StartupError:
-                    in_use = _PORT_IN_USE in self.log_tail(20)
-                    self._terminate()
-                    if not in_use or attempt == attempts - 1:
-                        raise
-        except BaseException:
-            self.stop()
-            raise
-        self.start_seconds = time.monotonic() - began
-        return self
+    def _attempts(self) -> int:
+        return 1 if self._requested_port else 3
 
-    def _launch(self, mariadbd: str, init: Path) -> None:
+    def _launch(self) -> None:
+        self.port = self._requested_port or free_port()
         with contextlib.suppress(FileNotFoundError):
             self.socket_path.unlink()
-        # Each attempt gets a fresh error log, so old errors are not read as new.
-        if self.error_log.exists():
-            self.error_log.rename(self._path(f"error.log.{time.monotonic_ns()}"))
-        with open(self._path("mariadbd.out"), "ab") as out:
-            self.process = subprocess.Popen(
-                tie_to_test_process(
-                    [
-                        mariadbd,
-                        "--no-defaults",
-                        *self._server_options(),
-                        f"--port={self.port}",
-                        f"--bind-address={self.host}",
-                        f"--socket={self.socket_path}",
-                        f"--pid-file={self.pid_file}",
-                        f"--log-error={self.error_log}",
-                        f"--init-file={init}",
-                        *self.extra_args,
-                    ]
-                ),
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                cwd=self.base_dir,
-                start_new_session=True,
-            )
+        self.process = self._popen(
+            [
+                self._mariadbd,
+                "--no-defaults",
+                *self._server_options(),
+                f"--port={self.port}",
+                f"--bind-address={self.host}",
+                f"--socket={self.socket_path}",
+                f"--pid-file={self.pid_file}",
+                f"--log-error={self.error_log}",
+                f"--init-file={self._path('init.sql')}",
+                *self.extra_args,
+            ],
+            "mariadbd.out",
+        )
 
-    def _can_connect(self) -> bool:
-        if self.process is None or self.process.poll() is not None:
+    def _description(self) -> str:
+        return f"MariaDB on {self.host}:{self.port}"
+
+    def _ready(self) -> bool:
+        if not self.running:
             return False  # exited: wait_for reports it with the log
         if _PORT_IN_USE in tail(self.error_log, 20):
             return False  # about to exit; do not talk to whoever owns the port
@@ -271,56 +226,7 @@ class MariaDBServer:
         conn.close()
         return True
 
-    def _terminate(self, timeout: float = 30.0) -> None:
-        proc = self.process
-        if proc is None:
-            return
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        self.process = None
-
-    def stop(self) -> None:
-        """Shut the server down (SIGTERM, then SIGKILL) and remove its directory."""
-        unregister_for_exit(self)
-        self._terminate()
-        if self.base_dir is not None:
-            shutil.rmtree(self.base_dir, ignore_errors=True)
-            self.base_dir = None
-
-    @property
-    def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def __enter__(self) -> MariaDBServer:
-        if self.process is None:
-            self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
     # -- use ----------------------------------------------------------------
-
-    def log_tail(self, lines: int = 40) -> str:
-        """The end of the server's error log and of its stdout/stderr."""
-        if self.base_dir is None:
-            return ""
-        parts = []
-        for name in ("mariadbd.out", "error.log"):
-            text = tail(self._path(name), lines)
-            if text:
-                parts.append(f"[{name}]\n{text}")
-        return "\n".join(parts)
 
     def connect(
         self,

@@ -5,9 +5,14 @@
 arguments, sends stdout and stderr to a log file, and stops the process (and
 everything it started) with SIGTERM, then SIGKILL.
 
-The helpers here are shared by the MariaDB and RabbitMQ fixtures:
-``wait_for`` polls a predicate, ``tail`` reads the end of a log file,
-``tie_to_test_process`` ties a child's life to the test process.
+``PrivateServer`` is the life cycle that the MariaDB and RabbitMQ fixtures
+share: a server process with everything in its own temporary directory, started
+on free ports (again on others when one was taken meanwhile), waited for until it
+answers, stopped with its whole session, its directory removed.
+
+The helpers under them: ``wait_for`` polls a predicate, ``tail`` reads the end of
+a log file, ``tie_to_test_process`` ties a child's life to the test process,
+``kill_group`` ends what is left of a child's session.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ import urllib.request
 from collections.abc import Callable, Container, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, Self, TypeVar
 
 T = TypeVar("T")
 
@@ -200,6 +205,204 @@ def entry_point_command(name: str) -> list[str]:
         "sys.exit(ep.load()())\n"
     )
     return [sys.executable, "-c", loader]
+
+
+def kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """SIGKILL whatever is left of ``proc``'s session and reap ``proc``."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        if proc.poll() is None:
+            proc.kill()
+    proc.wait()
+
+
+class PrivateServer:
+    """A server run as a child process, with everything in a temporary directory.
+
+    ``start()`` makes the directory (``base_dir``, in ``tempfile.gettempdir()`` or
+    the ``base_dir`` given), calls ``_setup()`` once, then ``_launch()``, which
+    picks free ports and starts ``process`` (through ``_popen``), and waits until
+    ``_ready()`` is true. When the server fails to start because another process
+    took one of its ports in between (``port_in_use`` in ``log_tail()``), the
+    launch is tried again on new ports; the logs of the failed attempt are set
+    aside first, so they are not read as the new attempt's. Any failure stops
+    everything and removes the directory; ``StartupError`` carries the log tail.
+
+    ``stop()`` sends SIGTERM, waits, then SIGKILLs what is left of the session
+    and removes the directory; ``kill()`` does it at once. Both are idempotent,
+    and the exit hook stops a server that a test run left behind.
+
+    Subclasses set ``kind`` (the name in messages and directory names) and
+    ``port_in_use``, and implement ``_setup``, ``_launch``, ``_ready``,
+    ``_description`` and ``log_files``.
+    """
+
+    kind = "server"
+    # What the server logs when its port is taken.
+    port_in_use = "Address already in use"
+    # Seconds between two readiness checks.
+    ready_interval = 0.1
+
+    def __init__(
+        self,
+        *,
+        startup_timeout: float = 60.0,
+        base_dir: str | os.PathLike[str] | None = None,
+    ) -> None:
+        self.startup_timeout = startup_timeout
+        self._base_dir = base_dir
+        self.base_dir: Path | None = None
+        self.process: subprocess.Popen[bytes] | None = None
+        self.start_seconds: float | None = None
+
+    # -- for subclasses ---------------------------------------------------------
+
+    def _setup(self) -> None:
+        """Prepare ``base_dir`` (data directories, fixed files); once per start."""
+
+    def _launch(self) -> None:
+        """Pick ports and start ``process``; again on new ports after a clash."""
+        raise NotImplementedError
+
+    def _ready(self) -> bool:
+        """True once the server answers (exceptions count as not yet)."""
+        raise NotImplementedError
+
+    def _description(self) -> str:
+        """What ``start()`` waits for, for its error message."""
+        return f"{self.kind} to be ready"
+
+    def _attempts(self) -> int:
+        """How many launches a port clash may take."""
+        return 3
+
+    def log_files(self) -> list[Path]:
+        """The server's logs, read by ``log_tail()``."""
+        return []
+
+    def _path(self, name: str) -> Path:
+        if self.base_dir is None:
+            raise RuntimeError(f"{self.kind} is not started")
+        return self.base_dir / name
+
+    def _make_base_dir(self) -> Path:
+        parent = self._base_dir if self._base_dir is not None else tempfile.gettempdir()
+        return Path(tempfile.mkdtemp(prefix=f"stratus-{self.kind.lower()}-", dir=parent))
+
+    def _popen(
+        self, argv: Sequence[str], log_name: str, env: Mapping[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
+        """Start ``argv`` in ``base_dir``, in its own session, tied to the test process,
+        with stdout and stderr appended to ``base_dir/log_name``."""
+        with open(self._path(log_name), "ab") as out:
+            return subprocess.Popen(
+                tie_to_test_process(argv),
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=None if env is None else dict(env),
+                cwd=self.base_dir,
+                start_new_session=True,
+            )
+
+    # -- life cycle ---------------------------------------------------------------
+
+    def start(self) -> Self:
+        """Start the server and wait until it answers; returns ``self``."""
+        if self.process is not None:
+            raise RuntimeError(f"{self.kind} is already started")
+        began = time.monotonic()
+        self.base_dir = self._make_base_dir()
+        register_for_exit(self)
+        try:
+            self._setup()
+            attempts = self._attempts()
+            for attempt in range(attempts):
+                self._set_logs_aside(attempt)
+                self._launch()
+                try:
+                    wait_for(
+                        self._ready,
+                        self.startup_timeout,
+                        self.ready_interval,
+                        self._description(),
+                        alive=lambda: self.running,
+                        details=self.log_tail,
+                    )
+                    break
+                except StartupError:
+                    clash = self.port_in_use in self.log_tail(60)
+                    self._terminate(graceful=False, timeout=0)
+                    if not clash or attempt == attempts - 1:
+                        raise
+        except BaseException:
+            self.stop()
+            raise
+        self.start_seconds = time.monotonic() - began
+        return self
+
+    def _set_logs_aside(self, attempt: int) -> None:
+        if attempt == 0:
+            return
+        for path in self.log_files():
+            if path.exists():
+                path.rename(path.with_name(f"{path.name}.attempt-{attempt}"))
+
+    def _terminate(self, graceful: bool, timeout: float) -> None:
+        """End ``process`` (SIGTERM first when ``graceful``) and what is left of its session."""
+        proc = self.process
+        if proc is None:
+            return
+        if graceful and proc.poll() is None:
+            proc.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout)
+        kill_group(proc)
+        self.process = None
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """SIGTERM the server (SIGKILL after ``timeout`` s) and remove its directory."""
+        self._shutdown(graceful=True, timeout=timeout)
+
+    def kill(self) -> None:
+        """SIGKILL the server (a crash, and the fastest way to get rid of it), clean up."""
+        self._shutdown(graceful=False, timeout=0)
+
+    def _shutdown(self, graceful: bool, timeout: float) -> None:
+        unregister_for_exit(self)
+        self._terminate(graceful, timeout)
+        if self.base_dir is not None:
+            shutil.rmtree(self.base_dir, ignore_errors=True)
+            self.base_dir = None
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def __enter__(self) -> Self:
+        if self.process is None:
+            self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def log_tail(self, lines: int = 40) -> str:
+        """The end of each of the server's logs, under its name."""
+        if self.base_dir is None:
+            return ""
+        parts = []
+        for path in self.log_files():
+            text = tail(path, lines)
+            if text:
+                parts.append(f"[{path.name}]\n{text}")
+        return "\n".join(parts)
 
 
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]+")

@@ -23,32 +23,20 @@ for anything else.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import secrets
 import shutil
-import signal
 import string
 import subprocess
-import tempfile
-import time
 from collections.abc import Sequence
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import kombu
 
 from tests.support.ports import LOOPBACK, free_port, free_ports, port_is_open
-from tests.support.processes import (
-    StartupError,
-    register_for_exit,
-    tail,
-    tie_to_test_process,
-    unregister_for_exit,
-    wait_for,
-)
+from tests.support.processes import PrivateServer, StartupError, kill_group, tail, wait_for
 
 RABBITMQ_BIN = Path("/usr/lib/rabbitmq/bin")
 
@@ -135,9 +123,11 @@ def _erlang_binary(value: str) -> str:
     return f'<<"{escaped}">>'
 
 
-class RabbitMQServer:
+class RabbitMQServer(PrivateServer):
     """A RabbitMQ node in a temporary directory, AMQP on a free 127.0.0.1 port."""
 
+    kind = "RabbitMQ"
+    port_in_use = "eaddrinuse"
     host = LOOPBACK
     user = "stratus"
 
@@ -149,30 +139,26 @@ class RabbitMQServer:
         base_dir: str | os.PathLike[str] | None = None,
         slim: bool = True,
     ) -> None:
+        super().__init__(startup_timeout=startup_timeout, base_dir=base_dir)
         self.password: str = password or secrets.token_hex(12)
-        self.startup_timeout = startup_timeout
         self.slim = slim
         self.plugins_dir: Path | None = None
-        self._base_dir = base_dir
-        self.base_dir: Path | None = None
         self.port: int = 0
         self.dist_port: int = 0
         self.epmd_port: int = 0
         self.nodename: str = ""
-        self.process: subprocess.Popen[bytes] | None = None
         self.epmd: subprocess.Popen[bytes] | None = None
-        self.start_seconds: float | None = None
+        self._server = ""
+        self._epmd = ""
 
     # -- paths and environment -------------------------------------------
-
-    def _path(self, name: str) -> Path:
-        if self.base_dir is None:
-            raise RuntimeError("the broker is not started")
-        return self.base_dir / name
 
     @property
     def log_file(self) -> Path:
         return self._path("log") / f"{self.nodename}.log"
+
+    def log_files(self) -> list[Path]:
+        return [self._path("server.out"), self.log_file]
 
     @property
     def transport_url(self) -> str:
@@ -221,16 +207,8 @@ class RabbitMQServer:
         )
         return env
 
-    def _write_files(self) -> None:
-        base = self._path("")
-        for sub in ("mnesia", "log", "plugins-expand"):
-            (base / sub).mkdir()
-        self._path("rabbitmq-env.conf").write_text("")
-        self._path("enabled_plugins").write_text("[].\n")
-        self._path("advanced.config").write_text("[].\n")
-        cookie = self._path(".erlang.cookie")
-        cookie.write_text("".join(secrets.choice(string.ascii_uppercase) for _ in range(32)))
-        cookie.chmod(0o400)
+    def _write_config(self) -> None:
+        """rabbitmq.config, which names the AMQP port (so it is written per launch)."""
         user = _erlang_binary(self.user)
         password = _erlang_binary(self.password)
         self._path("rabbitmq.config").write_text(
@@ -252,77 +230,42 @@ class RabbitMQServer:
 
     # -- lifecycle ------------------------------------------------------------
 
-    def start(self) -> RabbitMQServer:
-        if self.process is not None:
-            raise RuntimeError("the broker is already started")
-        began = time.monotonic()
-        attempts = 3
-        for attempt in range(attempts):
-            try:
-                self._start_once()
-                break
-            except StartupError as exc:
-                # Another process took one of the free ports before the node bound it.
-                if "eaddrinuse" not in str(exc) or attempt == attempts - 1:
-                    raise
-        self.start_seconds = time.monotonic() - began
-        return self
-
-    def _start_once(self) -> None:
+    def _setup(self) -> None:
         server = _script("rabbitmq-server")
         epmd = shutil.which("epmd")
         if server is None or epmd is None:
             raise StartupError("RabbitMQ is not installed (apt install rabbitmq-server)")
-        parent = self._base_dir if self._base_dir is not None else tempfile.gettempdir()
-        self.base_dir = Path(tempfile.mkdtemp(prefix="stratus-rabbitmq-", dir=parent))
-        register_for_exit(self)
-        try:
-            self.port, self.dist_port, self.epmd_port = free_ports(3)
-            self.nodename = f"stratus-test-{self.port}@localhost"
-            self._write_files()
-            self.plugins_dir = None
-            if self.slim:
-                try:
-                    server = str(make_slim_home(self._path("home")))
-                    self.plugins_dir = self._path("home") / "plugins"
-                except OSError:
-                    # Unexpected package layout: the stock script works, only slower.
-                    shutil.rmtree(self._path("home"), ignore_errors=True)
-            env = self.environment()
-            self._start_epmd(epmd, env)
-            with open(self._path("server.out"), "ab") as out:
-                self.process = subprocess.Popen(
-                    tie_to_test_process([server]),
-                    stdin=subprocess.DEVNULL,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    env=env,
-                    cwd=self.base_dir,
-                    start_new_session=True,
-                )
-            wait_for(
-                self._amqp_login,
-                self.startup_timeout,
-                0.1,
-                f"RabbitMQ AMQP on {self.host}:{self.port}",
-                alive=lambda: self.process is not None and self.process.poll() is None,
-                details=self.log_tail,
-            )
-        except BaseException:
-            self.stop()
-            raise
+        self._server, self._epmd = server, epmd
+        base = self._path("")
+        for sub in ("mnesia", "log", "plugins-expand"):
+            (base / sub).mkdir()
+        self._path("rabbitmq-env.conf").write_text("")
+        self._path("enabled_plugins").write_text("[].\n")
+        self._path("advanced.config").write_text("[].\n")
+        cookie = self._path(".erlang.cookie")
+        cookie.write_text("".join(secrets.choice(string.ascii_uppercase) for _ in range(32)))
+        cookie.chmod(0o400)
+        self.plugins_dir = None
+        if self.slim:
+            try:
+                self._server = str(make_slim_home(self._path("home")))
+                self.plugins_dir = self._path("home") / "plugins"
+            except OSError:
+                # Unexpected package layout: the stock script works, only slower.
+                shutil.rmtree(self._path("home"), ignore_errors=True)
 
-    def _start_epmd(self, epmd: str, env: dict[str, str]) -> None:
-        with open(self._path("epmd.log"), "ab") as log:
-            self.epmd = subprocess.Popen(
-                tie_to_test_process([epmd, "-port", str(self.epmd_port), "-address", self.host]),
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=env,
-                cwd=self.base_dir,
-                start_new_session=True,
-            )
+    def _launch(self) -> None:
+        self.port, self.dist_port, self.epmd_port = free_ports(3)
+        self.nodename = f"stratus-test-{self.port}@localhost"
+        self._write_config()
+        env = self.environment()
+        self._start_epmd(env)
+        self.process = self._popen([self._server], "server.out", env)
+
+    def _start_epmd(self, env: dict[str, str]) -> None:
+        self.epmd = self._popen(
+            [self._epmd, "-port", str(self.epmd_port), "-address", self.host], "epmd.log", env
+        )
         wait_for(
             lambda: port_is_open(self.epmd_port, self.host),
             10.0,
@@ -332,10 +275,13 @@ class RabbitMQServer:
             details=lambda: tail(self._path("epmd.log")),
         )
 
-    def _amqp_login(self) -> bool:
-        if self.process is not None and "eaddrinuse" in self.log_tail(60):
+    def _description(self) -> str:
+        return f"RabbitMQ AMQP on {self.host}:{self.port}"
+
+    def _ready(self) -> bool:
+        if self.process is not None and self.port_in_use in self.log_tail(60):
             # Some other process owns the port; do not wait for the node to give up.
-            _kill_group(self.process)
+            kill_group(self.process)
             return False
         # A plain TCP probe first: cheap while the node is still booting.
         if not port_is_open(self.port, self.host):
@@ -345,6 +291,15 @@ class RabbitMQServer:
             conn.ensure_connection(max_retries=0, reraise_as_library_errors=False)
             conn.channel().close()
         return True
+
+    def _terminate(self, graceful: bool, timeout: float) -> None:
+        """The node as every server (SIGTERM makes the start script shut it down
+        cleanly, as ``rabbitmqctl stop`` would, without booting another Erlang VM
+        for it), then its epmd."""
+        super()._terminate(graceful, timeout)
+        if self.epmd is not None:
+            kill_group(self.epmd)
+            self.epmd = None
 
     def ctl(self, *args: str, timeout: float = 60.0) -> str:
         """Run ``rabbitmqctl -n <node> <args>`` against this node and return its output."""
@@ -384,75 +339,8 @@ class RabbitMQServer:
         if tags:
             self.ctl("set_user_tags", name, *tags)
 
-    def stop(self, timeout: float = 30.0) -> None:
-        """Stop the node gracefully (SIGKILL if it hangs), stop epmd, remove the directory.
-
-        SIGTERM makes the start script shut the node down cleanly, as
-        ``rabbitmqctl stop`` would, without booting another Erlang VM for it.
-        """
-        self._shutdown(graceful=True, timeout=timeout)
-
-    def kill(self) -> None:
-        """SIGKILL the node (a crash, and the fastest way to get rid of it), clean up."""
-        self._shutdown(graceful=False, timeout=0)
-
-    def _shutdown(self, graceful: bool, timeout: float) -> None:
-        unregister_for_exit(self)
-        proc = self.process
-        if proc is not None:
-            if graceful and proc.poll() is None:
-                proc.terminate()
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    proc.wait(timeout)
-            _kill_group(proc)
-            self.process = None
-        if self.epmd is not None:
-            _kill_group(self.epmd)
-            self.epmd = None
-        if self.base_dir is not None:
-            shutil.rmtree(self.base_dir, ignore_errors=True)
-            self.base_dir = None
-
-    @property
-    def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def __enter__(self) -> RabbitMQServer:
-        if self.process is None:
-            self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    def log_tail(self, lines: int = 40) -> str:
-        """The end of the node's log and of the start script's output."""
-        if self.base_dir is None:
-            return ""
-        parts = []
-        for path in (self._path("server.out"), self.log_file):
-            text = tail(path, lines)
-            if text:
-                parts.append(f"[{path.name}]\n{text}")
-        return "\n".join(parts)
-
     def __repr__(self) -> str:
         return f"<RabbitMQServer {self.nodename or 'not started'} running={self.running}>"
-
-
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    """SIGKILL whatever is left of ``proc``'s session and reap ``proc``."""
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        if proc.poll() is None:
-            proc.kill()
-    proc.wait()
 
 
 def messaging_conf() -> Any:

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from tests.support.mariadb import MariaDBServer, mariadb_available
 from tests.support.ports import free_port, free_ports, port_is_open
 from tests.support.processes import (
+    PrivateServer,
     ServiceProcess,
     StartupError,
     entry_point_command,
@@ -238,6 +239,82 @@ def test_rabbitmq_stop_removes_everything() -> None:
     assert not port_is_open(port)
     assert not port_is_open(epmd_port)
     broker.stop()  # idempotent
+
+
+# -- the shared life cycle of private servers ----------------------------------
+
+_TCP_SERVER = textwrap.dedent(
+    """
+    import socket, sys, time
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", int(sys.argv[1])))
+    except OSError as exc:
+        print(exc, flush=True)
+        sys.exit(1)
+    s.listen()
+    print("listening", flush=True)
+    time.sleep(600)
+    """
+)
+
+
+class _TcpServer(PrivateServer):
+    """A minimal PrivateServer: a listening socket in a Python process."""
+
+    kind = "TcpServer"
+
+    def __init__(self, ports: list[int]) -> None:
+        super().__init__(startup_timeout=20)
+        self.ports = ports
+        self.port = 0
+        self.setups = 0
+
+    def _setup(self) -> None:
+        self.setups += 1
+        self._path("data").write_text("state")
+
+    def _launch(self) -> None:
+        self.port = self.ports.pop(0)
+        self.process = self._popen([sys.executable, "-c", _TCP_SERVER, str(self.port)], "out")
+
+    def _ready(self) -> bool:
+        # Our own process answering, not whoever else listens on the port.
+        return "listening" in self._path("out").read_text() and port_is_open(self.port)
+
+    def log_files(self) -> list[Path]:
+        return [self._path("out")]
+
+
+def test_private_server_relaunches_on_a_new_port_when_its_port_is_taken() -> None:
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        taken = squatter.getsockname()[1]
+        server = _TcpServer([taken, free_port()])
+        with server:
+            base = server.base_dir
+            assert base is not None and server.running and server.port != taken
+            assert server.setups == 1  # the directory was prepared once
+            # The failed attempt's log was set aside, not read as the new one's.
+            assert "Address already in use" in (base / "out.attempt-1").read_text()
+            assert server.log_tail() == "[out]\nlistening"
+            proc = server.process
+        assert proc is not None and proc.poll() is not None
+        assert not base.exists() and server.base_dir is None
+        server.stop()  # idempotent
+
+
+def test_private_server_gives_up_on_other_failures_and_cleans_up() -> None:
+    server = _TcpServer([free_port()])
+    server._launch = lambda: setattr(  # type: ignore[method-assign]
+        server,
+        "process",
+        server._popen([sys.executable, "-c", "print('no config'); raise SystemExit(3)"], "out"),
+    )
+    with pytest.raises(StartupError, match="no config"):
+        server.start()
+    assert server.base_dir is None and server.process is None
 
 
 # -- processes -----------------------------------------------------------------
