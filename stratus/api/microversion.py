@@ -2,6 +2,11 @@
 
 ``MAX_VERSION`` is the highest microversion whose behaviour Stratus implements for
 every Compute resource it serves.
+
+The version is taken from the request headers by ``microversion_parse`` (as Nova
+and Placement do): ``OpenStack-API-Version: compute X.Y`` first, then the legacy
+``X-OpenStack-Nova-API-Version``. As in Nova, the value itself is checked here
+against the strict ``X.Y`` form, so ``+2.5`` or ``2 . 5`` stay malformed (400).
 """
 
 from __future__ import annotations
@@ -9,6 +14,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import total_ordering
+
+import microversion_parse
 
 from stratus.api.errors import BadRequest, NotAcceptable
 
@@ -60,13 +67,7 @@ VARY = "OpenStack-API-Version, X-OpenStack-Nova-API-Version"
 
 def requested_text(headers: dict[str, str]) -> str | None:
     """The microversion a request asks for, from either header (the new one wins)."""
-    value = headers.get(HEADER)
-    if value:
-        for item in value.split(","):
-            service, _, version = item.strip().partition(" ")
-            if service.lower() == SERVICE:
-                return version.strip()
-    return headers.get(LEGACY_HEADER)
+    return microversion_parse.get_version(headers, SERVICE, legacy_headers=[LEGACY_HEADER])
 
 
 def negotiate(headers: dict[str, str]) -> APIVersion:

@@ -4,19 +4,39 @@ An image's ``disk_format`` is only a claim. QEMU decides how to read a disk from
 its bytes, so a "raw" upload that is really a qcow2 (or a qcow2 whose header
 names a backing file or an external data file) could make a compute host open
 host files on a tenant's behalf. Every upload is therefore checked here, from
-its headers only, before it is stored:
+its headers, before it is stored: the bytes must be the declared format (a raw
+image must not be any format QEMU recognises) and safe to hand to QEMU.
 
-* the bytes must be the declared format (a raw image must not be any format QEMU
-  recognises);
-* qcow2: versions 2 and 3 only, no backing file, no external data file, no
-  encryption, no corrupt flag, no incompatible feature this parser does not
-  know;
-* vmdk: only single-file monolithicSparse / streamOptimized images whose
-  embedded descriptor names no other file and no parent (parentFileNameHint);
-* vhd / vhdx: no differencing (parent) disks.
+The checks are oslo.utils' ``imageutils.format_inspector``, as in Nova and
+Glance. Its inspectors read the data once, front to back, until each holds its
+headers (normally within the first 256 KiB; a vmdk footer is read from the end
+of the file). It names the format (text naming a vmdk createType is a vmdk
+descriptor to it, and so here) and runs its safety checks: qcow2 version 2
+or 3, no backing file, no data-file feature; vmdk version 1 to 3, descriptor at
+sector 1, monolithicSparse or streamOptimized, known descriptor lines only, no
+``/`` in extent names, a sound footer; vmdk checks Stratus does not word itself
+are refused with format_inspector's reason.
 
-This is a small ``struct`` parser reading a few KiB of headers: no subprocess,
-and the image is never read whole.
+Stratus' rules stay on top as a thin layer where format_inspector differs:
+
+* Data is also named by its leading signature (``_SIGNATURES``), so a truncated
+  or unparseable header is refused as that format, never taken for raw; this
+  covers ploop, vmdk3 (COWD) and the ISO signatures BEA01/TEA01/BOOT2, which
+  format_inspector does not know. A fixed vhd (a footer only) is a vhd when one
+  is declared. An MBR/GPT disk (format_inspector's ``gpt``) is raw. Data that
+  matches several formats is the first in ``_SIGNATURES`` (format_inspector
+  refuses it outright; here it is refused as a mismatch unless that is the
+  declared format).
+* qcow2: also refused are a data-file header extension without the feature
+  bit, encryption, the corrupt bit, cluster_bits outside 9..21, a bad header
+  length and tables past the end of the data; extended L2 entries (bit 4),
+  unknown to format_inspector, are accepted.
+* vmdk: never a descriptor file (format_inspector passes a monolithicSparse
+  one), capacity not 0, exactly one sparse extent, no ``\\`` in extent names,
+  no ``parentFileNameHint`` (a backing file format_inspector lets through).
+* vhd, vhdx, vdi: no differencing disks (format_inspector has no check there);
+  a vhd's size is its footer's current size.
+* Errors are ``ImageContentError`` (HTTP 400), worded to say what to do.
 """
 
 from __future__ import annotations
@@ -25,6 +45,8 @@ import os
 import struct
 import uuid
 from dataclasses import dataclass
+
+from oslo_utils.imageutils import format_inspector as fi
 
 from stratus.image.formats import (
     AMAZON_FORMATS,
@@ -36,6 +58,7 @@ from stratus.image.formats import (
 SECTOR = 512
 #: The largest virtual size accepted from a header (what a signed 64-bit column holds).
 MAX_VIRTUAL_SIZE = 2**63 - 1
+_CHUNK = 4096
 
 
 @dataclass(frozen=True)
@@ -56,53 +79,6 @@ class ImageContentError(ImageError, ValueError):
     """The image data does not match its declared format or is unsafe (HTTP 400)."""
 
 
-class _Reader:
-    """Bounded positional reads from an open file."""
-
-    def __init__(self, fd: int, size: int) -> None:
-        self.fd = fd
-        self.size = size
-
-    def read(self, offset: int, length: int) -> bytes:
-        """Up to ``length`` bytes at ``offset`` (fewer at the end of the file)."""
-        if offset < 0 or offset >= self.size or length <= 0:
-            return b""
-        length = min(length, self.size - offset)
-        chunks = []
-        while length > 0:
-            data = os.pread(self.fd, length, offset)
-            if not data:
-                break
-            chunks.append(data)
-            offset += len(data)
-            length -= len(data)
-        return b"".join(chunks)
-
-    def exact(self, offset: int, length: int, what: str) -> bytes:
-        data = self.read(offset, length)
-        if len(data) != length:
-            raise ImageContentError(
-                f"{what} is truncated: the image data ends at byte {self.size}, "
-                f"needed {length} bytes at offset {offset}; upload the complete image"
-            )
-        return data
-
-
-# --- detection ----------------------------------------------------------------
-
-_QCOW2_MAGIC = b"QFI\xfb"
-_QED_MAGIC = b"QED\x00"
-_VMDK_SPARSE_MAGIC = b"KDMV"
-_VMDK3_MAGIC = b"COWD"
-_VMDK_DESCRIPTOR_MAGIC = b"# Disk DescriptorFile"
-_VDI_SIGNATURE = 0xBEDA107F
-_VHD_COOKIE = b"conectix"
-_VHDX_SIGNATURE = b"vhdxfile"
-_LUKS_MAGIC = b"LUKS\xba\xbe"
-_PLOOP_MAGICS = (b"WithoutFreeSpace", b"WithouFreSpacExt")
-_ISO_SIGNATURES = (b"CD001", b"BEA01", b"NSR02", b"NSR03", b"TEA01", b"BOOT2")
-_ISO_DESCRIPTOR_AREA = 0x8000
-
 #: Formats that QEMU (or the kernel) would interpret, never to be taken as raw.
 CONTAINER_FORMAT_NAMES: tuple[str, ...] = (
     "qcow2",
@@ -115,86 +91,144 @@ CONTAINER_FORMAT_NAMES: tuple[str, ...] = (
     "ploop",
 )
 
+_VMDK_SPARSE_MAGIC = b"KDMV"
+_VMDK3_MAGIC = b"COWD"
+_VHD_COOKIE = b"conectix"
+_PLOOP_MAGICS = (b"WithoutFreeSpace", b"WithouFreSpacExt")
 
-def _detect(reader: _Reader) -> str:
-    head = reader.read(0, 512)
-    if head.startswith(_QCOW2_MAGIC):
-        return "qcow2"
-    if head.startswith(_QED_MAGIC):
-        return "qed"
-    if head.startswith((_VMDK_SPARSE_MAGIC, _VMDK3_MAGIC, _VMDK_DESCRIPTOR_MAGIC)):
-        return "vmdk"
-    if len(head) >= 0x44 and struct.unpack_from("<I", head, 0x40)[0] == _VDI_SIGNATURE:
-        return "vdi"
-    if head.startswith(_VHDX_SIGNATURE):
-        return "vhdx"
-    if head.startswith(_VHD_COOKIE):
-        return "vhd"
-    if head.startswith(_LUKS_MAGIC):
-        return "luks"
-    if head[:16] in _PLOOP_MAGICS:
-        return "ploop"
-    if _is_iso(reader):
-        return "iso"
-    return "raw"
-
-
-def _is_iso(reader: _Reader) -> bool:
-    # ISO 9660 and UDF both start their volume descriptors at 32 KiB: one type
-    # byte, then a five-byte standard identifier.
-    return reader.read(_ISO_DESCRIPTOR_AREA + 1, 5) in _ISO_SIGNATURES
-
-
-def detect_format(path: str | os.PathLike[str]) -> str:
-    """Name the format of the file's bytes (``raw`` when none is recognised)."""
-    with open(path, "rb") as f:
-        return _detect(_Reader(f.fileno(), os.fstat(f.fileno()).st_size))
-
-
-# --- qcow2 --------------------------------------------------------------------
-
-_QCOW2_V2_HEADER = struct.Struct(">4sIQIIQIIQQIIQ")  # 72 bytes
-_QCOW2_V3_FIELDS = struct.Struct(">QQQII")  # 32 more bytes: 104
-_QCOW2_INCOMPAT_DIRTY = 1 << 0
-_QCOW2_INCOMPAT_CORRUPT = 1 << 1
-_QCOW2_INCOMPAT_DATA_FILE = 1 << 2
-_QCOW2_INCOMPAT_COMPRESSION = 1 << 3
-_QCOW2_INCOMPAT_EXTL2 = 1 << 4
-_QCOW2_KNOWN_INCOMPAT = (
-    _QCOW2_INCOMPAT_DIRTY
-    | _QCOW2_INCOMPAT_CORRUPT
-    | _QCOW2_INCOMPAT_DATA_FILE
-    | _QCOW2_INCOMPAT_COMPRESSION
-    | _QCOW2_INCOMPAT_EXTL2
+#: (format, offset, signatures), first match first.
+_SIGNATURES: tuple[tuple[str, int, tuple[bytes, ...]], ...] = (
+    ("qcow2", 0, (b"QFI\xfb",)),
+    ("qed", 0, (b"QED\x00",)),
+    ("vmdk", 0, (_VMDK_SPARSE_MAGIC, _VMDK3_MAGIC, b"# Disk DescriptorFile")),
+    ("vdi", 0x40, (struct.pack("<I", 0xBEDA107F),)),
+    ("vhdx", 0, (b"vhdxfile",)),
+    ("vhd", 0, (_VHD_COOKIE,)),
+    ("luks", 0, (b"LUKS\xba\xbe",)),
+    ("ploop", 0, _PLOOP_MAGICS),
+    # ISO 9660 and UDF volume descriptors at 32 KiB: a type byte, then the identifier.
+    ("iso", 0x8001, (b"CD001", b"BEA01", b"NSR02", b"NSR03", b"TEA01", b"BOOT2")),
 )
-_QCOW2_EXT_END = 0x00000000
-_QCOW2_EXT_DATA_FILE = 0x44415441
-_QCOW2_FLATTEN_HINT = "convert it to a self-contained image first: qemu-img convert -O qcow2 IN OUT"
+
+
+class _Scan:
+    """One pass of every format_inspector inspector over an open file."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.size = os.fstat(fd).st_size
+        self.inspectors = {n: cls() for n, cls in fi.ALL_FORMATS.items() if n != "raw"}
+        #: Inspectors that gave up on the data: it is no (sound) header of theirs.
+        self.errors: dict[str, Exception] = {}
+        fed: dict[str, int] = {}
+        live = dict(self.inspectors)
+        offset = 0
+        while live and offset < self.size:
+            chunk = self.read(offset, _CHUNK)
+            offset += len(chunk)
+            for name, inspector in list(live.items()):
+                try:
+                    inspector.eat_chunk(chunk)
+                except Exception as exc:  # any failure means "not this format"
+                    self.errors[name] = exc
+                    del live[name]
+                    continue
+                if all(r.complete or _at_end(r) for r in _regions(inspector)):
+                    fed[name] = offset
+                    del live[name]
+        for name, inspector in self.inspectors.items():
+            if name not in self.errors and fed.get(name, self.size) < self.size:
+                for region in filter(_at_end, _regions(inspector)):
+                    region.capture(self.read(self.size - region.length, region.length), self.size)
+            inspector.finish()
+
+    def read(self, offset: int, length: int) -> bytes:
+        """Up to ``length`` bytes at ``offset`` (fewer at the end of the file)."""
+        if offset < 0 or offset >= self.size or length <= 0:
+            return b""
+        return os.pread(self.fd, min(length, self.size - offset), offset)
+
+    def detected(self) -> str:
+        """The format of the data (``raw`` when none is recognised)."""
+        found = {n for n, i in self.inspectors.items() if n not in self.errors and _matches(i)}
+        for name, offset, signatures in _SIGNATURES:
+            if name in found or self.read(offset, 32).startswith(signatures):
+                return name
+        return "raw"
+
+    def inspector(self, fmt: str) -> fi.FileInspector:
+        """format_inspector's inspector for ``fmt``, holding the whole header."""
+        if fmt in self.errors:
+            raise ImageContentError(
+                f"{fmt} header is invalid ({self.errors[fmt]}); the image is corrupt"
+            )
+        inspector = self.inspectors[fmt]
+        if not inspector.complete:
+            raise ImageContentError(
+                f"{fmt} header is truncated: the image data ends at byte {self.size}; "
+                f"upload the complete image"
+            )
+        if not _matches(inspector):
+            raise ImageContentError(f"image data has no {fmt} header; the image is corrupt")
+        return inspector
+
+
+def _regions(inspector: fi.FileInspector) -> list[fi.CaptureRegion]:
+    return [inspector.region(name) for name in inspector.context_info]
+
+
+def _at_end(region: fi.CaptureRegion) -> bool:
+    return isinstance(region, fi.EndCaptureRegion)
+
+
+def _matches(inspector: fi.FileInspector) -> bool:
+    try:
+        return bool(inspector.format_match)
+    except Exception:  # a header too broken to judge is no match
+        return False
+
+
+def _failures(inspector: fi.FileInspector) -> dict[str, str]:
+    """format_inspector's safety checks that fail: {check name: reason}."""
+    try:
+        inspector.safety_check()
+    except fi.SafetyCheckFailed as exc:
+        return {name: str(reason) for name, reason in exc.failures.items()}
+    return {}
+
+
+def _refuse_unworded(fmt: str, failures: dict[str, str], hint: str) -> None:
+    if failures:
+        reasons = "; ".join(f"{name}: {reason}" for name, reason in failures.items())
+        raise ImageContentError(f"{fmt} image fails the safety checks ({reasons}); {hint}")
 
 
 def _printable(raw: bytes) -> str:
     return raw.decode("utf-8", "replace").replace("\x00", "")
 
 
-def _inspect_qcow2(reader: _Reader) -> int:
-    (
-        magic,
-        version,
-        backing_offset,
-        backing_size,
-        cluster_bits,
-        size,
-        crypt_method,
-        l1_size,
-        l1_offset,
-        refcount_offset,
-        refcount_clusters,
-        _nb_snapshots,
-        _snapshots_offset,
-    ) = _QCOW2_V2_HEADER.unpack(reader.exact(0, _QCOW2_V2_HEADER.size, "qcow2 header"))
-    if magic != _QCOW2_MAGIC:
-        raise ImageContentError("image data has no qcow2 header (magic QFI\\xfb)")
-    if version not in (2, 3):
+# --- qcow2 --------------------------------------------------------------------
+
+_QCOW2_INCOMPAT_CORRUPT = 1 << 1
+#: dirty, corrupt, data file, compression type, extended L2 entries.
+_QCOW2_KNOWN_INCOMPAT = 0b11111
+_QCOW2_EXT_DATA_FILE = 0x44415441
+_QCOW2_FLATTEN_HINT = "convert it to a self-contained image first: qemu-img convert -O qcow2 IN OUT"
+
+
+def _inspect_qcow2(scan: _Scan) -> int:
+    inspector = scan.inspector("qcow2")
+    failures = _failures(inspector)
+    header = inspector.region("header").data
+    version, backing_offset, backing_size, cluster_bits = struct.unpack_from(">IQII", header, 4)
+    crypt_method, l1_size, l1_offset, refcount_offset, refcount_clusters = struct.unpack_from(
+        ">IIQQI", header, 32
+    )
+    (incompatible,) = struct.unpack_from(">Q", header, 72)
+    (header_length,) = struct.unpack_from(">I", header, 100)
+    # format_inspector refuses versions other than 2 and 3 as "unknown features";
+    # the feature bits themselves are judged below.
+    if failures.pop("unknown_features", None) and version not in (2, 3):
         raise ImageContentError(
             f"qcow2 version {version} is not supported; only versions 2 and 3 are "
             f"(convert it with: qemu-img convert -O qcow2 IN OUT)"
@@ -204,32 +238,25 @@ def _inspect_qcow2(reader: _Reader) -> int:
             f"qcow2 header is invalid: cluster_bits {cluster_bits} is outside 9..21"
         )
     cluster_size = 1 << cluster_bits
-    incompatible = 0
-    header_length = _QCOW2_V2_HEADER.size
-    if version == 3:
-        incompatible, _compatible, _autoclear, _refcount_order, header_length = (
-            _QCOW2_V3_FIELDS.unpack(
-                reader.exact(_QCOW2_V2_HEADER.size, _QCOW2_V3_FIELDS.size, "qcow2 v3 header")
-            )
+    if version == 2:
+        incompatible, header_length = 0, 72
+    elif header_length < 104 or header_length > cluster_size:
+        raise ImageContentError(
+            f"qcow2 header is invalid: header length {header_length} is not "
+            f"between 104 and the cluster size {cluster_size}"
         )
-        if header_length < 104 or header_length > cluster_size:
-            raise ImageContentError(
-                f"qcow2 header is invalid: header length {header_length} is not "
-                f"between 104 and the cluster size {cluster_size}"
-            )
 
-    if backing_offset:
+    if failures.pop("backing_file", None):
         name = b""
         if backing_offset < cluster_size and backing_size <= 1023:
-            name = reader.read(backing_offset, backing_size)
+            name = scan.read(backing_offset, backing_size)
         raise ImageContentError(
             f"qcow2 image references a backing file {_printable(name)!r}; images with "
             f"backing files are refused because they could expose host files; "
             f"{_QCOW2_FLATTEN_HINT}"
         )
-
-    data_file = _qcow2_data_file_name(reader, header_length, cluster_size)
-    if incompatible & _QCOW2_INCOMPAT_DATA_FILE or data_file is not None:
+    data_file = _qcow2_data_file_name(scan, header_length, cluster_size)
+    if failures.pop("data_file", None) or data_file is not None:
         raise ImageContentError(
             f"qcow2 image uses an external data file {data_file or ''!r}; images with "
             f"external data files are refused because they could expose host files; "
@@ -252,23 +279,22 @@ def _inspect_qcow2(reader: _Reader) -> int:
             f"qcow2 image is encrypted ({kind}); encrypted images are not supported "
             f"because compute hosts have no key to open them; upload it decrypted"
         )
-    if size > MAX_VIRTUAL_SIZE:
-        raise ImageContentError(f"qcow2 header is invalid: virtual size {size} is too large")
     tables = [("refcount table", refcount_offset, refcount_clusters * cluster_size)]
     if l1_size:
         tables.append(("L1 table", l1_offset, l1_size * 8))
     for name, offset, length in tables:
-        if offset + length > reader.size:
+        if offset + length > scan.size:
             raise ImageContentError(
                 f"qcow2 image is truncated: its {name} at offset {offset} ends beyond the "
-                f"end of the data ({reader.size} bytes); upload the complete image"
+                f"end of the data ({scan.size} bytes); upload the complete image"
             )
-    return size
+    _refuse_unworded("qcow2", failures, _QCOW2_FLATTEN_HINT)
+    return inspector.virtual_size
 
 
-def _qcow2_data_file_name(reader: _Reader, start: int, cluster_size: int) -> str | None:
+def _qcow2_data_file_name(scan: _Scan, start: int, cluster_size: int) -> str | None:
     """Walk the header extensions; return the external data file name if one is set."""
-    area = reader.read(0, cluster_size)
+    area = scan.read(0, cluster_size)
     offset = start
     while offset + 8 <= cluster_size:
         if offset + 8 > len(area):
@@ -277,7 +303,7 @@ def _qcow2_data_file_name(reader: _Reader, start: int, cluster_size: int) -> str
                 "upload the complete image"
             )
         ext_type, length = struct.unpack_from(">II", area, offset)
-        if ext_type == _QCOW2_EXT_END:
+        if ext_type == 0:  # end of the extensions
             return None
         payload = offset + 8
         if payload + length > cluster_size:
@@ -293,41 +319,32 @@ def _qcow2_data_file_name(reader: _Reader, start: int, cluster_size: int) -> str
 
 # --- vmdk ---------------------------------------------------------------------
 
-_VMDK_HEADER = struct.Struct("<4sIIQQQQ")  # magic, version, flags, capacity, grain, desc
 _VMDK_CREATE_TYPES = ("monolithicsparse", "streamoptimized")
 _VMDK_MAX_DESCRIPTOR = 1 << 20
 _VMDK_EXTENT_ACCESS = ("rw", "rdonly", "noaccess")
 #: QEMU looks for a parent (backing file) name anywhere in this window.
 _VMDK_QEMU_DESCRIPTOR = (0x200, 20 * SECTOR)
 _VMDK_PARENT_HINT = b"parentfilenamehint"
+_VMDK_CONVERT_HINT = "qemu-img convert -O vmdk -o subformat=streamOptimized IN OUT"
 
 
-def _inspect_vmdk(reader: _Reader) -> int:
-    head = reader.read(0, 512)
-    if head.startswith(_VMDK_DESCRIPTOR_MAGIC):
+def _inspect_vmdk(scan: _Scan) -> int:
+    head = scan.read(0, 4)
+    if head == _VMDK3_MAGIC:
+        raise ImageContentError(
+            f"vmdk version 3 (COWD) images are not supported; convert with: {_VMDK_CONVERT_HINT}"
+        )
+    if head != _VMDK_SPARSE_MAGIC:
         raise ImageContentError(
             "vmdk image is a descriptor file that points at separate extent files; "
             "only single-file monolithicSparse or streamOptimized vmdk images are "
-            "accepted (convert with: qemu-img convert -O vmdk -o subformat=streamOptimized "
-            "IN OUT)"
+            f"accepted (convert with: {_VMDK_CONVERT_HINT})"
         )
-    if head.startswith(_VMDK3_MAGIC):
-        raise ImageContentError(
-            "vmdk version 3 (COWD) images are not supported; convert with: qemu-img "
-            "convert -O vmdk -o subformat=streamOptimized IN OUT"
-        )
-    magic, version, _flags, capacity, _grain, desc_offset, desc_size = _VMDK_HEADER.unpack(
-        reader.exact(0, _VMDK_HEADER.size, "vmdk header")
+    inspector = scan.inspector("vmdk")
+    failures = _failures(inspector)
+    capacity, _grain, _desc_offset, desc_size = struct.unpack_from(
+        "<QQQQ", inspector.region("header").data, 12
     )
-    if magic != _VMDK_SPARSE_MAGIC:
-        raise ImageContentError("image data has no vmdk header (magic KDMV)")
-    if version not in (1, 2, 3):
-        raise ImageContentError(f"vmdk version {version} is not supported")
-    if not desc_offset or not desc_size:
-        raise ImageContentError(
-            "vmdk image has no embedded descriptor; only monolithicSparse or "
-            "streamOptimized vmdk images are accepted"
-        )
     if desc_size * SECTOR > _VMDK_MAX_DESCRIPTOR:
         raise ImageContentError(
             f"vmdk descriptor of {desc_size * SECTOR} bytes is larger than the "
@@ -340,27 +357,22 @@ def _inspect_vmdk(reader: _Reader) -> int:
             "vmdk header has capacity 0 and defers to the extents in its descriptor; "
             "such images are refused because they could expose host files"
         )
-    raw = reader.exact(desc_offset * SECTOR, desc_size * SECTOR, "vmdk descriptor")
-    for area in (raw, reader.read(*_VMDK_QEMU_DESCRIPTOR)):
-        if _VMDK_PARENT_HINT in area.lower():
-            raise ImageContentError(
-                "vmdk image names a parent disk (parentFileNameHint), which acts as a "
-                "backing file; images with backing files are refused because they could "
-                "expose host files; convert it with: qemu-img convert -O vmdk "
-                "-o subformat=streamOptimized IN OUT"
-            )
-    _check_vmdk_descriptor(raw)
-    virtual_size = capacity * SECTOR
-    if virtual_size > MAX_VIRTUAL_SIZE:
-        raise ImageContentError(f"vmdk header is invalid: capacity {capacity} is too large")
-    return virtual_size
+    text = inspector.desc_text
+    if text is None:
+        raise ImageContentError("vmdk descriptor is not ASCII text; the image is corrupt")
+    if _VMDK_PARENT_HINT in text.encode() + scan.read(*_VMDK_QEMU_DESCRIPTOR).lower():
+        raise ImageContentError(
+            "vmdk image names a parent disk (parentFileNameHint), which acts as a "
+            "backing file; images with backing files are refused because they could "
+            f"expose host files; convert it with: {_VMDK_CONVERT_HINT}"
+        )
+    _check_vmdk_descriptor(text)
+    _refuse_unworded("vmdk", failures, f"convert it with: {_VMDK_CONVERT_HINT}")
+    return inspector.virtual_size
 
 
-def _check_vmdk_descriptor(raw: bytes) -> None:
-    try:
-        text = raw.rstrip(b"\x00").decode("ascii").lower()
-    except UnicodeDecodeError:
-        raise ImageContentError("vmdk descriptor is not ASCII text; the image is corrupt") from None
+def _check_vmdk_descriptor(text: str) -> None:
+    """Stratus' reading of the (lower-case) descriptor, stricter than format_inspector's."""
     create_type = None
     extents = 0
     for line in (x.strip() for x in text.splitlines()):
@@ -389,8 +401,7 @@ def _check_vmdk_descriptor(raw: bytes) -> None:
     if create_type not in _VMDK_CREATE_TYPES:
         raise ImageContentError(
             f"vmdk createType {create_type!r} is not accepted; only monolithicSparse "
-            f"and streamOptimized are (convert with: qemu-img convert -O vmdk "
-            f"-o subformat=streamOptimized IN OUT)"
+            f"and streamOptimized are (convert with: {_VMDK_CONVERT_HINT})"
         )
     if extents != 1:
         raise ImageContentError(
@@ -400,121 +411,91 @@ def _check_vmdk_descriptor(raw: bytes) -> None:
 
 # --- vhd / vhdx / vdi / ploop -------------------------------------------------
 
-_VHD_DIFFERENCING = 4
+_DIFFERENCING = 4  # the disk type of a differencing vhd and of a vdi
+_DIFFERENCING_REFUSED = (
+    "is a differencing disk that references a parent file; such images are "
+    "refused because they could expose host files; merge it first"
+)
 
 
-def _vhd_footer(reader: _Reader) -> bytes | None:
-    head = reader.read(0, SECTOR)
+def _vhd_footer(scan: _Scan) -> bytes | None:
+    head = scan.read(0, SECTOR)
     if head.startswith(_VHD_COOKIE):
         return head
     # A fixed VHD is raw data followed by a 512-byte footer (older tools write 511).
     for length in (SECTOR, SECTOR - 1):
-        tail = reader.read(reader.size - length, length)
+        tail = scan.read(scan.size - length, length)
         if len(tail) == length and tail.startswith(_VHD_COOKIE):
             return tail
     return None
 
 
-def _inspect_vhd(reader: _Reader) -> int:
-    footer = _vhd_footer(reader)
+def _inspect_vhd(scan: _Scan) -> int:
+    # format_inspector knows only a dynamic vhd (a footer copy at the start), has
+    # no safety check for it and reads the original rather than the current size.
+    footer = _vhd_footer(scan)
     if footer is None:
         raise ImageContentError("image data has no vhd footer (cookie 'conectix')")
     if len(footer) < 64:
         raise ImageContentError("vhd footer is truncated")
     current_size, _geometry, disk_type = struct.unpack_from(">QII", footer, 48)
-    if disk_type == _VHD_DIFFERENCING:
-        raise ImageContentError(
-            "vhd image is a differencing disk that references a parent file; such "
-            "images are refused because they could expose host files; merge it first"
-        )
+    if disk_type == _DIFFERENCING:
+        raise ImageContentError(f"vhd image {_DIFFERENCING_REFUSED}")
     if disk_type not in (2, 3):
         raise ImageContentError(f"vhd disk type {disk_type} is not supported")
-    if current_size > MAX_VIRTUAL_SIZE:
-        raise ImageContentError(f"vhd footer is invalid: size {current_size} is too large")
     return current_size
 
 
-_VHDX_REGION_TABLE = 192 * 1024
-_VHDX_METADATA_REGION = uuid.UUID("8b7ca206-4790-4b9a-b8fe-575f050f886e").bytes_le
 _VHDX_FILE_PARAMETERS = uuid.UUID("caa16737-fa36-4d43-b3b6-33f0aa44e76b").bytes_le
-_VHDX_VIRTUAL_DISK_SIZE = uuid.UUID("2fa54224-cd1b-4876-b211-5dbed83bf4b8").bytes_le
 _VHDX_PARENT_LOCATOR = uuid.UUID("a8d35f2d-b30b-454d-abf7-d3d84834ab0c").bytes_le
 _VHDX_HAS_PARENT = 1 << 1
-_VHDX_MAX_ENTRIES = 2047
 
 
-def _inspect_vhdx(reader: _Reader) -> int:
-    if not reader.read(0, 8) == _VHDX_SIGNATURE:
-        raise ImageContentError("image data has no vhdx signature ('vhdxfile')")
-    table = reader.exact(_VHDX_REGION_TABLE, 16, "vhdx region table")
-    signature, _checksum, count = struct.unpack_from("<4sII", table)
-    if signature != b"regi" or count > _VHDX_MAX_ENTRIES:
-        raise ImageContentError("vhdx region table is invalid; the image is corrupt")
-    entries = reader.exact(_VHDX_REGION_TABLE + 16, 32 * count, "vhdx region table")
-    metadata_offset = None
-    for i in range(count):
-        guid, offset, _length, _required = struct.unpack_from("<16sQII", entries, 32 * i)
-        if guid == _VHDX_METADATA_REGION:
-            metadata_offset = offset
-    if metadata_offset is None:
+def _inspect_vhdx(scan: _Scan) -> int:
+    inspector = scan.inspector("vhdx")
+    if not inspector.has_region("metadata"):
         raise ImageContentError("vhdx image has no metadata region; the image is corrupt")
-
-    header = reader.exact(metadata_offset, 32, "vhdx metadata table")
-    signature, _reserved, count = struct.unpack_from("<8sHH", header)
-    if signature != b"metadata" or count > _VHDX_MAX_ENTRIES:
-        raise ImageContentError("vhdx metadata table is invalid; the image is corrupt")
-    items = reader.exact(metadata_offset + 32, 32 * count, "vhdx metadata table")
-    values: dict[bytes, bytes] = {}
-    for i in range(count):
-        guid, offset, length, _flags = struct.unpack_from("<16sIII", items, 32 * i)
-        values[guid] = reader.read(metadata_offset + offset, min(length, 64))
-    params = values.get(_VHDX_FILE_PARAMETERS, b"")
-    has_parent = len(params) >= 8 and struct.unpack_from("<I", params, 4)[0] & _VHDX_HAS_PARENT
-    if has_parent or _VHDX_PARENT_LOCATOR in values:
-        raise ImageContentError(
-            "vhdx image is a differencing disk that references a parent file; such "
-            "images are refused because they could expose host files; merge it first"
+    metadata = inspector.region("metadata")
+    (count,) = struct.unpack_from("<H", metadata.data, 10)
+    items = {
+        guid: offset
+        for guid, offset in (
+            struct.unpack_from("<16sI", metadata.data, 32 * (i + 1)) for i in range(count)
         )
-    size = values.get(_VHDX_VIRTUAL_DISK_SIZE, b"")
-    if len(size) < 8:
+    }
+    params = b""
+    if _VHDX_FILE_PARAMETERS in items:
+        params = scan.read(metadata.offset + items[_VHDX_FILE_PARAMETERS], 8)
+    has_parent = len(params) == 8 and struct.unpack_from("<I", params, 4)[0] & _VHDX_HAS_PARENT
+    if has_parent or _VHDX_PARENT_LOCATOR in items:
+        raise ImageContentError(f"vhdx image {_DIFFERENCING_REFUSED}")
+    if not inspector.has_region("vds"):
         raise ImageContentError("vhdx image has no virtual disk size; the image is corrupt")
-    virtual_size = struct.unpack_from("<Q", size)[0]
-    if virtual_size > MAX_VIRTUAL_SIZE:
-        raise ImageContentError(f"vhdx virtual size {virtual_size} is too large")
-    return virtual_size
+    return inspector.virtual_size
 
 
-_VDI_DIFFERENCING = 4
-
-
-def _inspect_vdi(reader: _Reader) -> int:
-    header = reader.exact(0, 0x178, "vdi header")
-    signature, _version = struct.unpack_from("<II", header, 0x40)
-    if signature != _VDI_SIGNATURE:
-        raise ImageContentError("image data has no vdi header (signature 0xbeda107f)")
-    (image_type,) = struct.unpack_from("<I", header, 0x4C)
-    if image_type == _VDI_DIFFERENCING:
+def _inspect_vdi(scan: _Scan) -> int:
+    inspector = scan.inspector("vdi")
+    (image_type,) = struct.unpack_from("<I", inspector.region("header").data, 0x4C)
+    if image_type == _DIFFERENCING:
         raise ImageContentError(
             "vdi image is a differencing image that depends on a parent; merge it first"
         )
-    (disk_size,) = struct.unpack_from("<Q", header, 0x170)
-    if disk_size > MAX_VIRTUAL_SIZE:
-        raise ImageContentError(f"vdi header is invalid: size {disk_size} is too large")
-    return disk_size
+    return inspector.virtual_size
 
 
-def _inspect_ploop(reader: _Reader) -> int:
-    header = reader.exact(0, 64, "ploop header")
-    magic = header[:16]
-    if magic not in _PLOOP_MAGICS:
-        raise ImageContentError("image data has no ploop header")
+def _inspect_ploop(scan: _Scan) -> int:
+    # format_inspector does not know ploop.
+    header = scan.read(0, 64)
+    if len(header) < 64:
+        raise ImageContentError(
+            f"ploop header is truncated: the image data ends at byte {scan.size}; "
+            f"upload the complete image"
+        )
     (sectors,) = struct.unpack_from("<Q", header, 36)
-    if magic == _PLOOP_MAGICS[0]:
+    if header[:16] == _PLOOP_MAGICS[0]:
         sectors &= 0xFFFFFFFF
-    virtual_size = sectors * SECTOR
-    if virtual_size > MAX_VIRTUAL_SIZE:
-        raise ImageContentError(f"ploop header is invalid: {sectors} sectors is too many")
-    return virtual_size
+    return sectors * SECTOR
 
 
 _INSPECTORS = {
@@ -538,6 +519,12 @@ _FORMAT_NAMES = {
 # --- entry points -------------------------------------------------------------
 
 
+def detect_format(path: str | os.PathLike[str]) -> str:
+    """Name the format of the file's bytes (``raw`` when none is recognised)."""
+    with open(path, "rb") as f:
+        return _Scan(f.fileno()).detected()
+
+
 def _mismatch(detected: str, disk_format: str) -> ImageContentError:
     shown = _FORMAT_NAMES.get(detected, detected)
     if detected in DISK_FORMATS:
@@ -547,13 +534,9 @@ def _mismatch(detected: str, disk_format: str) -> ImageContentError:
     return ImageContentError(f"image data is {shown} but disk_format is {disk_format}; {hint}")
 
 
-def _inspect(reader: _Reader, disk_format: str, container_format: str | None) -> ImageInfo:
-    if disk_format not in DISK_FORMATS:
-        raise ImageContentError(
-            f"disk_format {disk_format!r} is not valid; allowed values: {', '.join(DISK_FORMATS)}"
-        )
-    detected = _detect(reader)
-    if disk_format == "vhd" and detected == "raw" and _vhd_footer(reader) is not None:
+def _inspect(scan: _Scan, disk_format: str, container_format: str | None) -> ImageInfo:
+    detected = scan.detected()
+    if disk_format == "vhd" and detected == "raw" and _vhd_footer(scan) is not None:
         # A fixed vhd has no header, only a footer; take one as a vhd when declared.
         detected = "vhd"
 
@@ -562,13 +545,13 @@ def _inspect(reader: _Reader, disk_format: str, container_format: str | None) ->
         # cannot be matched against disk_format, but a bare disk still gets its
         # safety checks.
         if detected in _INSPECTORS:
-            _INSPECTORS[detected](reader)
+            _virtual_size(scan, detected)
         return ImageInfo(detected, None)
 
     if disk_format in _RAW_LIKE:
         if detected in CONTAINER_FORMAT_NAMES:
             raise _mismatch(detected, disk_format)
-        return ImageInfo(detected, reader.size)
+        return ImageInfo(detected, scan.size)
     if disk_format == "iso":
         if detected != "iso":
             shown = "not an ISO 9660 or UDF image" if detected == "raw" else detected
@@ -576,7 +559,7 @@ def _inspect(reader: _Reader, disk_format: str, container_format: str | None) ->
                 f"image data is {_FORMAT_NAMES.get(shown, shown)} but disk_format is iso; "
                 f"an iso image needs a volume descriptor at byte 32768"
             )
-        return ImageInfo("iso", reader.size)
+        return ImageInfo("iso", scan.size)
     if detected != disk_format:
         if detected in ("raw", "iso"):
             what = "not recognised as any disk format" if detected == "raw" else "an ISO image"
@@ -585,7 +568,15 @@ def _inspect(reader: _Reader, disk_format: str, container_format: str | None) ->
                 f"(qemu-img info FILE) and set disk_format to what it is"
             )
         raise _mismatch(detected, disk_format)
-    return ImageInfo(detected, _INSPECTORS[detected](reader))
+    return ImageInfo(detected, _virtual_size(scan, detected))
+
+
+def _virtual_size(scan: _Scan, fmt: str) -> int:
+    """Run the checks of ``fmt``; return the virtual size its header records."""
+    size = _INSPECTORS[fmt](scan)
+    if size > MAX_VIRTUAL_SIZE:
+        raise ImageContentError(f"{fmt} header is invalid: virtual size {size} is too large")
+    return size
 
 
 def inspect_image(
@@ -599,10 +590,14 @@ def inspect_image(
     says what is wrong and what to do about it. Only headers are read.
     """
     with open(path, "rb") as f:
-        reader = _Reader(f.fileno(), os.fstat(f.fileno()).st_size)
-        if reader.size == 0 and disk_format not in _RAW_LIKE:
+        if os.fstat(f.fileno()).st_size == 0 and disk_format not in _RAW_LIKE:
             raise ImageContentError(f"image data is empty but disk_format is {disk_format}")
-        return _inspect(reader, disk_format, container_format)
+        if disk_format not in DISK_FORMATS:
+            raise ImageContentError(
+                f"disk_format {disk_format!r} is not valid; allowed values: "
+                f"{', '.join(DISK_FORMATS)}"
+            )
+        return _inspect(_Scan(f.fileno()), disk_format, container_format)
 
 
 class ImageVerifier:

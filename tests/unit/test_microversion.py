@@ -21,6 +21,13 @@ def test_both_headers_and_latest() -> None:
     assert negotiate(both) == APIVersion(2, 70)
 
 
+def test_legacy_header_when_the_standard_one_names_other_services() -> None:
+    headers = {"openstack-api-version": "image 2.5", "x-openstack-nova-api-version": " 2.40 "}
+    assert negotiate(headers) == APIVersion(2, 40)
+    assert negotiate({"x-openstack-nova-api-version": "LATEST"}) == MAX_VERSION
+    assert negotiate({"openstack-api-version": "Compute  2.7 "}) == APIVersion(2, 7)
+
+
 def test_out_of_range_and_malformed() -> None:
     with pytest.raises(NotAcceptable):
         negotiate({"openstack-api-version": "compute 9.99"})
@@ -28,6 +35,9 @@ def test_out_of_range_and_malformed() -> None:
         negotiate({"openstack-api-version": "compute 2.0"})
     with pytest.raises(BadRequest):
         negotiate({"openstack-api-version": "compute 2.x"})
+    for text in ("+2.5", "2 . 5", "2_0.1", "2", "2.5.1"):
+        with pytest.raises(BadRequest):
+            negotiate({"x-openstack-nova-api-version": text})
 
 
 def test_ordering_against_strings() -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import shutil
 import struct
+import subprocess
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -451,3 +453,88 @@ def test_verifier_keeps_the_result(make_image: MakeImage) -> None:
     assert verifier.info is None
     info = verifier(str(make_image("v3.qcow2", "qcow2", "1G")))
     assert verifier.info == info == ImageInfo("qcow2", GIB)
+
+
+# --- format_inspector's verdicts and where Stratus' rules differ ---------------------
+
+
+def test_stream_optimized_vmdk_footer_is_checked_from_the_end(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    raw = tmp_path / "noise.raw"
+    raw.write_bytes(os.urandom(4 << 20))  # incompressible: the vmdk is as large
+    path = tmp_path / "noise.vmdk"
+    qemu = shutil.which("qemu-img") or pytest.skip("qemu-img is not installed")
+    convert = [qemu, "convert", "-O", "vmdk", "-o", "subformat=streamOptimized", raw, path]
+    subprocess.run(convert, check=True, capture_output=True)
+    # As VMware writes them: the grain directory is "at the end", found through a
+    # footer (a copy of the header) between a footer marker and end-of-stream.
+    header = path.read_bytes()[:512]
+    at_end = patched(path, tmp_path / "at-end.vmdk", 56, struct.pack("<Q", 2**64 - 1))
+    with open(at_end, "ab") as f:
+        f.write(struct.pack("<QII", 0, 0, 3) + bytes(496) + header + bytes(512))
+    size = at_end.stat().st_size
+
+    read = []
+    real_pread = os.pread
+
+    def counting_pread(fd: int, length: int, offset: int) -> bytes:
+        data = real_pread(fd, length, offset)
+        read.append(len(data))
+        return data
+
+    monkeypatch.setattr(os, "pread", counting_pread)
+    assert inspect_image(at_end, "vmdk") == ImageInfo("vmdk", 4 << 20)
+    assert sum(read) < size // 4  # the footer is read from the end, not reached
+    monkeypatch.undo()
+    # format_inspector checks the footer and the end-of-stream marker.
+    bad = patched(at_end, tmp_path / "eos.vmdk", size - 512 + 12, struct.pack("<I", 7))
+    with pytest.raises(ImageContentError, match=r"vmdk image fails the safety checks \(footer: "):
+        inspect_image(bad, "vmdk")
+
+
+def test_vmdk_descriptor_away_from_sector_one_is_refused(
+    make_image: MakeImage, tmp_path: Path
+) -> None:
+    # QEMU reads the embedded descriptor at sector 1 only; format_inspector insists.
+    path = make_image("sparse.vmdk", "vmdk", "1G")
+    bad = patched(path, tmp_path / "desc.vmdk", 28, struct.pack("<Q", 2))
+    with pytest.raises(ImageContentError, match=r"vmdk header is invalid \(.*descriptor"):
+        inspect_image(bad, "vmdk")
+    with pytest.raises(ImageContentError, match="image data is vmdk but disk_format is raw"):
+        inspect_image(bad, "raw")
+
+
+def test_text_with_a_vmdk_create_type_is_not_raw(tmp_path: Path) -> None:
+    path = tmp_path / "desc.txt"
+    path.write_bytes(b'version=1\ncreateType="monolithicFlat"\nRW 2048 FLAT "/etc/shadow" 0\n')
+    assert detect_format(path) == "vmdk"
+    with pytest.raises(ImageContentError, match="image data is vmdk but disk_format is raw"):
+        inspect_image(path, "raw")
+
+
+def test_partitioned_disks_are_raw(tmp_path: Path) -> None:
+    # format_inspector names an MBR/GPT disk "gpt"; to QEMU it is plain bytes.
+    mbr = bytearray(1 << 20)
+    mbr[446:462] = struct.pack("<B3BB3BII", 0x80, 0, 2, 0, 0x83, 0, 0, 0, 2048, 2048)
+    mbr[510:512] = b"\x55\xaa"
+    path = tmp_path / "disk.img"
+    path.write_bytes(bytes(mbr))
+    assert detect_format(path) == "raw"
+    assert inspect_image(path, "raw") == ImageInfo("raw", 1 << 20)
+    hybrid = fake_iso(tmp_path / "hybrid.iso", prefix=bytes(mbr[:512]))
+    assert inspect_image(hybrid, "iso") == ImageInfo("iso", 1 << 20)
+
+
+def test_differencing_vhdx_is_refused(make_image: MakeImage, tmp_path: Path) -> None:
+    path = make_image("a.vhdx", "vhdx", "1G")
+    data = path.read_bytes()
+    # The metadata table (found through format_inspector) lists the file
+    # parameters item; its flags word has "has parent" as bit 1.
+    table = data.index(b"metadata", 64 << 10)
+    entry = data.index(uuid.UUID("caa16737-fa36-4d43-b3b6-33f0aa44e76b").bytes_le, table)
+    (offset,) = struct.unpack_from("<I", data, entry + 16)
+    (flags,) = struct.unpack_from("<I", data, table + offset + 4)
+    bad = patched(path, tmp_path / "diff.vhdx", table + offset + 4, struct.pack("<I", flags | 2))
+    with pytest.raises(ImageContentError, match="vhdx image is a differencing disk"):
+        inspect_image(bad, "vhdx")
