@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 import random
 import uuid
 from collections.abc import Mapping, Sequence
@@ -22,12 +23,15 @@ import numpy as np
 
 from stratus.conf import filter_scheduler as _opts
 from stratus.scheduler.filters import ALL_FILTERS, BaseFilter
-from stratus.scheduler.host_state import HostRecord, HostTable
+from stratus.scheduler.host_record import HostRecord
+from stratus.scheduler.host_table import HostTable
 from stratus.scheduler.request_spec import RequestSpec
 from stratus.scheduler.weighers import ALL_WEIGHERS, BaseWeigher, normalize
 
 if TYPE_CHECKING:
     from oslo_config import cfg
+
+LOG = logging.getLogger(__name__)
 
 _DEFAULTS: dict[str, Any] = {opt.dest: opt.default for opt in _opts.OPTS}
 
@@ -263,10 +267,32 @@ class FilterScheduler:
         placed: list[tuple[int, str | None]] = []
         chosen: list[tuple[int, float]] = []
         ranked: tuple[np.ndarray, np.ndarray] | None = None
+        # Counting what each filter removed costs a pass per filter: only for debug logs
+        # (and for the error when nothing passes, which _filter rebuilds by itself).
+        explain = LOG.isEnabledFor(logging.DEBUG)
         try:
             for index in range(count):
-                rows, results = self._filter(table, work, index, static, explain=False)
+                rows, results = self._filter(table, work, index, static, explain=explain)
+                which = _instance_label(uuids, index, count)
+                if explain:
+                    for result in results:
+                        LOG.debug(
+                            "Filter %s removed %d of %d hosts (%d left) for %s",
+                            result.name,
+                            result.removed,
+                            result.before,
+                            result.after,
+                            which,
+                        )
                 if len(rows) == 0:
+                    culprit = next((r for r in results if r.after == 0), None)
+                    LOG.info(
+                        "No host left for %s: %s",
+                        which,
+                        f"filter {culprit.name} removed the last {culprit.before} of them"
+                        if culprit is not None and culprit.before
+                        else "there are no compute hosts",
+                    )
                     raise NoValidHost(results, instance_index=index, num_instances=count)
                 weights = self.weigh_hosts(table, work, rows)
                 limit = subset + (num_alternates if count == 1 else 0)
@@ -380,6 +406,12 @@ class FilterScheduler:
             record=record,
             compute_node_uuid=record.uuid,
         )
+
+
+def _instance_label(uuids: Sequence[str], index: int, count: int) -> str:
+    """Which instance of a request a log line is about: "instance 2 of 3 (uuid)"."""
+    label = f"instance {index + 1} of {count}"
+    return f"{label} ({uuids[index]})" if index < len(uuids) else label
 
 
 def select_destinations(

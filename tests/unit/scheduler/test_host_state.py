@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from stratus.scheduler import Aggregate, Flavor, HostRecord, HostTable
-from stratus.scheduler.host_state import AGGREGATES, CAPABILITIES
+from stratus.scheduler.signatures import AGGREGATES, CAPABILITIES
 
 from .factories import config, host
 
