@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.ansible.conftest import ANSIBLE_PLAYBOOK, PLAYBOOKS
+from tests.ansible.conftest import ANSIBLE_PLAYBOOK, HERE
 from tests.support.cloud import Cloud
 
 pytestmark = pytest.mark.skipif(not ANSIBLE_PLAYBOOK.exists(), reason="no ansible-playbook")
@@ -36,7 +36,7 @@ def test_the_resources_role_plans_makes_and_deletes_the_declared_servers(
 ) -> None:
     """Servers of the inventory's servers group (one naming the other in a hint, both
     in an anti-affinity group) through the stratus_resources role, twice."""
-    inventory = ("-i", str(PLAYBOOKS / "resources-hosts.yml"))
+    inventory = ("-i", str(HERE / "inventory" / "resources.yml"))
     files = {"plan_file": str(tmp_path / "plan.json"), "servers_file": str(tmp_path / "s.json")}
     names = ["ans-role-a", "ans-role-b"]
 

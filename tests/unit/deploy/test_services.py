@@ -33,8 +33,11 @@ def installed(*names: str) -> dict[str, Any]:
     return {
         "changed": False,
         "results": [
-            {"changed": False, "stat": {"exists": name in names}, "service": {"key": name,
-             "value": value}}  # fmt: skip
+            {
+                "changed": False,
+                "stat": {"exists": name in names},
+                "service": {"key": name, "value": value},
+            }
             for name, value in SERVICES.items()
         ],
     }
