@@ -273,26 +273,9 @@ class FilterScheduler:
         try:
             for index in range(count):
                 rows, results = self._filter(table, work, index, static, explain=explain)
-                which = _instance_label(uuids, index, count)
-                if explain:
-                    for result in results:
-                        LOG.debug(
-                            "Filter %s removed %d of %d hosts (%d left) for %s",
-                            result.name,
-                            result.removed,
-                            result.before,
-                            result.after,
-                            which,
-                        )
+                if explain or len(rows) == 0:
+                    _log_filter_run(results, len(rows), _instance_label(uuids, index, count))
                 if len(rows) == 0:
-                    culprit = next((r for r in results if r.after == 0), None)
-                    LOG.info(
-                        "No host left for %s: %s",
-                        which,
-                        f"filter {culprit.name} removed the last {culprit.before} of them"
-                        if culprit is not None and culprit.before
-                        else "there are no compute hosts",
-                    )
                     raise NoValidHost(results, instance_index=index, num_instances=count)
                 weights = self.weigh_hosts(table, work, rows)
                 limit = subset + (num_alternates if count == 1 else 0)
@@ -406,6 +389,26 @@ class FilterScheduler:
             record=record,
             compute_node_uuid=record.uuid,
         )
+
+
+def _log_filter_run(results: Sequence[FilterResult], left: int, which: str) -> None:
+    """At debug, what each filter removed; at info, which filter left no host."""
+    for result in results:
+        LOG.debug(
+            "Filter %s removed %d of %d hosts (%d left) for %s",
+            result.name,
+            result.removed,
+            result.before,
+            result.after,
+            which,
+        )
+    if left == 0:
+        culprit = next((r for r in results if r.after == 0), None)
+        if culprit is not None and culprit.before:
+            reason = f"filter {culprit.name} removed the last {culprit.before} of them"
+        else:
+            reason = "there are no compute hosts"
+        LOG.info("No host left for %s: %s", which, reason)
 
 
 def _instance_label(uuids: Sequence[str], index: int, count: int) -> str:
