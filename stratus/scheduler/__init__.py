@@ -2,8 +2,12 @@
 
 The pieces, in the order a request meets them:
 
-* ``host_state`` -- ``HostRecord`` (one compute node as plain data) and
-  ``HostTable`` (all of them, column by column, updated in place);
+* ``host_record`` -- ``HostRecord`` (one compute node as plain data) and
+  ``Aggregate``;
+* ``host_table`` -- ``HostTable`` (all of them, column by column, updated in
+  place), with ``signatures`` (what hosts share: aggregates, capabilities,
+  interned), ``canonical`` (architecture and hypervisor names) and ``host_view``
+  (one row as a Nova host state); ``host_state`` re-exports them;
 * ``request_spec`` -- ``RequestSpec``, ``Flavor``, ``InstanceGroup``;
 * ``filters`` -- one class per Nova filter, each answering for every host at once
   with a boolean mask;
@@ -17,8 +21,8 @@ TrustedFilter is not provided: it relied on an attestation service (OpenAttestat
 that no longer exists, and Nova itself removed it.
 
 The database side (loading compute nodes, claims) and the RPC service build on this
-package; the Ansible filter plugin ``filter_plugins/stratus_scheduler.py`` calls the
-same code.
+package; ``planner`` runs the same code over hosts and servers described as plain
+data, for the Ansible filter plugin ``filter_plugins/stratus_scheduler.py``.
 """
 
 from stratus.scheduler.engine import (
@@ -29,7 +33,8 @@ from stratus.scheduler.engine import (
     Selection,
     select_destinations,
 )
-from stratus.scheduler.host_state import Aggregate, HostRecord, HostTable
+from stratus.scheduler.host_record import Aggregate, HostRecord
+from stratus.scheduler.host_table import HostTable
 from stratus.scheduler.request_spec import Flavor, InstanceGroup, RequestSpec
 
 __all__ = [

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 import random
 import uuid
 from collections.abc import Mapping, Sequence
@@ -22,12 +23,15 @@ import numpy as np
 
 from stratus.conf import filter_scheduler as _opts
 from stratus.scheduler.filters import ALL_FILTERS, BaseFilter
-from stratus.scheduler.host_state import HostRecord, HostTable
+from stratus.scheduler.host_record import HostRecord
+from stratus.scheduler.host_table import HostTable
 from stratus.scheduler.request_spec import RequestSpec
 from stratus.scheduler.weighers import ALL_WEIGHERS, BaseWeigher, normalize
 
 if TYPE_CHECKING:
     from oslo_config import cfg
+
+LOG = logging.getLogger(__name__)
 
 _DEFAULTS: dict[str, Any] = {opt.dest: opt.default for opt in _opts.OPTS}
 
@@ -263,9 +267,14 @@ class FilterScheduler:
         placed: list[tuple[int, str | None]] = []
         chosen: list[tuple[int, float]] = []
         ranked: tuple[np.ndarray, np.ndarray] | None = None
+        # Counting what each filter removed costs a pass per filter: only for debug logs
+        # (and for the error when nothing passes, which _filter rebuilds by itself).
+        explain = LOG.isEnabledFor(logging.DEBUG)
         try:
             for index in range(count):
-                rows, results = self._filter(table, work, index, static, explain=False)
+                rows, results = self._filter(table, work, index, static, explain=explain)
+                if explain or len(rows) == 0:
+                    _log_filter_run(results, len(rows), _instance_label(uuids, index, count))
                 if len(rows) == 0:
                     raise NoValidHost(results, instance_index=index, num_instances=count)
                 weights = self.weigh_hosts(table, work, rows)
@@ -380,6 +389,32 @@ class FilterScheduler:
             record=record,
             compute_node_uuid=record.uuid,
         )
+
+
+def _log_filter_run(results: Sequence[FilterResult], left: int, which: str) -> None:
+    """At debug, what each filter removed; at info, which filter left no host."""
+    for result in results:
+        LOG.debug(
+            "Filter %s removed %d of %d hosts (%d left) for %s",
+            result.name,
+            result.removed,
+            result.before,
+            result.after,
+            which,
+        )
+    if left == 0:
+        culprit = next((r for r in results if r.after == 0), None)
+        if culprit is not None and culprit.before:
+            reason = f"filter {culprit.name} removed the last {culprit.before} of them"
+        else:
+            reason = "there are no compute hosts"
+        LOG.info("No host left for %s: %s", which, reason)
+
+
+def _instance_label(uuids: Sequence[str], index: int, count: int) -> str:
+    """Which instance of a request a log line is about: "instance 2 of 3 (uuid)"."""
+    label = f"instance {index + 1} of {count}"
+    return f"{label} ({uuids[index]})" if index < len(uuids) else label
 
 
 def select_destinations(

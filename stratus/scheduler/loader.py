@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from stratus.db import aggregates as db_aggregates
 from stratus.db import services as db_services
 from stratus.db.models import ComputeNode, Instance, Service, utcnow
-from stratus.scheduler.host_state import Aggregate, HostRecord
+from stratus.scheduler.host_record import Aggregate, HostRecord
 
 
 def load_hosts(session: Session) -> list[HostRecord]:

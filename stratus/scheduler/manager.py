@@ -19,7 +19,7 @@ from stratus.conf import CONF
 from stratus.db.session import transaction
 from stratus.scheduler import claims
 from stratus.scheduler.engine import FilterScheduler, NoValidHost, SchedulerConfig, Selection
-from stratus.scheduler.host_state import HostTable
+from stratus.scheduler.host_table import HostTable
 from stratus.scheduler.loader import load_hosts
 from stratus.scheduler.request_spec import RequestSpec
 

@@ -182,25 +182,38 @@ def test_aggregates_feed_zones_and_ratios() -> None:
         plugin.stratus_place(servers, hypervisors, FLAVORS, aggregates=aggregates)
 
 
-def test_plugin_finds_the_repository_when_stratus_is_not_installed(tmp_path: Path) -> None:
-    code = f"""
+_LOAD_PLUGIN = f"""
 import importlib.util, sys
-sys.meta_path = [f for f in sys.meta_path if "__editable__" not in repr(f)]
-sys.path = [p for p in sys.path if p not in ("", {str(REPO)!r})]
-try:
-    import stratus
-except ImportError:
-    pass
-else:
-    raise SystemExit("stratus still importable")
+before = list(sys.path)
 path = {str(REPO / "filter_plugins" / "stratus_scheduler.py")!r}
 spec = importlib.util.spec_from_file_location("p", path)
 module = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(module)
-print(sys.modules["stratus"].__file__)
+assert sys.path == before, "the plugin changed sys.path"
+print(module.planner.__file__)
 """
-    run = subprocess.run(
-        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=False
+
+
+def _python(code: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=cwd, capture_output=True, text=True, check=False
     )
+
+
+def test_plugin_uses_the_installed_package_and_leaves_sys_path_alone(tmp_path: Path) -> None:
+    run = _python(_LOAD_PLUGIN, tmp_path)
     assert run.returncode == 0, run.stderr
-    assert run.stdout.strip() == str(REPO / "stratus" / "__init__.py")
+    assert run.stdout.strip() == str(REPO / "stratus" / "scheduler" / "planner.py")
+
+
+def test_plugin_needs_the_package_installed(tmp_path: Path) -> None:
+    """No fallback to the checkout: without the installed package the import fails."""
+    hide = f"""
+import sys
+sys.meta_path = [f for f in sys.meta_path if "__editable__" not in repr(f)]
+sys.path = [p for p in sys.path if p not in ("", {str(REPO)!r})]
+sys.path_importer_cache.clear()
+"""
+    run = _python(hide + _LOAD_PLUGIN, tmp_path)
+    assert run.returncode != 0
+    assert "No module named 'stratus'" in run.stderr

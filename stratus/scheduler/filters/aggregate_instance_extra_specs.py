@@ -6,12 +6,12 @@ from typing import TYPE_CHECKING
 
 from stratus.scheduler import extra_specs
 from stratus.scheduler.filters.base import BaseFilter
-from stratus.scheduler.host_state import AGGREGATES, AggregateInfo
+from stratus.scheduler.signatures import AGGREGATES, AggregateInfo
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from stratus.scheduler.host_state import HostTable
+    from stratus.scheduler.host_table import HostTable
     from stratus.scheduler.request_spec import RequestSpec
 
 

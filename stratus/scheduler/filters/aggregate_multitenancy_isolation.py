@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from stratus.scheduler.filters.base import BaseFilter
-from stratus.scheduler.host_state import AGGREGATES
+from stratus.scheduler.signatures import AGGREGATES
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from stratus.scheduler.host_state import HostTable
+    from stratus.scheduler.host_table import HostTable
     from stratus.scheduler.request_spec import RequestSpec
 
 

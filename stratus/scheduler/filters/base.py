@@ -8,7 +8,7 @@ import numpy as np
 
 if TYPE_CHECKING:
     from stratus.scheduler.engine import SchedulerConfig
-    from stratus.scheduler.host_state import HostTable
+    from stratus.scheduler.host_table import HostTable
     from stratus.scheduler.request_spec import RequestSpec
 
 

@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING, Any
 
 from stratus.scheduler import extra_specs
 from stratus.scheduler.filters.base import BaseFilter
-from stratus.scheduler.host_state import CAPABILITIES, CapabilityInfo, capability_missing
+from stratus.scheduler.signatures import CAPABILITIES, CapabilityInfo, capability_missing
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from stratus.scheduler.host_state import HostTable
+    from stratus.scheduler.host_table import HostTable
     from stratus.scheduler.request_spec import RequestSpec
 
 

@@ -7,19 +7,14 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from stratus.scheduler.canonical import canonical_arch, canonical_hv_type, canonical_vm_mode
 from stratus.scheduler.filters.base import BaseFilter
-from stratus.scheduler.host_state import (
-    CAPABILITIES,
-    CapabilityInfo,
-    canonical_arch,
-    canonical_hv_type,
-    canonical_vm_mode,
-)
+from stratus.scheduler.signatures import CAPABILITIES, CapabilityInfo
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from stratus.scheduler.host_state import HostTable
+    from stratus.scheduler.host_table import HostTable
     from stratus.scheduler.request_spec import RequestSpec
 
 _VERSION_OPS: dict[str, Callable[[Any, Any], bool]] = {

@@ -9,7 +9,7 @@ from stratus.scheduler.filters.base import BaseFilter
 if TYPE_CHECKING:
     import numpy as np
 
-    from stratus.scheduler.host_state import HostTable
+    from stratus.scheduler.host_table import HostTable
     from stratus.scheduler.request_spec import RequestSpec
 
 

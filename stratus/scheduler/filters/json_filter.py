@@ -29,10 +29,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from stratus.scheduler.filters.base import BaseFilter
-from stratus.scheduler.host_state import CAPABILITIES, CapabilityInfo
+from stratus.scheduler.signatures import CAPABILITIES, CapabilityInfo
 
 if TYPE_CHECKING:
-    from stratus.scheduler.host_state import HostTable
+    from stratus.scheduler.host_table import HostTable
     from stratus.scheduler.request_spec import RequestSpec
 
 _COMPARE: dict[str, Callable[[Any, Any], Any]] = {

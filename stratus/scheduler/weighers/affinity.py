@@ -9,7 +9,7 @@ from stratus.scheduler.weighers.base import BaseWeigher
 if TYPE_CHECKING:
     import numpy as np
 
-    from stratus.scheduler.host_state import HostTable
+    from stratus.scheduler.host_table import HostTable
     from stratus.scheduler.request_spec import RequestSpec
 
 

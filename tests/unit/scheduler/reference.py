@@ -18,7 +18,7 @@ import netaddr
 
 from stratus.scheduler import extra_specs
 from stratus.scheduler.engine import FilterResult, NoValidHost, SchedulerConfig
-from stratus.scheduler.host_state import HostRecord
+from stratus.scheduler.host_record import HostRecord
 from stratus.scheduler.request_spec import RequestSpec
 
 

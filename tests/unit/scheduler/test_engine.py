@@ -263,3 +263,41 @@ def test_all_filters_enabled_together() -> None:
         scheduler_hints={"build_near_host_ip": "10.1.1.9", "query": '[">", "$vcpus_total", 1]'},
     )
     assert hosts_of(select_destinations(table, request, config=cfg)) == [["a"]]
+
+
+# -- logging -------------------------------------------------------------------------------
+
+
+def test_debug_log_says_what_each_filter_removed(caplog: pytest.LogCaptureFixture) -> None:
+    cfg = config(enabled_filters=["ComputeFilter", "RamFilter"], ram_allocation_ratio=1.0)
+    records = [host(f"h{i}") for i in range(10)]
+    records[0].service_up = False
+    for record in records[1:4]:
+        record.memory_mb_used = 6144
+    request = spec(memory_mb=5000, num_instances=2, instance_uuids=["u1", "u2"])
+    with caplog.at_level("DEBUG", logger="stratus.scheduler.engine"):
+        FilterScheduler(cfg).select_destinations(HostTable(records, cfg), request)
+    assert [r.getMessage() for r in caplog.records if r.levelname == "DEBUG"] == [
+        "Filter ComputeFilter removed 1 of 10 hosts (9 left) for instance 1 of 2 (u1)",
+        "Filter RamFilter removed 3 of 9 hosts (6 left) for instance 1 of 2 (u1)",
+        "Filter ComputeFilter removed 1 of 10 hosts (9 left) for instance 2 of 2 (u2)",
+        "Filter RamFilter removed 4 of 9 hosts (5 left) for instance 2 of 2 (u2)",
+    ]
+
+
+def test_no_host_left_is_logged_naming_the_filter(caplog: pytest.LogCaptureFixture) -> None:
+    cfg = config(enabled_filters=["ComputeFilter", "RamFilter", "CoreFilter"])
+    table = HostTable([host("a"), host("b", service_up=False)], cfg)
+    with caplog.at_level("INFO", logger="stratus.scheduler.engine"), pytest.raises(NoValidHost):
+        FilterScheduler(cfg).select_destinations(table, spec(memory_mb=65536))
+    assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
+        ("INFO", "No host left for instance 1 of 1: filter RamFilter removed the last 1 of them"),
+    ]
+
+
+def test_no_hosts_at_all_is_logged(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("INFO", logger="stratus.scheduler.engine"), pytest.raises(NoValidHost):
+        FilterScheduler(config()).select_destinations(HostTable([]), spec())
+    assert [r.getMessage() for r in caplog.records] == [
+        "No host left for instance 1 of 1: there are no compute hosts"
+    ]

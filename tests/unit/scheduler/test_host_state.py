@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from stratus.scheduler import Aggregate, Flavor, HostRecord, HostTable
-from stratus.scheduler.host_state import AGGREGATES, CAPABILITIES
+from stratus.scheduler.signatures import AGGREGATES, CAPABILITIES
 
 from .factories import config, host
 
@@ -205,3 +205,20 @@ def test_aggregate_info_splits_metadata_values() -> None:
     assert info.metadata["ssd"] == {"true"}
     column = table.signature_column(AGGREGATES, "ssd", lambda i: "ssd" in i.metadata)
     assert column.tolist() == [True]
+
+
+def test_host_state_still_names_everything_it_used_to() -> None:
+    """The module was split by concern; code importing from it keeps working."""
+    from stratus.scheduler import canonical, host_record, host_state, host_table, signatures
+    from stratus.scheduler.host_view import HostStateView
+
+    assert host_state.HostTable is host_table.HostTable
+    assert host_state.HostRecord is host_record.HostRecord
+    assert host_state.Aggregate is host_record.Aggregate
+    assert host_state.AggregateInfo is signatures.AggregateInfo
+    assert host_state.CapabilityInfo is signatures.CapabilityInfo
+    assert host_state.capability_missing is signatures.capability_missing
+    assert host_state.canonical_arch is canonical.canonical_arch
+    assert host_state.HostStateView is HostStateView
+    assert host_state.DefaultHostSettings is host_table.DefaultHostSettings
+    assert (host_state.AGGREGATES, host_state.CAPABILITIES) == ("aggregates", "capabilities")
