@@ -9,7 +9,7 @@ module: stratus_image
 short_description: Upload, update, replace, deactivate or delete a Stratus image
 description:
   - Makes an image of a Stratus cloud (Image API v2) match its declaration, uploading
-    O(filename) and waiting until the image is C(active).
+    O(filename) and waiting (O(wait=true)) until the image is C(active).
   - The O(name) of an image found by O(id), O(visibility), O(protected), O(min_disk),
     O(min_ram), O(kernel), O(ramdisk), O(properties) and O(tags) are changed in place.
   - The image data, and the O(disk_format) and O(container_format) of an image that
@@ -99,90 +99,6 @@ options:
     type: str
     choices: [present, absent, deactivated]
     default: present
-  cloud:
-    description:
-      - Name of a cloud in C(clouds.yaml), looked for in C($OS_CLIENT_CONFIG_FILE),
-        C(./clouds.yaml), C(~/.config/openstack/clouds.yaml) and
-        C(/etc/openstack/clouds.yaml) (the first file found is used).
-      - Defaults to C($OS_CLOUD). Without a cloud, the C(OS_*) environment variables
-        are used.
-    type: str
-  auth:
-    description:
-      - Credentials, overriding those of O(cloud) key by key. Only O(auth.password) and
-        O(auth.token) are kept out of logs, so messages can name the URL and the user.
-    type: dict
-    suboptions:
-      auth_url:
-        description: Identity v3 URL (C(/v3) is added when missing).
-        type: str
-      username:
-        description: User name (with O(auth.user_domain_name)).
-        type: str
-      user_id:
-        description: User id, instead of O(auth.username).
-        type: str
-      password:
-        description: Password of the user.
-        type: str
-      token:
-        description: An existing token, instead of a password.
-        type: str
-      project_name:
-        description: Project to scope the token to (with O(auth.project_domain_name)).
-        type: str
-      project_id:
-        description: Project id, instead of O(auth.project_name).
-        type: str
-      user_domain_name:
-        description: Domain of the user. Defaults to C(Default).
-        type: str
-      user_domain_id:
-        description: Domain id of the user.
-        type: str
-      project_domain_name:
-        description: Domain of the project. Defaults to C(Default).
-        type: str
-      project_domain_id:
-        description: Domain id of the project.
-        type: str
-      domain_name:
-        description: Domain of both the user and the project, when those are not given.
-        type: str
-      domain_id:
-        description: Domain id of both the user and the project, when those are not given.
-        type: str
-  region_name:
-    description: Region of the catalog endpoints to use.
-    type: str
-  interface:
-    description:
-      - Catalog interface to use. Defaults to the cloud's C(interface), else V(public).
-    type: str
-    choices: [public, internal, admin]
-    aliases: [endpoint_type]
-  validate_certs:
-    description:
-      - Whether to verify TLS certificates. Defaults to the cloud's C(verify), else V(true).
-    type: bool
-    aliases: [verify]
-  ca_cert:
-    description: CA bundle to verify the API's TLS certificate with.
-    type: path
-    aliases: [cacert]
-  wait:
-    description: Whether to wait until an uploaded image is C(active).
-    type: bool
-    default: true
-  timeout:
-    description: How many seconds to wait when O(wait=true).
-    type: int
-    default: 300
-  api_timeout:
-    description:
-      - Timeout of each API request in seconds. Defaults to the cloud's C(api_timeout),
-        else 60.
-    type: int
 attributes:
   check_mode:
     description: Returns the image as it would be, without changing it (the local file is hashed).
@@ -190,8 +106,9 @@ attributes:
   diff_mode:
     description: Returns the image before and after.
     support: full
-notes:
-  - Needs only Ansible on the host that runs it (no openstacksdk).
+extends_documentation_fragment:
+  - stratus
+  - stratus.wait
 """
 
 EXAMPLES = r"""
@@ -311,10 +228,9 @@ differences:
 
 import os  # noqa: E402
 
-from ansible.module_utils.stratus_cloud import (  # noqa: E402
+from ansible.module_utils.stratus_errors import StratusAPIError, StratusError  # noqa: E402
+from ansible.module_utils.stratus_module import (  # noqa: E402
     IMAGE_CORE,
-    StratusAPIError,
-    StratusError,
     StratusModule,
     file_digest,
     immutable_message,

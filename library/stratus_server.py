@@ -9,7 +9,9 @@ module: stratus_server
 short_description: Create, power-manage or delete a Stratus server
 description:
   - Makes a server of a Stratus cloud match its declaration, and waits (O(wait=true))
-    until it is built, reaches the power state asked for, or is gone.
+    until it is built, reaches the power state asked for, or is gone. Power states
+    other than V(present) need a built server, so a new server is always waited for
+    before its power state is changed.
   - The O(metadata) and O(description) of a server are changed in place; O(state)
     starts, stops, pauses, suspends or reboots it.
   - O(flavor), O(image), O(availability_zone), O(host) and O(key_name) cannot be
@@ -88,94 +90,6 @@ options:
     description: Delete a server whose build failed (the task still fails, with the fault).
     type: bool
     default: false
-  cloud:
-    description:
-      - Name of a cloud in C(clouds.yaml), looked for in C($OS_CLIENT_CONFIG_FILE),
-        C(./clouds.yaml), C(~/.config/openstack/clouds.yaml) and
-        C(/etc/openstack/clouds.yaml) (the first file found is used).
-      - Defaults to C($OS_CLOUD). Without a cloud, the C(OS_*) environment variables
-        are used.
-    type: str
-  auth:
-    description:
-      - Credentials, overriding those of O(cloud) key by key. Only O(auth.password) and
-        O(auth.token) are kept out of logs, so messages can name the URL and the user.
-    type: dict
-    suboptions:
-      auth_url:
-        description: Identity v3 URL (C(/v3) is added when missing).
-        type: str
-      username:
-        description: User name (with O(auth.user_domain_name)).
-        type: str
-      user_id:
-        description: User id, instead of O(auth.username).
-        type: str
-      password:
-        description: Password of the user.
-        type: str
-      token:
-        description: An existing token, instead of a password.
-        type: str
-      project_name:
-        description: Project to scope the token to (with O(auth.project_domain_name)).
-        type: str
-      project_id:
-        description: Project id, instead of O(auth.project_name).
-        type: str
-      user_domain_name:
-        description: Domain of the user. Defaults to C(Default).
-        type: str
-      user_domain_id:
-        description: Domain id of the user.
-        type: str
-      project_domain_name:
-        description: Domain of the project. Defaults to C(Default).
-        type: str
-      project_domain_id:
-        description: Domain id of the project.
-        type: str
-      domain_name:
-        description: Domain of both the user and the project, when those are not given.
-        type: str
-      domain_id:
-        description: Domain id of both the user and the project, when those are not given.
-        type: str
-  region_name:
-    description: Region of the catalog endpoints to use.
-    type: str
-  interface:
-    description:
-      - Catalog interface to use. Defaults to the cloud's C(interface), else V(public).
-    type: str
-    choices: [public, internal, admin]
-    aliases: [endpoint_type]
-  validate_certs:
-    description:
-      - Whether to verify TLS certificates. Defaults to the cloud's C(verify), else V(true).
-    type: bool
-    aliases: [verify]
-  ca_cert:
-    description: CA bundle to verify the API's TLS certificate with.
-    type: path
-    aliases: [cacert]
-  wait:
-    description:
-      - Whether to wait until the server is built, has reached the power state asked
-        for, or is deleted.
-      - Power states other than V(present) need a built server, so a new server is
-        always waited for before its power state is changed.
-    type: bool
-    default: true
-  timeout:
-    description: How many seconds to wait when O(wait=true).
-    type: int
-    default: 300
-  api_timeout:
-    description:
-      - Timeout of each API request in seconds. Defaults to the cloud's C(api_timeout),
-        else 60.
-    type: int
 attributes:
   check_mode:
     description: Returns the server as it would be, without changing it.
@@ -183,8 +97,9 @@ attributes:
   diff_mode:
     description: Returns the server's name, flavor, image, status, metadata... before and after.
     support: full
-notes:
-  - Needs only Ansible on the host that runs it (no openstacksdk).
+extends_documentation_fragment:
+  - stratus
+  - stratus.wait
 """
 
 EXAMPLES = r"""
@@ -276,9 +191,8 @@ differences:
   sample: {"flavor": {"before": "m1.small", "after": "m1.large"}}
 """
 
-from ansible.module_utils.stratus_cloud import (  # noqa: E402
-    StratusAPIError,
-    StratusError,
+from ansible.module_utils.stratus_errors import StratusAPIError, StratusError  # noqa: E402
+from ansible.module_utils.stratus_module import (  # noqa: E402
     StratusModule,
     fault_message,
     immutable_message,

@@ -12,7 +12,7 @@ from typing import Any
 
 from tests.unit.modules.conftest import FakeAPI, load
 
-from ansible.module_utils.stratus_cloud import normalize_image  # isort: skip
+from ansible.module_utils.stratus_module import normalize_image  # isort: skip
 
 image = load("stratus_image")
 
