@@ -242,6 +242,17 @@ from ansible.module_utils.stratus_module import (  # noqa: E402
 REFERENCES = ("kernel_id", "ramdisk_id")
 HAS_DATA = ("active", "deactivated", "saving")
 PATCH_TYPE = "application/openstack-images-v2.1-json-patch"
+#: What an image that replaces another keeps of it when the options leave it out.
+REPLACEMENT_KEEPS = (
+    "name",
+    "disk_format",
+    "container_format",
+    "visibility",
+    "protected",
+    "min_disk",
+    "min_ram",
+    "tags",
+)
 ADVICE = (
     "Set replace_on_change: true to delete the image and upload it again (existing "
     "servers keep running from their cached copy), or give the new data another name."
@@ -532,104 +543,126 @@ class ImageModule(StratusModule):
         return image
 
     def run(self) -> None:
-        params = self.params
         current = self.lookup()
-
-        if params["state"] == "absent":
-            if current is not None:
-                if current.get("protected"):
-                    raise StratusError(
-                        f"Image {current['name']!r} is protected and was not deleted: set "
-                        "protected: false first.",
-                        image=current,
-                    )
-                self.changed = True
-                if not self.check_mode:
-                    self.delete(current)
-            self.exit(None, current or {}, {}, replaced=False)
+        if self.params["state"] == "absent":
+            self.absent(current)
             return
+        kernel_id, ramdisk_id, local_hash = self.resolve(current)
+        if current is None:
+            self.create_new(kernel_id, ramdisk_id, local_hash)
+            return
+        immutable = differences(current, self.params, local_hash)
+        if immutable:
+            self.replace(current, immutable, kernel_id, ramdisk_id, local_hash)
+        else:
+            self.reconcile(current, kernel_id, ramdisk_id, local_hash)
 
-        filename = params["filename"]
+    # - the steps -
+
+    def resolve(self, current):
+        """The ids of the ``kernel`` and ``ramdisk`` images and the local file's hash
+        (in the algorithm of the image it is compared with)."""
+        filename = self.params["filename"]
         if filename and not os.path.isfile(filename):
             raise StratusError(f"filename {filename!r} does not exist or is not a file.")
         kernel_id = self.reference("kernel")
         ramdisk_id = self.reference("ramdisk")
         algo = (current or {}).get("os_hash_algo") or "sha512"
         local_hash = file_digest(filename, algo) if filename else None
+        return kernel_id, ramdisk_id, local_hash
 
-        if current is None:
-            if params["name"] is None:
+    def absent(self, current) -> None:
+        """state=absent: delete the image, unless it is protected."""
+        if current is not None:
+            if current.get("protected"):
                 raise StratusError(
-                    f"Image {params['id']!r} does not exist; creating it needs a name."
+                    f"Image {current['name']!r} is protected and was not deleted: set "
+                    "protected: false first.",
+                    image=current,
                 )
-            after = self.predict_new(params, kernel_id, ramdisk_id, local_hash)
             self.changed = True
-            image = after
             if not self.check_mode:
-                image = self.create(params, kernel_id, ramdisk_id, local_hash)
-                if params["state"] == "deactivated" and image["status"] == "active":
-                    image = self.set_status(image, "deactivated")
-            self.exit(image, {}, after, replaced=False)
-            return
+                self.delete(current)
+        self.exit(None, current or {}, {}, replaced=False)
 
-        immutable = differences(current, params, local_hash)
-        if immutable and not params["replace_on_change"]:
+    def create_new(self, kernel_id, ramdisk_id, local_hash) -> None:
+        """No such image: create it (with its data, deactivated if asked)."""
+        params = self.params
+        if params["name"] is None:
+            raise StratusError(f"Image {params['id']!r} does not exist; creating it needs a name.")
+        after = self.predict_new(params, kernel_id, ramdisk_id, local_hash)
+        self.changed = True
+        image = after
+        if not self.check_mode:
+            image = self.create(params, kernel_id, ramdisk_id, local_hash)
+            if params["state"] == "deactivated" and image["status"] == "active":
+                image = self.set_status(image, "deactivated")
+        self.exit(image, {}, after, replaced=False)
+
+    def replace(self, current: dict, immutable: dict, kernel_id, ramdisk_id, local_hash) -> None:
+        """The data or a format differ: fail, or with replace_on_change delete the image
+        and upload it again."""
+        params = self.params
+        if not params["replace_on_change"]:
             raise StratusError(
                 immutable_message("Image", current["name"], immutable, ADVICE),
                 image=current,
                 differences=immutable,
             )
-        if immutable:
-            if not filename:
-                raise StratusError(
-                    f"Image {current['name']!r} must be replaced ({', '.join(sorted(immutable))} "
-                    "differ), which needs its data: give filename.",
-                    image=current,
-                    differences=immutable,
-                )
-            merged = dict(params)
-            for field in ("name", "disk_format", "container_format", "visibility"):
-                if merged[field] is None:
-                    merged[field] = current.get(field)
-            for field in ("protected", "min_disk", "min_ram"):
-                if merged[field] is None:
-                    merged[field] = current.get(field)
-            if merged["tags"] is None:
-                merged["tags"] = current["tags"]
-            kept = wanted_properties(current["properties"], params, kernel_id, ramdisk_id)
-            merged["properties"], merged["properties_mode"] = kept, "replace"
-            after = self.predict_new(merged, None, None, local_hash)
-            self.changed = True
-            image = after
-            if not self.check_mode:
-                self.delete(current, unprotect=True)
-                image = self.create(merged, None, None, local_hash)
-                if params["state"] == "deactivated":
-                    image = self.set_status(image, "deactivated")
-            self.exit(image, current, after, replaced=True)
-            return
+        if not params["filename"]:
+            raise StratusError(
+                f"Image {current['name']!r} must be replaced ({', '.join(sorted(immutable))} "
+                "differ), which needs its data: give filename.",
+                image=current,
+                differences=immutable,
+            )
+        merged = self.replacement_params(current, kernel_id, ramdisk_id)
+        after = self.predict_new(merged, None, None, local_hash)
+        self.changed = True
+        image = after
+        if not self.check_mode:
+            self.delete(current, unprotect=True)
+            image = self.create(merged, None, None, local_hash)
+            if params["state"] == "deactivated":
+                image = self.set_status(image, "deactivated")
+        self.exit(image, current, after, replaced=True)
 
+    def replacement_params(self, current: dict, kernel_id, ramdisk_id) -> dict:
+        """The options of the image that replaces ``current``: those given, and the
+        current image's attributes and properties for those left out."""
+        merged = dict(self.params)
+        for field in REPLACEMENT_KEEPS:
+            if merged[field] is None:
+                merged[field] = current.get(field)
+        kept = wanted_properties(current["properties"], self.params, kernel_id, ramdisk_id)
+        merged["properties"], merged["properties_mode"] = kept, "replace"
+        return merged
+
+    def reconcile(self, current: dict, kernel_id, ramdisk_id, local_hash) -> None:
+        """Change in place what can be: the attributes and properties, the data of a
+        queued image, and whether it is deactivated."""
+        params = self.params
         ops = patch_ops(current, params, kernel_id, ramdisk_id)
         after = apply_ops(current, ops)
         image = current
         if ops:
             self.changed = True
-            if not self.check_mode:
+            if self.check_mode:
+                image = after
+            else:
                 self.patch(current, ops)
                 image = self.get(current["id"])
-            else:
-                image = after
-        if filename and current["status"] == "queued":
+        if params["filename"] and current["status"] == "queued":
             self.changed = True
+            algo = current.get("os_hash_algo") or "sha512"
             after = dict(after, status="active", os_hash_algo=algo, os_hash_value=local_hash)
             if self.check_mode:
                 image = after
             else:
-                self.upload(image, filename)
+                self.upload(image, params["filename"])
                 image = self.get(current["id"])
-        if params["state"] in ("present", "deactivated"):
-            image = self.set_status(image, params["state"])
-            after = dict(after, status=image["status"])
+        image = self.set_status(image, params["state"])
+        after = dict(after, status=image["status"])
         self.exit(image, current, after, replaced=False)
 
 

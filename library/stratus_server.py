@@ -490,6 +490,30 @@ class ServerModule(StratusModule):
             return self.wait_status(server, "ACTIVE", "rebooting")
         return self.get(server["id"]) or server
 
+    def run_actions(self, server: dict, actions: list) -> dict:
+        """Send ``actions`` in order, each waited for but (with wait=false) the last."""
+        for index, name in enumerate(actions):
+            server = self.action(server, name, index == len(actions) - 1)
+        return server
+
+    def update(self, server: dict, changes: dict) -> None:
+        """Set the metadata and description that ``changes`` holds."""
+        path = f"/servers/{quote_path(server['id'])}"
+        if "metadata" in changes:
+            self.compute(
+                "PUT",
+                f"{path}/metadata",
+                {"metadata": changes["metadata"]},
+                what=f"Setting the metadata of server {server['name']!r}",
+            )
+        if "description" in changes:
+            self.compute(
+                "PUT",
+                path,
+                {"server": {"description": changes["description"]}},
+                what=f"Setting the description of server {server['name']!r}",
+            )
+
     # - the decision -
 
     def resolve(self):
@@ -529,73 +553,92 @@ class ServerModule(StratusModule):
         }
 
     def run(self) -> None:
-        params = self.params
-        state = params["state"]
         server = self.lookup()
-
-        if state == "absent":
-            if server is not None:
-                self.changed = True
-                if not self.check_mode:
-                    self.delete(server)
-            self.exit(None, view(server), {})
+        if self.params["state"] == "absent":
+            self.absent(server)
             return
-
         flavor, image, group = self.resolve()
         if server is None:
-            missing = [o for o in ("flavor", "image") if not params[o]]
-            if missing:
-                raise StratusError(
-                    f"Server {params['name']!r} does not exist; creating it needs: "
-                    f"{', '.join(missing)}."
-                )
-            after = self.predict_new(flavor, image)
-            self.changed = True
-            if self.check_mode:
-                self.exit(after, {}, view(after))
-                return
-            server = self.create(flavor, image, group)
-            target = TARGET_STATUS.get(state)
-            if target not in (None, "ACTIVE"):
-                actions = power_actions(server["status"], target)
-                for index, name in enumerate(actions):
-                    server = self.action(server, name, index == len(actions) - 1)
-            self.exit(server, {}, view(server))
+            self.create_new(flavor, image, group)
             return
+        server = self.settle(server)
+        immutable = self.immutable(server, flavor, image)
+        self.reconcile(server, immutable)
 
-        if server["status"] == "BUILD" and params["wait"]:
+    # - the steps -
+
+    def absent(self, server) -> None:
+        """state=absent: delete the server (and wait until it is gone)."""
+        if server is not None:
+            self.changed = True
+            if not self.check_mode:
+                self.delete(server)
+        self.exit(None, view(server), {})
+
+    def create_new(self, flavor, image, group) -> None:
+        """No such server: create it, then bring it to the power state asked for."""
+        params = self.params
+        missing = [o for o in ("flavor", "image") if not params[o]]
+        if missing:
+            raise StratusError(
+                f"Server {params['name']!r} does not exist; creating it needs: "
+                f"{', '.join(missing)}."
+            )
+        after = self.predict_new(flavor, image)
+        self.changed = True
+        if self.check_mode:
+            self.exit(after, {}, view(after))
+            return
+        server = self.create(flavor, image, group)
+        target = TARGET_STATUS.get(params["state"])
+        if target not in (None, "ACTIVE"):
+            server = self.run_actions(server, power_actions(server["status"], target))
+        self.exit(server, {}, view(server))
+
+    def settle(self, server: dict) -> dict:
+        """The server once it is built (with wait=true); one in ERROR fails the task
+        (and is deleted with delete_on_failure=true)."""
+        if server["status"] == "BUILD" and self.params["wait"]:
             server = self.wait_built(server)
         if server["status"] == "ERROR":
             self.build_failed(server, when="is in ERROR")
+        return server
 
-        immutable = differences(
+    def immutable(self, server: dict, flavor, image) -> dict:
+        """What differs and cannot change in place: fails the task, or with
+        ignore_immutable=true is only warned about (and returned)."""
+        params = self.params
+        found = differences(
             server,
             params,
             flavor,
             self.image_matches(server, params["image"], image) if image else True,
             params["image"],
         )
-        extra = {"differences": immutable} if immutable else {}
-        if immutable:
+        if not found:
+            return found
+        if not params["ignore_immutable"]:
             wanted = dict(view(server))
-            for field, change in immutable.items():
+            for field, change in found.items():
                 wanted[field] = change["after"]
-            if not params["ignore_immutable"]:
-                raise StratusError(
-                    immutable_message("Server", server["name"], immutable, ADVICE),
-                    server=server,
-                    differences=immutable,
-                    diff={"before": view(server), "after": wanted},
-                )
-            self.module.warn(
-                immutable_message("Server", server["name"], immutable, "They are left as they are.")
+            raise StratusError(
+                immutable_message("Server", server["name"], found, ADVICE),
+                server=server,
+                differences=found,
+                diff={"before": view(server), "after": wanted},
             )
+        self.module.warn(
+            immutable_message("Server", server["name"], found, "They are left as they are.")
+        )
+        return found
 
-        changes = updates(server, params)
+    def reconcile(self, server: dict, immutable: dict) -> None:
+        """Change in place what can be: metadata, description and the power state."""
+        state = self.params["state"]
+        extra = {"differences": immutable} if immutable else {}
+        changes = updates(server, self.params)
         target = TARGET_STATUS.get(state)
-        actions = power_actions(server["status"], target) if state != "rebooted" else []
-        if state == "rebooted" and server["status"] != "ACTIVE":
-            actions = power_actions(server["status"], "ACTIVE")
+        actions = power_actions(server["status"], target)
         after = dict(server, **changes)
         if target:
             after["status"] = target
@@ -604,25 +647,8 @@ class ServerModule(StratusModule):
         if self.check_mode or not self.changed:
             self.exit(after if self.check_mode else server, view(server), view(after), **extra)
             return
-
-        path = f"/servers/{quote_path(server['id'])}"
-        if "metadata" in changes:
-            self.compute(
-                "PUT",
-                f"{path}/metadata",
-                {"metadata": changes["metadata"]},
-                what=f"Setting the metadata of server {server['name']!r}",
-            )
-        if "description" in changes:
-            self.compute(
-                "PUT",
-                path,
-                {"server": {"description": changes["description"]}},
-                what=f"Setting the description of server {server['name']!r}",
-            )
-        current = server
-        for index, name in enumerate(actions):
-            current = self.action(current, name, index == len(actions) - 1)
+        self.update(server, changes)
+        current = self.run_actions(server, actions)
         if state == "rebooted" and not actions:
             current = self.reboot(current)
         final = self.get(server["id"]) or current
