@@ -239,20 +239,22 @@ from ansible.module_utils.stratus_module import (  # noqa: E402
     string_dict,
 )
 
+# The Image API's rules, as stratus.image.formats and stratus.api.image.attributes
+# state them (this module runs where the stratus package is not installed; the unit
+# tests check that the two agree).
+DISK_FORMATS = ("raw", "qcow2", "vmdk", "vdi", "vhd", "iso", "aki", "ari", "ami", "vhdx", "ploop")
+CONTAINER_FORMATS = ("bare", "ovf", "aki", "ari", "ami", "ova", "docker", "compressed")
+VISIBILITIES = ("public", "private", "shared", "community")
+#: Extra properties that hold the id of another image (set by kernel and ramdisk).
 REFERENCES = ("kernel_id", "ramdisk_id")
+#: Statuses of an image that has data (its formats are fixed).
 HAS_DATA = ("active", "deactivated", "saving")
+FORMATS = ("disk_format", "container_format")
+#: Core attributes that change in place whatever the image's status.
+IN_PLACE = ("visibility", "protected", "min_disk", "min_ram")
 PATCH_TYPE = "application/openstack-images-v2.1-json-patch"
 #: What an image that replaces another keeps of it when the options leave it out.
-REPLACEMENT_KEEPS = (
-    "name",
-    "disk_format",
-    "container_format",
-    "visibility",
-    "protected",
-    "min_disk",
-    "min_ram",
-    "tags",
-)
+REPLACEMENT_KEEPS = ("name", *FORMATS, *IN_PLACE, "tags")
 ADVICE = (
     "Set replace_on_change: true to delete the image and upload it again (existing "
     "servers keep running from their cached copy), or give the new data another name."
@@ -282,11 +284,11 @@ def wanted_properties(current: dict, params: dict, kernel_id, ramdisk_id) -> dic
 def patch_ops(image: dict, params: dict, kernel_id=None, ramdisk_id=None) -> list:
     """The JSON-patch operations that make ``image`` (normalized) match ``params``."""
     ops = []
-    fields = ["visibility", "protected", "min_disk", "min_ram"]
+    fields = list(IN_PLACE)
     if params.get("id") is not None:
         fields.insert(0, "name")
     if image.get("status") == "queued":
-        fields += ["disk_format", "container_format"]
+        fields += FORMATS
     for field in fields:
         wanted = params.get(field)
         if wanted is not None and image.get(field) != wanted:
@@ -329,7 +331,7 @@ def differences(image: dict, params: dict, local_hash) -> dict:
     if image.get("status") == "killed":
         found["status"] = {"before": "killed", "after": "active"}
     if image.get("status") in HAS_DATA:
-        for field in ("disk_format", "container_format"):
+        for field in FORMATS:
             wanted = params.get(field)
             if wanted is not None and image.get(field) != wanted:
                 found[field] = {"before": image.get(field), "after": wanted}
@@ -347,27 +349,9 @@ class ImageModule(StratusModule):
         name=dict(type="str"),
         id=dict(type="str"),
         filename=dict(type="path"),
-        disk_format=dict(
-            type="str",
-            choices=[
-                "raw",
-                "qcow2",
-                "vmdk",
-                "vdi",
-                "vhd",
-                "iso",
-                "aki",
-                "ari",
-                "ami",
-                "vhdx",
-                "ploop",
-            ],
-        ),
-        container_format=dict(
-            type="str",
-            choices=["bare", "ovf", "aki", "ari", "ami", "ova", "docker", "compressed"],
-        ),
-        visibility=dict(type="str", choices=["public", "private", "shared", "community"]),
+        disk_format=dict(type="str", choices=list(DISK_FORMATS)),
+        container_format=dict(type="str", choices=list(CONTAINER_FORMATS)),
+        visibility=dict(type="str", choices=list(VISIBILITIES)),
         protected=dict(type="bool"),
         min_disk=dict(type="int"),
         min_ram=dict(type="int"),
@@ -422,7 +406,7 @@ class ImageModule(StratusModule):
         }
         if params["id"] is not None:
             body["id"] = params["id"]
-        for field in ("visibility", "protected", "min_disk", "min_ram"):
+        for field in IN_PLACE:
             if params[field] is not None:
                 body[field] = params[field]
         if params["tags"]:
