@@ -375,19 +375,8 @@ class ImageModule(StratusModule):
                 return normalize_image(found)
         if params["name"] is None:
             return None
-        images = self.image_api(
-            "GET",
-            "/images",
-            query={"name": params["name"]},
-            what=f"Looking up image {params['name']!r}",
-        )["images"]
-        if len(images) > 1:
-            ids = ", ".join(sorted(i["id"] for i in images))
-            raise StratusError(
-                f"There are {len(images)} images named {params['name']!r} ({ids}): give "
-                "the id of the one to manage."
-            )
-        return normalize_image(images[0]) if images else None
+        image = self.find_image_named(params["name"])
+        return normalize_image(image) if image else None
 
     def get(self, image_id: str) -> dict:
         return normalize_image(

@@ -69,7 +69,7 @@ from ansible.module_utils.stratus_module import (  # noqa: E402
     is_uuid,
     normalize_image,
     quote_path,
-    stringify,
+    string_dict,
 )
 
 
@@ -79,7 +79,7 @@ class ImageInfoModule(StratusModule):
 
     def run(self) -> None:
         params = self.params
-        query = {str(k): stringify(v) for k, v in (params["filters"] or {}).items()}
+        query = string_dict(params["filters"])
         ref = params["image"]
         if ref is not None and is_uuid(ref):
             found = self.get_or_none(self.image_api, "GET", f"/images/{quote_path(ref)}")

@@ -525,7 +525,7 @@ class ServerModule(StratusModule):
         if params["image"]:
             image = self.find_image(params["image"], required=True)
         if params["server_group"]:
-            group = self.find_server_group(params["server_group"])
+            group = self.find_server_group(params["server_group"], required=True)
         return flavor, image, group
 
     def predict_new(self, flavor: dict, image: dict) -> dict:

@@ -94,24 +94,9 @@ class ServerGroupModule(StratusModule):
         state=dict(type="str", choices=["present", "absent"], default="present"),
     )
 
-    def lookup(self, ref: str) -> dict | None:
-        found = self.get_or_none(self.compute, "GET", f"/os-server-groups/{quote_path(ref)}")
-        if found is not None:
-            return found["server_group"]
-        groups = self.compute("GET", "/os-server-groups", what="Listing server groups")[
-            "server_groups"
-        ]
-        matches = [g for g in groups if g.get("name") == ref]
-        if len(matches) > 1:
-            ids = ", ".join(sorted(g["id"] for g in matches))
-            raise StratusError(
-                f"There are {len(matches)} server groups named {ref!r} ({ids}): give the id."
-            )
-        return matches[0] if matches else None
-
     def run(self) -> None:
         params = self.params
-        group = self.lookup(params["name"])
+        group = self.find_server_group(params["name"])
         before = _view(group)
         if params["state"] == "absent":
             if group is not None:

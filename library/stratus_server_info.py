@@ -73,7 +73,7 @@ from ansible.module_utils.stratus_module import (  # noqa: E402
     is_uuid,
     normalize_server,
     quote_path,
-    stringify,
+    string_dict,
 )
 
 
@@ -88,7 +88,7 @@ class ServerInfoModule(StratusModule):
 
     def run(self) -> None:
         params = self.params
-        query = {str(k): stringify(v) for k, v in (params["filters"] or {}).items()}
+        query = string_dict(params["filters"])
         if params["all_projects"]:
             query["all_tenants"] = "1"
         ref = params["server"]

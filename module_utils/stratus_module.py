@@ -162,6 +162,19 @@ def normalize_server(api: dict) -> dict:
     return server
 
 
+def only_one(matches: list, kind: str, ref, required: bool = False, what: str | None = None):
+    """The one resource of ``matches``, those named ``ref``: several is an error that
+    lists their ids; none is ``None``, or an error when ``required``."""
+    if len(matches) > 1:
+        ids = ", ".join(sorted(str(m.get("id")) for m in matches))
+        raise StratusError(
+            f"There are {len(matches)} {kind}s named {ref!r} ({ids}): give the id instead."
+        )
+    if not matches and required:
+        raise StratusError(f"Unknown {what or kind} {ref!r}: no {kind} has this name or id.")
+    return matches[0] if matches else None
+
+
 def next_marker(links) -> str | None:
     """The ``marker`` of a Compute API ``*_links`` list's ``next`` link."""
     for link in links or []:
@@ -284,19 +297,14 @@ class StratusModule:
             image = self.get_or_none(self.image_api, "GET", f"/images/{quote_path(ref)}")
             if image is not None:
                 return image
+        return self.find_image_named(ref, required, what)
+
+    def find_image_named(self, name, required: bool = False, what: str = "image"):
+        """The image named ``name``; several images of one name is an error."""
         images = self.image_api(
-            "GET", "/images", query={"name": ref}, what=f"Looking up {what} {ref!r}"
+            "GET", "/images", query={"name": name}, what=f"Looking up {what} {name!r}"
         )["images"]
-        if len(images) > 1:
-            ids = ", ".join(sorted(i["id"] for i in images))
-            raise StratusError(
-                f"There are {len(images)} images named {ref!r} ({ids}): give the id instead."
-            )
-        if not images:
-            if required:
-                raise StratusError(f"Unknown {what} {ref!r}: no image has this name or id.")
-            return None
-        return images[0]
+        return only_one(images, "image", name, required, what)
 
     def find_server(self, ref, microversion: str | None = None):
         """A server of the project by exact name, else by id; several of one name is an
@@ -308,14 +316,9 @@ class StratusModule:
             microversion=microversion or self.compute_microversion,
             what=f"Looking up server {ref!r}",
         )["servers"]
-        servers = [s for s in servers if s.get("name") == ref]
-        if len(servers) > 1:
-            ids = ", ".join(sorted(s["id"] for s in servers))
-            raise StratusError(
-                f"There are {len(servers)} servers named {ref!r} ({ids}): give the id instead."
-            )
-        if servers:
-            return servers[0]
+        server = only_one([s for s in servers if s.get("name") == ref], "server", ref)
+        if server is not None:
+            return server
         if is_uuid(ref):
             found = self.get_or_none(
                 self.compute,
@@ -326,7 +329,8 @@ class StratusModule:
             return found["server"] if found else None
         return None
 
-    def find_server_group(self, ref):
+    def find_server_group(self, ref, required: bool = False):
+        """A server group of the project by id, else by name."""
         group = self.get_or_none(
             self.compute, "GET", f"/os-server-groups/{quote_path(ref)}", microversion="2.64"
         )
@@ -336,29 +340,17 @@ class StratusModule:
             "GET", "/os-server-groups", microversion="2.64", what="Listing server groups"
         )["server_groups"]
         matches = [g for g in groups if g.get("name") == ref]
-        if len(matches) > 1:
-            raise StratusError(
-                f"There are {len(matches)} server groups named {ref!r}: give the id."
-            )
-        if not matches:
-            raise StratusError(f"Unknown server group {ref!r}: no group has this name or id.")
-        return matches[0]
+        return only_one(matches, "server group", ref, required)
 
     def find_project(self, ref) -> dict:
+        """A project by id, else by name (one of that name in every domain)."""
         project = self.get_or_none(self.identity, "GET", f"/projects/{quote_path(ref)}")
         if project is not None:
             return project["project"]
         projects = self.identity(
             "GET", "/projects", query={"name": ref}, what=f"Looking up project {ref!r}"
         )["projects"]
-        if len(projects) > 1:
-            raise StratusError(
-                f"There are {len(projects)} projects named {ref!r} (in several domains): "
-                "give the id."
-            )
-        if not projects:
-            raise StratusError(f"Unknown project {ref!r}: no project has this name or id.")
-        return projects[0]
+        return only_one(projects, "project", ref, required=True)
 
     # - waiting -
 
