@@ -80,90 +80,6 @@ options:
     type: str
     choices: [present, absent]
     default: present
-  cloud:
-    description:
-      - Name of a cloud in C(clouds.yaml), looked for in C($OS_CLIENT_CONFIG_FILE),
-        C(./clouds.yaml), C(~/.config/openstack/clouds.yaml) and
-        C(/etc/openstack/clouds.yaml) (the first file found is used).
-      - Defaults to C($OS_CLOUD). Without a cloud, the C(OS_*) environment variables
-        are used.
-    type: str
-  auth:
-    description:
-      - Credentials, overriding those of O(cloud) key by key. Only O(auth.password) and
-        O(auth.token) are kept out of logs, so messages can name the URL and the user.
-    type: dict
-    suboptions:
-      auth_url:
-        description: Identity v3 URL (C(/v3) is added when missing).
-        type: str
-      username:
-        description: User name (with O(auth.user_domain_name)).
-        type: str
-      user_id:
-        description: User id, instead of O(auth.username).
-        type: str
-      password:
-        description: Password of the user.
-        type: str
-      token:
-        description: An existing token, instead of a password.
-        type: str
-      project_name:
-        description: Project to scope the token to (with O(auth.project_domain_name)).
-        type: str
-      project_id:
-        description: Project id, instead of O(auth.project_name).
-        type: str
-      user_domain_name:
-        description: Domain of the user. Defaults to C(Default).
-        type: str
-      user_domain_id:
-        description: Domain id of the user.
-        type: str
-      project_domain_name:
-        description: Domain of the project. Defaults to C(Default).
-        type: str
-      project_domain_id:
-        description: Domain id of the project.
-        type: str
-      domain_name:
-        description: Domain of both the user and the project, when those are not given.
-        type: str
-      domain_id:
-        description: Domain id of both the user and the project, when those are not given.
-        type: str
-  region_name:
-    description: Region of the catalog endpoints to use.
-    type: str
-  interface:
-    description:
-      - Catalog interface to use. Defaults to the cloud's C(interface), else V(public).
-    type: str
-    choices: [public, internal, admin]
-    aliases: [endpoint_type]
-  validate_certs:
-    description:
-      - Whether to verify TLS certificates. Defaults to the cloud's C(verify), else V(true).
-    type: bool
-    aliases: [verify]
-  ca_cert:
-    description: CA bundle to verify the API's TLS certificate with.
-    type: path
-    aliases: [cacert]
-  wait:
-    description: Whether to wait for the resource to reach its final state.
-    type: bool
-    default: true
-  timeout:
-    description: How many seconds to wait when O(wait=true).
-    type: int
-    default: 300
-  api_timeout:
-    description:
-      - Timeout of each API request in seconds. Defaults to the cloud's C(api_timeout),
-        else 60.
-    type: int
 attributes:
   check_mode:
     description: Returns the flavor as it would be, without changing it.
@@ -172,8 +88,10 @@ attributes:
     description: Returns the flavor before and after.
     support: full
 notes:
-  - Needs only Ansible on the host that runs it (no openstacksdk).
   - Creating and changing flavors is an admin operation.
+extends_documentation_fragment:
+  - stratus
+  - stratus.wait
 """
 
 EXAMPLES = r"""
@@ -287,8 +205,8 @@ differences:
   sample: {"ram": {"before": 2048, "after": 4096}}
 """
 
-from ansible.module_utils.stratus_cloud import (  # noqa: E402
-    StratusError,
+from ansible.module_utils.stratus_errors import StratusError  # noqa: E402
+from ansible.module_utils.stratus_module import (  # noqa: E402
     StratusModule,
     immutable_message,
     normalize_flavor,

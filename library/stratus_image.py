@@ -9,7 +9,7 @@ module: stratus_image
 short_description: Upload, update, replace, deactivate or delete a Stratus image
 description:
   - Makes an image of a Stratus cloud (Image API v2) match its declaration, uploading
-    O(filename) and waiting until the image is C(active).
+    O(filename) and waiting (O(wait=true)) until the image is C(active).
   - The O(name) of an image found by O(id), O(visibility), O(protected), O(min_disk),
     O(min_ram), O(kernel), O(ramdisk), O(properties) and O(tags) are changed in place.
   - The image data, and the O(disk_format) and O(container_format) of an image that
@@ -99,90 +99,6 @@ options:
     type: str
     choices: [present, absent, deactivated]
     default: present
-  cloud:
-    description:
-      - Name of a cloud in C(clouds.yaml), looked for in C($OS_CLIENT_CONFIG_FILE),
-        C(./clouds.yaml), C(~/.config/openstack/clouds.yaml) and
-        C(/etc/openstack/clouds.yaml) (the first file found is used).
-      - Defaults to C($OS_CLOUD). Without a cloud, the C(OS_*) environment variables
-        are used.
-    type: str
-  auth:
-    description:
-      - Credentials, overriding those of O(cloud) key by key. Only O(auth.password) and
-        O(auth.token) are kept out of logs, so messages can name the URL and the user.
-    type: dict
-    suboptions:
-      auth_url:
-        description: Identity v3 URL (C(/v3) is added when missing).
-        type: str
-      username:
-        description: User name (with O(auth.user_domain_name)).
-        type: str
-      user_id:
-        description: User id, instead of O(auth.username).
-        type: str
-      password:
-        description: Password of the user.
-        type: str
-      token:
-        description: An existing token, instead of a password.
-        type: str
-      project_name:
-        description: Project to scope the token to (with O(auth.project_domain_name)).
-        type: str
-      project_id:
-        description: Project id, instead of O(auth.project_name).
-        type: str
-      user_domain_name:
-        description: Domain of the user. Defaults to C(Default).
-        type: str
-      user_domain_id:
-        description: Domain id of the user.
-        type: str
-      project_domain_name:
-        description: Domain of the project. Defaults to C(Default).
-        type: str
-      project_domain_id:
-        description: Domain id of the project.
-        type: str
-      domain_name:
-        description: Domain of both the user and the project, when those are not given.
-        type: str
-      domain_id:
-        description: Domain id of both the user and the project, when those are not given.
-        type: str
-  region_name:
-    description: Region of the catalog endpoints to use.
-    type: str
-  interface:
-    description:
-      - Catalog interface to use. Defaults to the cloud's C(interface), else V(public).
-    type: str
-    choices: [public, internal, admin]
-    aliases: [endpoint_type]
-  validate_certs:
-    description:
-      - Whether to verify TLS certificates. Defaults to the cloud's C(verify), else V(true).
-    type: bool
-    aliases: [verify]
-  ca_cert:
-    description: CA bundle to verify the API's TLS certificate with.
-    type: path
-    aliases: [cacert]
-  wait:
-    description: Whether to wait until an uploaded image is C(active).
-    type: bool
-    default: true
-  timeout:
-    description: How many seconds to wait when O(wait=true).
-    type: int
-    default: 300
-  api_timeout:
-    description:
-      - Timeout of each API request in seconds. Defaults to the cloud's C(api_timeout),
-        else 60.
-    type: int
 attributes:
   check_mode:
     description: Returns the image as it would be, without changing it (the local file is hashed).
@@ -190,8 +106,9 @@ attributes:
   diff_mode:
     description: Returns the image before and after.
     support: full
-notes:
-  - Needs only Ansible on the host that runs it (no openstacksdk).
+extends_documentation_fragment:
+  - stratus
+  - stratus.wait
 """
 
 EXAMPLES = r"""
@@ -311,10 +228,9 @@ differences:
 
 import os  # noqa: E402
 
-from ansible.module_utils.stratus_cloud import (  # noqa: E402
+from ansible.module_utils.stratus_errors import StratusAPIError, StratusError  # noqa: E402
+from ansible.module_utils.stratus_module import (  # noqa: E402
     IMAGE_CORE,
-    StratusAPIError,
-    StratusError,
     StratusModule,
     file_digest,
     immutable_message,
@@ -323,9 +239,22 @@ from ansible.module_utils.stratus_cloud import (  # noqa: E402
     string_dict,
 )
 
+# The Image API's rules, as stratus.image.formats and stratus.api.image.attributes
+# state them (this module runs where the stratus package is not installed; the unit
+# tests check that the two agree).
+DISK_FORMATS = ("raw", "qcow2", "vmdk", "vdi", "vhd", "iso", "aki", "ari", "ami", "vhdx", "ploop")
+CONTAINER_FORMATS = ("bare", "ovf", "aki", "ari", "ami", "ova", "docker", "compressed")
+VISIBILITIES = ("public", "private", "shared", "community")
+#: Extra properties that hold the id of another image (set by kernel and ramdisk).
 REFERENCES = ("kernel_id", "ramdisk_id")
+#: Statuses of an image that has data (its formats are fixed).
 HAS_DATA = ("active", "deactivated", "saving")
+FORMATS = ("disk_format", "container_format")
+#: Core attributes that change in place whatever the image's status.
+IN_PLACE = ("visibility", "protected", "min_disk", "min_ram")
 PATCH_TYPE = "application/openstack-images-v2.1-json-patch"
+#: What an image that replaces another keeps of it when the options leave it out.
+REPLACEMENT_KEEPS = ("name", *FORMATS, *IN_PLACE, "tags")
 ADVICE = (
     "Set replace_on_change: true to delete the image and upload it again (existing "
     "servers keep running from their cached copy), or give the new data another name."
@@ -355,11 +284,11 @@ def wanted_properties(current: dict, params: dict, kernel_id, ramdisk_id) -> dic
 def patch_ops(image: dict, params: dict, kernel_id=None, ramdisk_id=None) -> list:
     """The JSON-patch operations that make ``image`` (normalized) match ``params``."""
     ops = []
-    fields = ["visibility", "protected", "min_disk", "min_ram"]
+    fields = list(IN_PLACE)
     if params.get("id") is not None:
         fields.insert(0, "name")
     if image.get("status") == "queued":
-        fields += ["disk_format", "container_format"]
+        fields += FORMATS
     for field in fields:
         wanted = params.get(field)
         if wanted is not None and image.get(field) != wanted:
@@ -402,7 +331,7 @@ def differences(image: dict, params: dict, local_hash) -> dict:
     if image.get("status") == "killed":
         found["status"] = {"before": "killed", "after": "active"}
     if image.get("status") in HAS_DATA:
-        for field in ("disk_format", "container_format"):
+        for field in FORMATS:
             wanted = params.get(field)
             if wanted is not None and image.get(field) != wanted:
                 found[field] = {"before": image.get(field), "after": wanted}
@@ -420,27 +349,9 @@ class ImageModule(StratusModule):
         name=dict(type="str"),
         id=dict(type="str"),
         filename=dict(type="path"),
-        disk_format=dict(
-            type="str",
-            choices=[
-                "raw",
-                "qcow2",
-                "vmdk",
-                "vdi",
-                "vhd",
-                "iso",
-                "aki",
-                "ari",
-                "ami",
-                "vhdx",
-                "ploop",
-            ],
-        ),
-        container_format=dict(
-            type="str",
-            choices=["bare", "ovf", "aki", "ari", "ami", "ova", "docker", "compressed"],
-        ),
-        visibility=dict(type="str", choices=["public", "private", "shared", "community"]),
+        disk_format=dict(type="str", choices=list(DISK_FORMATS)),
+        container_format=dict(type="str", choices=list(CONTAINER_FORMATS)),
+        visibility=dict(type="str", choices=list(VISIBILITIES)),
         protected=dict(type="bool"),
         min_disk=dict(type="int"),
         min_ram=dict(type="int"),
@@ -464,19 +375,8 @@ class ImageModule(StratusModule):
                 return normalize_image(found)
         if params["name"] is None:
             return None
-        images = self.image_api(
-            "GET",
-            "/images",
-            query={"name": params["name"]},
-            what=f"Looking up image {params['name']!r}",
-        )["images"]
-        if len(images) > 1:
-            ids = ", ".join(sorted(i["id"] for i in images))
-            raise StratusError(
-                f"There are {len(images)} images named {params['name']!r} ({ids}): give "
-                "the id of the one to manage."
-            )
-        return normalize_image(images[0]) if images else None
+        image = self.find_image_named(params["name"])
+        return normalize_image(image) if image else None
 
     def get(self, image_id: str) -> dict:
         return normalize_image(
@@ -495,7 +395,7 @@ class ImageModule(StratusModule):
         }
         if params["id"] is not None:
             body["id"] = params["id"]
-        for field in ("visibility", "protected", "min_disk", "min_ram"):
+        for field in IN_PLACE:
             if params[field] is not None:
                 body[field] = params[field]
         if params["tags"]:
@@ -616,104 +516,126 @@ class ImageModule(StratusModule):
         return image
 
     def run(self) -> None:
-        params = self.params
         current = self.lookup()
-
-        if params["state"] == "absent":
-            if current is not None:
-                if current.get("protected"):
-                    raise StratusError(
-                        f"Image {current['name']!r} is protected and was not deleted: set "
-                        "protected: false first.",
-                        image=current,
-                    )
-                self.changed = True
-                if not self.check_mode:
-                    self.delete(current)
-            self.exit(None, current or {}, {}, replaced=False)
+        if self.params["state"] == "absent":
+            self.absent(current)
             return
+        kernel_id, ramdisk_id, local_hash = self.resolve(current)
+        if current is None:
+            self.create_new(kernel_id, ramdisk_id, local_hash)
+            return
+        immutable = differences(current, self.params, local_hash)
+        if immutable:
+            self.replace(current, immutable, kernel_id, ramdisk_id, local_hash)
+        else:
+            self.reconcile(current, kernel_id, ramdisk_id, local_hash)
 
-        filename = params["filename"]
+    # - the steps -
+
+    def resolve(self, current):
+        """The ids of the ``kernel`` and ``ramdisk`` images and the local file's hash
+        (in the algorithm of the image it is compared with)."""
+        filename = self.params["filename"]
         if filename and not os.path.isfile(filename):
             raise StratusError(f"filename {filename!r} does not exist or is not a file.")
         kernel_id = self.reference("kernel")
         ramdisk_id = self.reference("ramdisk")
         algo = (current or {}).get("os_hash_algo") or "sha512"
         local_hash = file_digest(filename, algo) if filename else None
+        return kernel_id, ramdisk_id, local_hash
 
-        if current is None:
-            if params["name"] is None:
+    def absent(self, current) -> None:
+        """state=absent: delete the image, unless it is protected."""
+        if current is not None:
+            if current.get("protected"):
                 raise StratusError(
-                    f"Image {params['id']!r} does not exist; creating it needs a name."
+                    f"Image {current['name']!r} is protected and was not deleted: set "
+                    "protected: false first.",
+                    image=current,
                 )
-            after = self.predict_new(params, kernel_id, ramdisk_id, local_hash)
             self.changed = True
-            image = after
             if not self.check_mode:
-                image = self.create(params, kernel_id, ramdisk_id, local_hash)
-                if params["state"] == "deactivated" and image["status"] == "active":
-                    image = self.set_status(image, "deactivated")
-            self.exit(image, {}, after, replaced=False)
-            return
+                self.delete(current)
+        self.exit(None, current or {}, {}, replaced=False)
 
-        immutable = differences(current, params, local_hash)
-        if immutable and not params["replace_on_change"]:
+    def create_new(self, kernel_id, ramdisk_id, local_hash) -> None:
+        """No such image: create it (with its data, deactivated if asked)."""
+        params = self.params
+        if params["name"] is None:
+            raise StratusError(f"Image {params['id']!r} does not exist; creating it needs a name.")
+        after = self.predict_new(params, kernel_id, ramdisk_id, local_hash)
+        self.changed = True
+        image = after
+        if not self.check_mode:
+            image = self.create(params, kernel_id, ramdisk_id, local_hash)
+            if params["state"] == "deactivated" and image["status"] == "active":
+                image = self.set_status(image, "deactivated")
+        self.exit(image, {}, after, replaced=False)
+
+    def replace(self, current: dict, immutable: dict, kernel_id, ramdisk_id, local_hash) -> None:
+        """The data or a format differ: fail, or with replace_on_change delete the image
+        and upload it again."""
+        params = self.params
+        if not params["replace_on_change"]:
             raise StratusError(
                 immutable_message("Image", current["name"], immutable, ADVICE),
                 image=current,
                 differences=immutable,
             )
-        if immutable:
-            if not filename:
-                raise StratusError(
-                    f"Image {current['name']!r} must be replaced ({', '.join(sorted(immutable))} "
-                    "differ), which needs its data: give filename.",
-                    image=current,
-                    differences=immutable,
-                )
-            merged = dict(params)
-            for field in ("name", "disk_format", "container_format", "visibility"):
-                if merged[field] is None:
-                    merged[field] = current.get(field)
-            for field in ("protected", "min_disk", "min_ram"):
-                if merged[field] is None:
-                    merged[field] = current.get(field)
-            if merged["tags"] is None:
-                merged["tags"] = current["tags"]
-            kept = wanted_properties(current["properties"], params, kernel_id, ramdisk_id)
-            merged["properties"], merged["properties_mode"] = kept, "replace"
-            after = self.predict_new(merged, None, None, local_hash)
-            self.changed = True
-            image = after
-            if not self.check_mode:
-                self.delete(current, unprotect=True)
-                image = self.create(merged, None, None, local_hash)
-                if params["state"] == "deactivated":
-                    image = self.set_status(image, "deactivated")
-            self.exit(image, current, after, replaced=True)
-            return
+        if not params["filename"]:
+            raise StratusError(
+                f"Image {current['name']!r} must be replaced ({', '.join(sorted(immutable))} "
+                "differ), which needs its data: give filename.",
+                image=current,
+                differences=immutable,
+            )
+        merged = self.replacement_params(current, kernel_id, ramdisk_id)
+        after = self.predict_new(merged, None, None, local_hash)
+        self.changed = True
+        image = after
+        if not self.check_mode:
+            self.delete(current, unprotect=True)
+            image = self.create(merged, None, None, local_hash)
+            if params["state"] == "deactivated":
+                image = self.set_status(image, "deactivated")
+        self.exit(image, current, after, replaced=True)
 
+    def replacement_params(self, current: dict, kernel_id, ramdisk_id) -> dict:
+        """The options of the image that replaces ``current``: those given, and the
+        current image's attributes and properties for those left out."""
+        merged = dict(self.params)
+        for field in REPLACEMENT_KEEPS:
+            if merged[field] is None:
+                merged[field] = current.get(field)
+        kept = wanted_properties(current["properties"], self.params, kernel_id, ramdisk_id)
+        merged["properties"], merged["properties_mode"] = kept, "replace"
+        return merged
+
+    def reconcile(self, current: dict, kernel_id, ramdisk_id, local_hash) -> None:
+        """Change in place what can be: the attributes and properties, the data of a
+        queued image, and whether it is deactivated."""
+        params = self.params
         ops = patch_ops(current, params, kernel_id, ramdisk_id)
         after = apply_ops(current, ops)
         image = current
         if ops:
             self.changed = True
-            if not self.check_mode:
+            if self.check_mode:
+                image = after
+            else:
                 self.patch(current, ops)
                 image = self.get(current["id"])
-            else:
-                image = after
-        if filename and current["status"] == "queued":
+        if params["filename"] and current["status"] == "queued":
             self.changed = True
+            algo = current.get("os_hash_algo") or "sha512"
             after = dict(after, status="active", os_hash_algo=algo, os_hash_value=local_hash)
             if self.check_mode:
                 image = after
             else:
-                self.upload(image, filename)
+                self.upload(image, params["filename"])
                 image = self.get(current["id"])
-        if params["state"] in ("present", "deactivated"):
-            image = self.set_status(image, params["state"])
-            after = dict(after, status=image["status"])
+        image = self.set_status(image, params["state"])
+        after = dict(after, status=image["status"])
         self.exit(image, current, after, replaced=False)
 
 

@@ -9,7 +9,9 @@ module: stratus_server
 short_description: Create, power-manage or delete a Stratus server
 description:
   - Makes a server of a Stratus cloud match its declaration, and waits (O(wait=true))
-    until it is built, reaches the power state asked for, or is gone.
+    until it is built, reaches the power state asked for, or is gone. Power states
+    other than V(present) need a built server, so a new server is always waited for
+    before its power state is changed.
   - The O(metadata) and O(description) of a server are changed in place; O(state)
     starts, stops, pauses, suspends or reboots it.
   - O(flavor), O(image), O(availability_zone), O(host) and O(key_name) cannot be
@@ -88,94 +90,6 @@ options:
     description: Delete a server whose build failed (the task still fails, with the fault).
     type: bool
     default: false
-  cloud:
-    description:
-      - Name of a cloud in C(clouds.yaml), looked for in C($OS_CLIENT_CONFIG_FILE),
-        C(./clouds.yaml), C(~/.config/openstack/clouds.yaml) and
-        C(/etc/openstack/clouds.yaml) (the first file found is used).
-      - Defaults to C($OS_CLOUD). Without a cloud, the C(OS_*) environment variables
-        are used.
-    type: str
-  auth:
-    description:
-      - Credentials, overriding those of O(cloud) key by key. Only O(auth.password) and
-        O(auth.token) are kept out of logs, so messages can name the URL and the user.
-    type: dict
-    suboptions:
-      auth_url:
-        description: Identity v3 URL (C(/v3) is added when missing).
-        type: str
-      username:
-        description: User name (with O(auth.user_domain_name)).
-        type: str
-      user_id:
-        description: User id, instead of O(auth.username).
-        type: str
-      password:
-        description: Password of the user.
-        type: str
-      token:
-        description: An existing token, instead of a password.
-        type: str
-      project_name:
-        description: Project to scope the token to (with O(auth.project_domain_name)).
-        type: str
-      project_id:
-        description: Project id, instead of O(auth.project_name).
-        type: str
-      user_domain_name:
-        description: Domain of the user. Defaults to C(Default).
-        type: str
-      user_domain_id:
-        description: Domain id of the user.
-        type: str
-      project_domain_name:
-        description: Domain of the project. Defaults to C(Default).
-        type: str
-      project_domain_id:
-        description: Domain id of the project.
-        type: str
-      domain_name:
-        description: Domain of both the user and the project, when those are not given.
-        type: str
-      domain_id:
-        description: Domain id of both the user and the project, when those are not given.
-        type: str
-  region_name:
-    description: Region of the catalog endpoints to use.
-    type: str
-  interface:
-    description:
-      - Catalog interface to use. Defaults to the cloud's C(interface), else V(public).
-    type: str
-    choices: [public, internal, admin]
-    aliases: [endpoint_type]
-  validate_certs:
-    description:
-      - Whether to verify TLS certificates. Defaults to the cloud's C(verify), else V(true).
-    type: bool
-    aliases: [verify]
-  ca_cert:
-    description: CA bundle to verify the API's TLS certificate with.
-    type: path
-    aliases: [cacert]
-  wait:
-    description:
-      - Whether to wait until the server is built, has reached the power state asked
-        for, or is deleted.
-      - Power states other than V(present) need a built server, so a new server is
-        always waited for before its power state is changed.
-    type: bool
-    default: true
-  timeout:
-    description: How many seconds to wait when O(wait=true).
-    type: int
-    default: 300
-  api_timeout:
-    description:
-      - Timeout of each API request in seconds. Defaults to the cloud's C(api_timeout),
-        else 60.
-    type: int
 attributes:
   check_mode:
     description: Returns the server as it would be, without changing it.
@@ -183,8 +97,9 @@ attributes:
   diff_mode:
     description: Returns the server's name, flavor, image, status, metadata... before and after.
     support: full
-notes:
-  - Needs only Ansible on the host that runs it (no openstacksdk).
+extends_documentation_fragment:
+  - stratus
+  - stratus.wait
 """
 
 EXAMPLES = r"""
@@ -276,9 +191,8 @@ differences:
   sample: {"flavor": {"before": "m1.small", "after": "m1.large"}}
 """
 
-from ansible.module_utils.stratus_cloud import (  # noqa: E402
-    StratusAPIError,
-    StratusError,
+from ansible.module_utils.stratus_errors import StratusAPIError, StratusError  # noqa: E402
+from ansible.module_utils.stratus_module import (  # noqa: E402
     StratusModule,
     fault_message,
     immutable_message,
@@ -576,6 +490,30 @@ class ServerModule(StratusModule):
             return self.wait_status(server, "ACTIVE", "rebooting")
         return self.get(server["id"]) or server
 
+    def run_actions(self, server: dict, actions: list) -> dict:
+        """Send ``actions`` in order, each waited for but (with wait=false) the last."""
+        for index, name in enumerate(actions):
+            server = self.action(server, name, index == len(actions) - 1)
+        return server
+
+    def update(self, server: dict, changes: dict) -> None:
+        """Set the metadata and description that ``changes`` holds."""
+        path = f"/servers/{quote_path(server['id'])}"
+        if "metadata" in changes:
+            self.compute(
+                "PUT",
+                f"{path}/metadata",
+                {"metadata": changes["metadata"]},
+                what=f"Setting the metadata of server {server['name']!r}",
+            )
+        if "description" in changes:
+            self.compute(
+                "PUT",
+                path,
+                {"server": {"description": changes["description"]}},
+                what=f"Setting the description of server {server['name']!r}",
+            )
+
     # - the decision -
 
     def resolve(self):
@@ -587,7 +525,7 @@ class ServerModule(StratusModule):
         if params["image"]:
             image = self.find_image(params["image"], required=True)
         if params["server_group"]:
-            group = self.find_server_group(params["server_group"])
+            group = self.find_server_group(params["server_group"], required=True)
         return flavor, image, group
 
     def predict_new(self, flavor: dict, image: dict) -> dict:
@@ -615,73 +553,92 @@ class ServerModule(StratusModule):
         }
 
     def run(self) -> None:
-        params = self.params
-        state = params["state"]
         server = self.lookup()
-
-        if state == "absent":
-            if server is not None:
-                self.changed = True
-                if not self.check_mode:
-                    self.delete(server)
-            self.exit(None, view(server), {})
+        if self.params["state"] == "absent":
+            self.absent(server)
             return
-
         flavor, image, group = self.resolve()
         if server is None:
-            missing = [o for o in ("flavor", "image") if not params[o]]
-            if missing:
-                raise StratusError(
-                    f"Server {params['name']!r} does not exist; creating it needs: "
-                    f"{', '.join(missing)}."
-                )
-            after = self.predict_new(flavor, image)
-            self.changed = True
-            if self.check_mode:
-                self.exit(after, {}, view(after))
-                return
-            server = self.create(flavor, image, group)
-            target = TARGET_STATUS.get(state)
-            if target not in (None, "ACTIVE"):
-                actions = power_actions(server["status"], target)
-                for index, name in enumerate(actions):
-                    server = self.action(server, name, index == len(actions) - 1)
-            self.exit(server, {}, view(server))
+            self.create_new(flavor, image, group)
             return
+        server = self.settle(server)
+        immutable = self.immutable(server, flavor, image)
+        self.reconcile(server, immutable)
 
-        if server["status"] == "BUILD" and params["wait"]:
+    # - the steps -
+
+    def absent(self, server) -> None:
+        """state=absent: delete the server (and wait until it is gone)."""
+        if server is not None:
+            self.changed = True
+            if not self.check_mode:
+                self.delete(server)
+        self.exit(None, view(server), {})
+
+    def create_new(self, flavor, image, group) -> None:
+        """No such server: create it, then bring it to the power state asked for."""
+        params = self.params
+        missing = [o for o in ("flavor", "image") if not params[o]]
+        if missing:
+            raise StratusError(
+                f"Server {params['name']!r} does not exist; creating it needs: "
+                f"{', '.join(missing)}."
+            )
+        after = self.predict_new(flavor, image)
+        self.changed = True
+        if self.check_mode:
+            self.exit(after, {}, view(after))
+            return
+        server = self.create(flavor, image, group)
+        target = TARGET_STATUS.get(params["state"])
+        if target not in (None, "ACTIVE"):
+            server = self.run_actions(server, power_actions(server["status"], target))
+        self.exit(server, {}, view(server))
+
+    def settle(self, server: dict) -> dict:
+        """The server once it is built (with wait=true); one in ERROR fails the task
+        (and is deleted with delete_on_failure=true)."""
+        if server["status"] == "BUILD" and self.params["wait"]:
             server = self.wait_built(server)
         if server["status"] == "ERROR":
             self.build_failed(server, when="is in ERROR")
+        return server
 
-        immutable = differences(
+    def immutable(self, server: dict, flavor, image) -> dict:
+        """What differs and cannot change in place: fails the task, or with
+        ignore_immutable=true is only warned about (and returned)."""
+        params = self.params
+        found = differences(
             server,
             params,
             flavor,
             self.image_matches(server, params["image"], image) if image else True,
             params["image"],
         )
-        extra = {"differences": immutable} if immutable else {}
-        if immutable:
+        if not found:
+            return found
+        if not params["ignore_immutable"]:
             wanted = dict(view(server))
-            for field, change in immutable.items():
+            for field, change in found.items():
                 wanted[field] = change["after"]
-            if not params["ignore_immutable"]:
-                raise StratusError(
-                    immutable_message("Server", server["name"], immutable, ADVICE),
-                    server=server,
-                    differences=immutable,
-                    diff={"before": view(server), "after": wanted},
-                )
-            self.module.warn(
-                immutable_message("Server", server["name"], immutable, "They are left as they are.")
+            raise StratusError(
+                immutable_message("Server", server["name"], found, ADVICE),
+                server=server,
+                differences=found,
+                diff={"before": view(server), "after": wanted},
             )
+        self.module.warn(
+            immutable_message("Server", server["name"], found, "They are left as they are.")
+        )
+        return found
 
-        changes = updates(server, params)
+    def reconcile(self, server: dict, immutable: dict) -> None:
+        """Change in place what can be: metadata, description and the power state."""
+        state = self.params["state"]
+        extra = {"differences": immutable} if immutable else {}
+        changes = updates(server, self.params)
         target = TARGET_STATUS.get(state)
-        actions = power_actions(server["status"], target) if state != "rebooted" else []
-        if state == "rebooted" and server["status"] != "ACTIVE":
-            actions = power_actions(server["status"], "ACTIVE")
+        actions = power_actions(server["status"], target)
         after = dict(server, **changes)
         if target:
             after["status"] = target
@@ -690,25 +647,8 @@ class ServerModule(StratusModule):
         if self.check_mode or not self.changed:
             self.exit(after if self.check_mode else server, view(server), view(after), **extra)
             return
-
-        path = f"/servers/{quote_path(server['id'])}"
-        if "metadata" in changes:
-            self.compute(
-                "PUT",
-                f"{path}/metadata",
-                {"metadata": changes["metadata"]},
-                what=f"Setting the metadata of server {server['name']!r}",
-            )
-        if "description" in changes:
-            self.compute(
-                "PUT",
-                path,
-                {"server": {"description": changes["description"]}},
-                what=f"Setting the description of server {server['name']!r}",
-            )
-        current = server
-        for index, name in enumerate(actions):
-            current = self.action(current, name, index == len(actions) - 1)
+        self.update(server, changes)
+        current = self.run_actions(server, actions)
         if state == "rebooted" and not actions:
             current = self.reboot(current)
         final = self.get(server["id"]) or current

@@ -35,84 +35,6 @@ options:
     type: str
     choices: [present, absent]
     default: present
-  cloud:
-    description:
-      - Name of a cloud in C(clouds.yaml) (the first of C($OS_CLIENT_CONFIG_FILE),
-        C(./clouds.yaml), C(~/.config/openstack/clouds.yaml), C(/etc/openstack/clouds.yaml)).
-      - Defaults to C($OS_CLOUD); without a cloud, the C(OS_*) environment variables.
-    type: str
-  auth:
-    description:
-      - Credentials, overriding those of O(cloud) key by key. Only O(auth.password) and
-        O(auth.token) are kept out of logs, so messages can name the URL and the user.
-    type: dict
-    suboptions:
-      auth_url:
-        description: Identity v3 URL (C(/v3) is added when missing).
-        type: str
-      username:
-        description: User name (with O(auth.user_domain_name)).
-        type: str
-      user_id:
-        description: User id, instead of O(auth.username).
-        type: str
-      password:
-        description: Password of the user.
-        type: str
-      token:
-        description: An existing token, instead of a password.
-        type: str
-      project_name:
-        description: Project to scope the token to (with O(auth.project_domain_name)).
-        type: str
-      project_id:
-        description: Project id, instead of O(auth.project_name).
-        type: str
-      user_domain_name:
-        description: Domain of the user. Defaults to C(Default).
-        type: str
-      user_domain_id:
-        description: Domain id of the user.
-        type: str
-      project_domain_name:
-        description: Domain of the project. Defaults to C(Default).
-        type: str
-      project_domain_id:
-        description: Domain id of the project.
-        type: str
-      domain_name:
-        description: Domain of both the user and the project, when those are not given.
-        type: str
-      domain_id:
-        description: Domain id of both the user and the project, when those are not given.
-        type: str
-  region_name:
-    description: Region of the catalog endpoints to use.
-    type: str
-  interface:
-    description: Catalog interface to use.
-    type: str
-    choices: [public, internal, admin]
-    aliases: [endpoint_type]
-  validate_certs:
-    description: Whether to verify TLS certificates.
-    type: bool
-    aliases: [verify]
-  ca_cert:
-    description: CA bundle to verify the API's TLS certificate with.
-    type: path
-    aliases: [cacert]
-  wait:
-    description: Not used (groups are created and deleted at once).
-    type: bool
-    default: true
-  timeout:
-    description: Not used.
-    type: int
-    default: 300
-  api_timeout:
-    description: Timeout of each API request in seconds.
-    type: int
 attributes:
   check_mode:
     description: Returns the group as it would be, without changing it.
@@ -120,6 +42,9 @@ attributes:
   diff_mode:
     description: Returns the group's name, policy and rules before and after.
     support: full
+extends_documentation_fragment:
+  - stratus
+  - stratus.no_wait
 """
 
 EXAMPLES = r"""
@@ -139,11 +64,8 @@ server_group:
            "members": []}
 """
 
-from ansible.module_utils.stratus_cloud import (  # noqa: E402
-    StratusError,
-    StratusModule,
-    quote_path,
-)
+from ansible.module_utils.stratus_errors import StratusError  # noqa: E402
+from ansible.module_utils.stratus_module import StratusModule, quote_path  # noqa: E402
 
 MICROVERSION = "2.64"
 
@@ -172,24 +94,9 @@ class ServerGroupModule(StratusModule):
         state=dict(type="str", choices=["present", "absent"], default="present"),
     )
 
-    def lookup(self, ref: str) -> dict | None:
-        found = self.get_or_none(self.compute, "GET", f"/os-server-groups/{quote_path(ref)}")
-        if found is not None:
-            return found["server_group"]
-        groups = self.compute("GET", "/os-server-groups", what="Listing server groups")[
-            "server_groups"
-        ]
-        matches = [g for g in groups if g.get("name") == ref]
-        if len(matches) > 1:
-            ids = ", ".join(sorted(g["id"] for g in matches))
-            raise StratusError(
-                f"There are {len(matches)} server groups named {ref!r} ({ids}): give the id."
-            )
-        return matches[0] if matches else None
-
     def run(self) -> None:
         params = self.params
-        group = self.lookup(params["name"])
+        group = self.find_server_group(params["name"])
         before = _view(group)
         if params["state"] == "absent":
             if group is not None:

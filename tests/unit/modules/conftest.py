@@ -1,6 +1,6 @@
 """Unit tests of the Stratus modules' decision logic.
 
-The modules import their shared code as ``ansible.module_utils.stratus_cloud``;
+The modules import their shared code as ``ansible.module_utils.stratus_*``;
 here the repository's ``module_utils`` directory joins that package's path (as it
 does on Ansible's side when a module is built), and module files are loaded
 from ``library/``.
@@ -30,7 +30,16 @@ REPO = Path(__file__).resolve().parents[3]
 if str(REPO / "module_utils") not in ansible.module_utils.__path__:
     ansible.module_utils.__path__.append(str(REPO / "module_utils"))
 
-from ansible.module_utils.stratus_cloud import StratusAPIError, StratusModule  # noqa: E402
+from ansible.module_utils.stratus_errors import StratusAPIError  # noqa: E402
+from ansible.module_utils.stratus_module import StratusModule  # noqa: E402
+
+#: Password credentials as a module's ``auth`` option (or clouds.yaml) gives them.
+AUTH = {
+    "auth_url": "http://127.0.0.1:5000/identity/v3",
+    "username": "admin",
+    "password": "secret",
+    "project_name": "admin",
+}
 
 
 def load(name: str) -> Any:

@@ -36,7 +36,7 @@ def params(**values: Any) -> dict[str, Any]:
 
 
 def current() -> dict[str, Any]:
-    from ansible.module_utils.stratus_cloud import normalize_flavor
+    from ansible.module_utils.stratus_module import normalize_flavor
 
     return normalize_flavor(API_FLAVOR)
 

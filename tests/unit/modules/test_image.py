@@ -12,7 +12,7 @@ from typing import Any
 
 from tests.unit.modules.conftest import FakeAPI, load
 
-from ansible.module_utils.stratus_cloud import normalize_image  # isort: skip
+from ansible.module_utils.stratus_module import IMAGE_CORE, normalize_image  # isort: skip
 
 image = load("stratus_image")
 
@@ -163,3 +163,42 @@ def test_deactivate_and_absent(run) -> None:  # noqa: ANN001
     protected = _api(api_image(protected=True))
     refused = run("stratus_image", {"name": "tiny", "state": "absent"}, protected)
     assert refused["failed"] and "protected" in refused["msg"] and protected.writes() == []
+
+
+# --- the Image API's rules, kept in the module and in the stratus package -------------
+# The module runs where the stratus package is not installed, so it holds its own copy
+# of the rules it relies on; these tests fail when either copy changes alone.
+
+
+def test_format_choices_are_the_image_service_formats() -> None:
+    from stratus.image import formats
+
+    assert image.DISK_FORMATS == formats.DISK_FORMATS
+    assert image.CONTAINER_FORMATS == formats.CONTAINER_FORMATS
+    spec = image.ImageModule.argument_spec
+    assert spec["disk_format"]["choices"] == list(formats.DISK_FORMATS)
+    assert spec["container_format"]["choices"] == list(formats.CONTAINER_FORMATS)
+
+
+def test_statuses_with_data_are_those_whose_formats_are_locked() -> None:
+    from stratus.image import formats
+
+    locked = set(formats.STATUSES) - formats.FORMAT_MUTABLE_STATUSES
+    assert set(image.HAS_DATA) <= locked
+    mutable = formats.FORMAT_MUTABLE_STATUSES
+    assert mutable == {"queued"}  # the status in which patch_ops changes the formats
+
+
+def test_core_attributes_are_the_image_api_attributes() -> None:
+    from stratus.api.image import attributes
+
+    api_attributes = set(attributes.CORE) | attributes.READ_ONLY
+    # normalize_image gathers the extra properties under "properties"
+    module_core = set(IMAGE_CORE)
+    assert module_core == api_attributes | {"properties"}
+    settable = set(attributes.CORE)
+    assert set(image.IN_PLACE) | set(image.FORMATS) | set(image.REPLACEMENT_KEEPS) <= settable
+    assert image.VISIBILITIES == attributes.VISIBILITIES
+    assert image.ImageModule.argument_spec["visibility"]["choices"] == list(attributes.VISIBILITIES)
+    assert set(image.REFERENCES) == attributes.IMAGE_REFERENCES
+    assert image.PATCH_TYPE == attributes.PATCH_V21

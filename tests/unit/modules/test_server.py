@@ -12,7 +12,8 @@ import pytest
 
 from tests.unit.modules.conftest import FakeAPI, load
 
-from ansible.module_utils.stratus_cloud import StratusError, normalize_server  # isort: skip
+from ansible.module_utils.stratus_errors import StratusError  # isort: skip
+from ansible.module_utils.stratus_module import normalize_server  # isort: skip
 
 server = load("stratus_server")
 
