@@ -111,8 +111,9 @@ class InjectedFault(SpawnFailed):
 
 
 def instance_name(instance: Instance) -> str:
-    """The hypervisor-side name of an instance."""
-    return str(instance.get("name") or f"instance-{instance['uuid']}")
+    """The hypervisor-side name of an instance: from its UUID, never its display name,
+    which other servers on the host (or other clouds sharing its libvirtd) may share."""
+    return f"instance-{instance['uuid']}"
 
 
 def instance_hostname(instance: Instance) -> str:
