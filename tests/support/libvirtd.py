@@ -90,8 +90,32 @@ def _start(daemon: str) -> None:
         raise LibvirtdUnavailable(f"{daemon} -d failed: {result.stderr.strip()}")
 
 
+KVM_DEVICE = Path("/dev/kvm")
+
+
+def kvm_device_for_group_kvm(device: Path = KVM_DEVICE) -> bool:
+    """Give ``/dev/kvm`` to group kvm, mode 0660, as Debian's udev rule does; True if
+    it changed. Without udev it stays root-only, and libvirtd, which checks KVM as the
+    ``libvirt-qemu`` user, then finds its cached QEMU capabilities stale and probes
+    QEMU again on every connection (seconds each, far more under load)."""
+    import grp
+
+    try:
+        st = device.stat()
+        gid = grp.getgrnam("kvm").gr_gid
+    except (OSError, KeyError):
+        return False
+    if st.st_gid == gid and st.st_mode & 0o777 == 0o660:
+        return False
+    os.chown(device, -1, gid)
+    os.chmod(device, 0o660)
+    return True
+
+
 def ensure_libvirtd(uri: str = DEFAULT_URI, timeout: float = 30.0) -> None:
     """Start virtlogd and libvirtd if needed and wait until ``uri`` answers."""
+    if os.geteuid() == 0:
+        kvm_device_for_group_kvm()
     if _answers(uri):
         return
     if os.geteuid() != 0:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import queue
 import signal
 import socket
+import stat
 import sys
 import textwrap
 import threading
@@ -414,3 +416,23 @@ def test_wait_for_returns_value_and_times_out() -> None:
     assert wait_for(lambda: next(calls), timeout=5, interval=0.01) == "done"
     with pytest.raises(StartupError, match="never: timed out"):
         wait_for(lambda: 1 / 0, timeout=0.2, interval=0.05, description="never")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="changes a device node's group: root only")
+def test_kvm_device_given_to_group_kvm(tmp_path: Path) -> None:
+    """On a real character device node (made with mknod), as udev's rule would."""
+    import grp
+
+    from tests.support.libvirtd import kvm_device_for_group_kvm
+
+    try:
+        kvm_gid = grp.getgrnam("kvm").gr_gid
+    except KeyError:
+        pytest.skip("no kvm group")
+    device = tmp_path / "kvm"
+    os.mknod(device, 0o600 | stat.S_IFCHR, os.makedev(10, 232))
+    assert kvm_device_for_group_kvm(device) is True
+    st = device.stat()
+    assert (st.st_gid, st.st_mode & 0o777) == (kvm_gid, 0o660)
+    assert kvm_device_for_group_kvm(device) is False
+    assert kvm_device_for_group_kvm(tmp_path / "absent") is False
