@@ -192,7 +192,7 @@ def leftovers(cloud: Cloud) -> dict:
     domains = [
         u
         for u in virsh("list", "--all", "--uuid").split()
-        if any(f"/{h}/" in virsh("dumpxml", u) for h in COMPUTES)
+        if any(f"{cloud.workdir}/{h}/" in virsh("dumpxml", u) for h in COMPUTES)
     ]
     return {
         "allocations": allocations,
