@@ -13,6 +13,7 @@ from stratus.api.errors import BadRequest, NotFound, Unauthorized
 from stratus.api.identity import views
 from stratus.api.identity.fernet import TokenPayload
 from stratus.api.identity.passwords import check_password
+from stratus.api.policy import authorize
 from stratus.api.urls import base_url
 from stratus.conf import CONF
 from stratus.db import identity as db_identity
@@ -202,9 +203,20 @@ def _subject(request: Request) -> RequestContext:
         raise NotFound(f"Could not find token: {exc.message}") from exc
 
 
-@router.get("/identity/v3/auth/tokens")
-def show_token(request: Request, _: RequestContext = Depends(get_context)) -> JSONResponse:
+VALIDATE_RULE = "identity:validate_token"
+
+
+def _validated_subject(request: Request, context: RequestContext) -> RequestContext:
+    """The token in X-Subject-Token, if the caller may see it: its own user, an
+    administrator or a service user (Keystone's ``identity:validate_token``)."""
     subject = _subject(request)
+    authorize(VALIDATE_RULE, context, {"target.token.user_id": subject.user_id})
+    return subject
+
+
+@router.get("/identity/v3/auth/tokens")
+def show_token(request: Request, context: RequestContext = Depends(get_context)) -> JSONResponse:
+    subject = _validated_subject(request, context)
     with transaction() as session:
         content = token_body(
             session, base_url(request), subject.token, "nocatalog" not in request.query_params
@@ -213,8 +225,8 @@ def show_token(request: Request, _: RequestContext = Depends(get_context)) -> JS
 
 
 @router.head("/identity/v3/auth/tokens", status_code=200)
-def check_token(request: Request, _: RequestContext = Depends(get_context)) -> Response:
-    _subject(request)
+def check_token(request: Request, context: RequestContext = Depends(get_context)) -> Response:
+    _validated_subject(request, context)
     return Response(status_code=200)
 
 

@@ -1,0 +1,68 @@
+"""Identity API rules that Keystone enforces, through the real ``openstack`` CLI and raw
+HTTP against the API process, on SQLite and on MariaDB: who may validate a token,
+domain and system scope, strict booleans, domains, endpoints, a user's projects and
+project tags."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.cloud import ControlPlane
+
+
+@pytest.fixture(scope="module")
+def members(control_plane: ControlPlane) -> dict[str, str]:
+    """Projects ia and ib with a member each (ua in ia, ub in ib)."""
+    cp = control_plane
+    ids = {}
+    for project in ("ia", "ib"):
+        ids[project] = cp.openstack_json("project", "create", project)["id"]
+    for user, project in (("ua", "ia"), ("ub", "ib")):
+        ids[user] = cp.openstack_json("user", "create", "--password", f"{user}-pw", user)["id"]
+        cp.openstack("role", "add", "--project", project, "--user", user, "member")
+    return ids
+
+
+def _password_auth(user: str, password: str, scope: dict | None) -> dict:
+    auth: dict = {
+        "identity": {
+            "methods": ["password"],
+            "password": {
+                "user": {"name": user, "domain": {"name": "Default"}, "password": password}
+            },
+        }
+    }
+    if scope is not None:
+        auth["scope"] = scope
+    return {"auth": auth}
+
+
+# --- 1. token validation ------------------------------------------------------------
+
+
+def test_validating_another_users_token_is_for_admins_and_the_subject(
+    control_plane: ControlPlane, members: dict[str, str]
+) -> None:
+    cp = control_plane
+    token_a = cp.token("ua", "ua-pw", "ia")
+    token_b = cp.token("ub", "ub-pw", "ib")
+    subject_b = {"X-Subject-Token": token_b}
+    with cp.client(token_a) as member_a:
+        shown = member_a.get("/identity/v3/auth/tokens", headers=subject_b)
+        checked = member_a.head("/identity/v3/auth/tokens", headers=subject_b)
+        # The caller's own token still authenticates every other request.
+        assert member_a.get("/identity/v3/auth/projects").status_code == 200
+    assert shown.status_code == 403 and checked.status_code == 403
+    assert shown.json()["error"]["code"] == 403
+    assert "identity:validate_token" in shown.json()["error"]["message"]
+    with cp.client(token_b) as member_b:
+        own = member_b.get("/identity/v3/auth/tokens", headers=subject_b)
+        assert member_b.head("/identity/v3/auth/tokens", headers=subject_b).status_code == 200
+    assert own.status_code == 200 and own.json()["token"]["user"]["id"] == members["ub"]
+    with cp.client() as admin:
+        seen = admin.get("/identity/v3/auth/tokens", headers=subject_b)
+        assert admin.head("/identity/v3/auth/tokens", headers=subject_b).status_code == 200
+    assert seen.status_code == 200 and seen.json()["token"]["project"]["id"] == members["ib"]
+    # The CLI's own token issue (which validates nothing else) still works for a member.
+    issued = cp.openstack_json("token", "issue", user="ua", password="ua-pw", project="ia")
+    assert issued["user_id"] == members["ua"]
