@@ -5,9 +5,10 @@ project tags."""
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
-from tests.support.cloud import ControlPlane
+from tests.support.cloud import ADMIN_PASSWORD, ControlPlane
 
 
 @pytest.fixture(scope="module")
@@ -66,3 +67,42 @@ def test_validating_another_users_token_is_for_admins_and_the_subject(
     # The CLI's own token issue (which validates nothing else) still works for a member.
     issued = cp.openstack_json("token", "issue", user="ua", password="ua-pw", project="ia")
     assert issued["user_id"] == members["ua"]
+
+
+# --- 2. domain and system scope -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "scope",
+    [
+        {"domain": {"name": "Default"}},
+        {"domain": {"id": "default"}},
+        {"system": {"all": True}},
+    ],
+    ids=["domain-by-name", "domain-by-id", "system"],
+)
+def test_domain_or_system_scope_without_a_role_is_401(
+    control_plane: ControlPlane, scope: dict
+) -> None:
+    response = httpx.post(
+        f"{control_plane.url}/identity/v3/auth/tokens",
+        json=_password_auth("admin", ADMIN_PASSWORD, scope),
+    )
+    assert response.status_code == 401, response.text
+    assert "X-Subject-Token" not in response.headers
+    error = response.json()["error"]
+    assert error["code"] == 401 and error["title"] == "Unauthorized"
+    assert "has no access to" in error["message"]
+
+
+def test_ambiguous_or_malformed_scope_is_400(control_plane: ControlPlane) -> None:
+    for scope in (
+        {"project": {"name": "admin", "domain": {"name": "Default"}}, "domain": {"id": "x"}},
+        {"system": {"all": False}},
+    ):
+        response = httpx.post(
+            f"{control_plane.url}/identity/v3/auth/tokens",
+            json=_password_auth("admin", ADMIN_PASSWORD, scope),
+        )
+        assert response.status_code == 400, response.text
+        assert "auth.scope" in response.json()["error"]["message"]

@@ -85,6 +85,8 @@ class _ProjectScope(BaseModel):
 class _Scope(BaseModel):
     model_config = ConfigDict(extra="allow")
     project: _ProjectScope | None = None
+    domain: _Domain | None = None
+    system: dict[str, Any] | None = None
 
 
 class _Auth(BaseModel):
@@ -118,7 +120,29 @@ def _authenticate_password(session, body: _Password) -> tuple[User, list[str]]:
     return user, ["password"]
 
 
+def _refuse_domain_or_system_scope(session, scope: _Scope, user: User) -> None:
+    """Stratus grants roles on projects only, so no user has a role on a domain or on
+    the system: answer such a scope as Keystone does when the user has no role on it."""
+    asked = [name for name in ("project", "domain", "system") if getattr(scope, name) is not None]
+    if len(asked) > 1:
+        raise BadRequest(f"auth.scope may name only one of project, domain, system (got {asked}).")
+    if scope.domain is not None:
+        ref = scope.domain
+        if not (ref.id or ref.name):
+            raise BadRequest("auth.scope.domain needs an 'id' or a 'name'.")
+        domain = db_identity.get_domain(session, ref.id or ref.name or "")
+        if domain is None or not domain.enabled:
+            raise Unauthorized("The domain in the requested scope does not exist or is disabled.")
+        raise Unauthorized(f"User {user.id} has no access to domain {domain.id}.")
+    if scope.system is not None:
+        if scope.system.get("all") is not True:
+            raise BadRequest("auth.scope.system must be {'all': true}.")
+        raise Unauthorized(f"User {user.id} has no access to the system.")
+
+
 def _scoped_project(session, scope: _Scope | str | None, user: User) -> Project | None:
+    if isinstance(scope, _Scope):
+        _refuse_domain_or_system_scope(session, scope, user)
     if isinstance(scope, str) or scope is None or scope.project is None:
         if isinstance(scope, str) and scope != "unscoped":
             raise BadRequest("auth.scope must be an object or 'unscoped'.")
