@@ -106,3 +106,23 @@ def test_ambiguous_or_malformed_scope_is_400(control_plane: ControlPlane) -> Non
         )
         assert response.status_code == 400, response.text
         assert "auth.scope" in response.json()["error"]["message"]
+
+
+# --- 3. strict booleans -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("collection", ["projects", "users"])
+@pytest.mark.parametrize("value", ["true", 1, None])
+def test_enabled_must_be_a_boolean(control_plane: ControlPlane, collection: str, value) -> None:
+    singular = collection[:-1]
+    name = f"strict-{singular}-{value}"
+    with control_plane.client() as admin:
+        response = admin.post(
+            f"/identity/v3/{collection}", json={singular: {"name": name, "enabled": value}}
+        )
+        listed = admin.get(f"/identity/v3/{collection}", params={"name": name}).json()
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["code"] == 400 and error["title"] == "Bad Request"
+    assert f"{singular}.enabled" in error["message"]
+    assert listed[collection] == []

@@ -9,7 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from sqlalchemy.exc import IntegrityError
 
 from stratus.api.context import RequestContext, get_context
@@ -133,7 +133,7 @@ class ProjectIn(_Open):
     name: str = _NAME
     domain_id: str | None = None
     description: str = ""
-    enabled: bool = True
+    enabled: StrictBool = True
 
 
 class UserIn(_Open):
@@ -142,7 +142,7 @@ class UserIn(_Open):
     password: str | None = Field(default=None, max_length=72)
     email: str | None = None
     description: str = ""
-    enabled: bool = True
+    enabled: StrictBool = True
     default_project_id: str | None = None
 
 
@@ -155,7 +155,7 @@ class ServiceIn(_Open):
     type: str = Field(min_length=1, max_length=255)
     name: str = Field(default="", max_length=255)
     description: str = ""
-    enabled: bool = True
+    enabled: StrictBool = True
 
 
 class EndpointIn(_Open):
@@ -164,7 +164,7 @@ class EndpointIn(_Open):
     url: str = Field(min_length=1)
     region_id: str | None = None
     region: str | None = None
-    enabled: bool = True
+    enabled: StrictBool = True
 
 
 def _domain_or_default(session, domain_id: str | None) -> str:
