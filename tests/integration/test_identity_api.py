@@ -111,7 +111,7 @@ def test_ambiguous_or_malformed_scope_is_400(control_plane: ControlPlane) -> Non
 # --- 3. strict booleans -------------------------------------------------------------
 
 
-@pytest.mark.parametrize("collection", ["projects", "users"])
+@pytest.mark.parametrize("collection", ["projects", "users", "domains"])
 @pytest.mark.parametrize("value", ["true", 1, None])
 def test_enabled_must_be_a_boolean(control_plane: ControlPlane, collection: str, value) -> None:
     singular = collection[:-1]
@@ -126,3 +126,60 @@ def test_enabled_must_be_a_boolean(control_plane: ControlPlane, collection: str,
     assert error["code"] == 400 and error["title"] == "Bad Request"
     assert f"{singular}.enabled" in error["message"]
     assert listed[collection] == []
+
+
+# --- 4. domains ---------------------------------------------------------------------
+
+
+def test_domain_create_set_delete_with_the_cli(control_plane: ControlPlane) -> None:
+    cp = control_plane
+    created = cp.openstack_json("domain", "create", "--description", "first", "dom-one")
+    assert created["name"] == "dom-one" and created["enabled"] is True
+    assert created["description"] == "first"
+    duplicate = cp.openstack("domain", "create", "dom-one", check=False)
+    assert duplicate.returncode != 0 and "409" in duplicate.stderr
+    cp.openstack("domain", "set", "--name", "dom-renamed", "--description", "second", "dom-one")
+    shown = cp.openstack_json("domain", "show", created["id"])
+    assert (shown["name"], shown["description"]) == ("dom-renamed", "second")
+    enabled = cp.openstack("domain", "delete", "dom-renamed", check=False)
+    assert enabled.returncode != 0 and "403" in enabled.stderr
+    assert "disable it first" in enabled.stderr
+    cp.openstack("domain", "set", "--disable", "dom-renamed")
+    assert cp.openstack_json("domain", "show", created["id"])["enabled"] is False
+    cp.openstack("domain", "delete", "dom-renamed")
+    names = {d["Name"] for d in cp.openstack_json("domain", "list")}
+    assert "dom-renamed" not in names and "Default" in names
+
+
+def test_domain_rules_over_http(control_plane: ControlPlane, members: dict[str, str]) -> None:
+    with control_plane.client() as admin:
+        default = admin.delete("/identity/v3/domains/default")
+        assert default.status_code == 403, default.text
+        assert default.json()["error"]["title"] == "Forbidden"
+        dom = admin.post("/identity/v3/domains", json={"domain": {"name": "dom-two"}}).json()
+        dom_id = dom["domain"]["id"]
+        other = admin.post("/identity/v3/domains", json={"domain": {"name": "dom-three"}})
+        assert other.status_code == 201
+        clash = admin.patch(
+            f"/identity/v3/domains/{dom_id}", json={"domain": {"name": "dom-three"}}
+        )
+        assert clash.status_code == 409 and clash.json()["error"]["code"] == 409
+        bad = admin.patch(f"/identity/v3/domains/{dom_id}", json={"domain": {"enabled": "no"}})
+        assert bad.status_code == 400 and "domain.enabled" in bad.json()["error"]["message"]
+        assert admin.get(f"/identity/v3/domains/{dom_id}").json()["domain"]["enabled"] is True
+        project = admin.post(
+            "/identity/v3/projects", json={"project": {"name": "in-dom-two", "domain_id": dom_id}}
+        ).json()["project"]
+        disabled = admin.patch(
+            f"/identity/v3/domains/{dom_id}", json={"domain": {"enabled": False}}
+        )
+        assert disabled.status_code == 200 and disabled.json()["domain"]["enabled"] is False
+        owning = admin.delete(f"/identity/v3/domains/{dom_id}")
+        assert owning.status_code == 409 and "1 projects" in owning.json()["error"]["message"]
+        assert admin.delete(f"/identity/v3/projects/{project['id']}").status_code == 204
+        assert admin.delete(f"/identity/v3/domains/{dom_id}").status_code == 204
+        assert admin.get(f"/identity/v3/domains/{dom_id}").status_code == 404
+        assert admin.delete(f"/identity/v3/domains/{dom_id}").status_code == 404
+    with control_plane.client(control_plane.token("ua", "ua-pw", "ia")) as member:
+        denied = member.post("/identity/v3/domains", json={"domain": {"name": "dom-member"}})
+    assert denied.status_code == 403

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from sqlalchemy.exc import IntegrityError
 
 from stratus.api.context import RequestContext, get_context
-from stratus.api.errors import BadRequest, Conflict, NotFound
+from stratus.api.errors import BadRequest, Conflict, Forbidden, NotFound
 from stratus.api.identity import views
 from stratus.api.identity.passwords import hash_password
 from stratus.api.policy import authorize
@@ -123,6 +123,7 @@ _read_routes(
 )
 
 _NAME = Field(min_length=1, max_length=64)
+_NAME_OPTIONAL = Field(default=None, min_length=1, max_length=64)
 
 
 class _Open(BaseModel):
@@ -268,6 +269,76 @@ def create_endpoint(
         )
         _insert(session, endpoint, f"{data.interface} endpoint")
         return {"endpoint": views.endpoint(base_url(request), endpoint)}
+
+
+class DomainIn(_Open):
+    name: str = _NAME
+    description: str | None = None
+    enabled: StrictBool = True
+
+
+class DomainPatch(_Open):
+    name: str | None = _NAME_OPTIONAL
+    description: str | None = None
+    enabled: StrictBool | None = None
+
+
+@router.post("/domains", status_code=201)
+def create_domain(
+    body: dict[str, DomainIn], request: Request, _: RequestContext = Depends(_admin)
+) -> dict[str, Any]:
+    data = _single(body, "domain")
+    with transaction() as session:
+        domain = Domain(name=data.name, description=data.description or "", enabled=data.enabled)
+        _insert(session, domain, f"domain {data.name}")
+        return {"domain": _domain_view(base_url(request), domain)}
+
+
+@router.patch("/domains/{domain_id}")
+def update_domain(
+    domain_id: str,
+    body: dict[str, DomainPatch],
+    request: Request,
+    _: RequestContext = Depends(_admin),
+) -> dict[str, Any]:
+    data = _single(body, "domain")
+    with transaction() as session:
+        domain = session.get(Domain, domain_id)
+        if domain is None:
+            raise NotFound(f"Could not find domain: {domain_id}.")
+        for key, value in data.model_dump(exclude_unset=True).items():
+            if key == "description":
+                value = value or ""
+            elif value is None:
+                raise BadRequest(f"Invalid input for field 'domain.{key}': may not be null.")
+            setattr(domain, key, value)
+        _insert(session, domain, f"domain {domain.name}")
+        return {"domain": _domain_view(base_url(request), domain)}
+
+
+@router.delete("/domains/{domain_id}", status_code=204)
+def delete_domain(domain_id: str, _: RequestContext = Depends(_admin)) -> Response:
+    with transaction() as session:
+        domain = session.get(Domain, domain_id)
+        if domain is None:
+            raise NotFound(f"Could not find domain: {domain_id}.")
+        if domain.id == CONF.identity.default_domain:
+            raise Forbidden(f"The default domain {domain.name} cannot be deleted.")
+        if domain.enabled:
+            raise Forbidden("Cannot delete a domain that is enabled, please disable it first.")
+        counts = {
+            what: session.scalar(
+                sa.select(sa.func.count()).select_from(model).where(model.domain_id == domain.id)
+            )
+            for what, model in (("projects", Project), ("users", User))
+        }
+        owned = [f"{count} {what}" for what, count in counts.items() if count]
+        if owned:
+            raise Conflict(
+                f"Domain {domain.name} still owns {' and '.join(owned)}; delete them first."
+            )
+        session.delete(domain)
+    return Response(status_code=204)
 
 
 def _single(body: dict[str, Any], key: str) -> Any:
