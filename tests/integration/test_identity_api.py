@@ -183,3 +183,51 @@ def test_domain_rules_over_http(control_plane: ControlPlane, members: dict[str, 
     with control_plane.client(control_plane.token("ua", "ua-pw", "ia")) as member:
         denied = member.post("/identity/v3/domains", json={"domain": {"name": "dom-member"}})
     assert denied.status_code == 403
+
+
+# --- 5. endpoint update -------------------------------------------------------------
+
+
+def test_endpoint_set_with_the_cli(control_plane: ControlPlane) -> None:
+    cp = control_plane
+    service = cp.openstack_json("service", "create", "--name", "extra", "extra-type")
+    endpoint = cp.openstack_json(
+        "endpoint", "create", "--region", "RegionOne", service["id"], "public", "http://old/"
+    )
+    cp.openstack(
+        "endpoint",
+        "set",
+        "--url",
+        "http://new/",
+        "--interface",
+        "internal",
+        "--region",
+        "RegionTwo",
+        "--disable",
+        endpoint["id"],
+    )
+    shown = cp.openstack_json("endpoint", "show", endpoint["id"])
+    assert (shown["url"], shown["interface"], shown["region"]) == (
+        "http://new/",
+        "internal",
+        "RegionTwo",
+    )
+    assert shown["enabled"] is False
+    cp.openstack("endpoint", "set", "--enable", endpoint["id"])
+    assert cp.openstack_json("endpoint", "show", endpoint["id"])["enabled"] is True
+    with cp.client() as admin:
+        path = f"/identity/v3/endpoints/{endpoint['id']}"
+        for body, field in (
+            ({"interface": "sideways"}, "endpoint.interface"),
+            ({"enabled": "false"}, "endpoint.enabled"),
+            ({"url": None}, "endpoint.url"),
+            ({"service_id": "no-such-service"}, "service_id"),
+        ):
+            response = admin.patch(path, json={"endpoint": body})
+            assert response.status_code == 400, (body, response.text)
+            assert field in response.json()["error"]["message"]
+        assert admin.patch("/identity/v3/endpoints/nope", json={"endpoint": {}}).status_code == 404
+        unchanged = admin.get(path).json()["endpoint"]
+    assert (unchanged["url"], unchanged["interface"]) == ("http://new/", "internal")
+    # The bootstrap catalog still serves the CLI.
+    assert {e["Service Type"] for e in cp.openstack_json("endpoint", "list")} >= {"identity"}

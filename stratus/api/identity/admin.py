@@ -5,11 +5,11 @@ the catalog's services and endpoints."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Request, Response
-from pydantic import BaseModel, ConfigDict, Field, StrictBool
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool
 from sqlalchemy.exc import IntegrityError
 
 from stratus.api.context import RequestContext, get_context
@@ -124,6 +124,8 @@ _read_routes(
 
 _NAME = Field(min_length=1, max_length=64)
 _NAME_OPTIONAL = Field(default=None, min_length=1, max_length=64)
+# The CLI sends "description": null when none is given; store it as empty.
+_Description = Annotated[str, BeforeValidator(lambda v: "" if v is None else v)]
 
 
 class _Open(BaseModel):
@@ -133,7 +135,7 @@ class _Open(BaseModel):
 class ProjectIn(_Open):
     name: str = _NAME
     domain_id: str | None = None
-    description: str = ""
+    description: _Description = ""
     enabled: StrictBool = True
 
 
@@ -142,20 +144,20 @@ class UserIn(_Open):
     domain_id: str | None = None
     password: str | None = Field(default=None, max_length=72)
     email: str | None = None
-    description: str = ""
+    description: _Description = ""
     enabled: StrictBool = True
     default_project_id: str | None = None
 
 
 class RoleIn(_Open):
     name: str = Field(min_length=1, max_length=255)
-    description: str = ""
+    description: _Description = ""
 
 
 class ServiceIn(_Open):
     type: str = Field(min_length=1, max_length=255)
     name: str = Field(default="", max_length=255)
-    description: str = ""
+    description: _Description = ""
     enabled: StrictBool = True
 
 
@@ -268,6 +270,45 @@ def create_endpoint(
             enabled=data.enabled,
         )
         _insert(session, endpoint, f"{data.interface} endpoint")
+        return {"endpoint": views.endpoint(base_url(request), endpoint)}
+
+
+class EndpointPatch(_Open):
+    service_id: str | None = None
+    interface: str | None = Field(default=None, pattern="^(public|internal|admin)$")
+    url: str | None = Field(default=None, min_length=1)
+    region_id: str | None = None
+    region: str | None = None
+    enabled: StrictBool | None = None
+
+
+@router.patch("/endpoints/{endpoint_id}")
+def update_endpoint(
+    endpoint_id: str,
+    body: dict[str, EndpointPatch],
+    request: Request,
+    _: RequestContext = Depends(_admin),
+) -> dict[str, Any]:
+    data = _single(body, "endpoint")
+    changes = data.model_dump(exclude_unset=True)
+    with transaction() as session:
+        endpoint = session.get(Endpoint, endpoint_id)
+        if endpoint is None:
+            raise NotFound(f"Could not find endpoint: {endpoint_id}.")
+        for key in ("service_id", "interface", "url", "enabled"):
+            if key in changes and changes[key] is None:
+                raise BadRequest(f"Invalid input for field 'endpoint.{key}': may not be null.")
+        if "service_id" in changes and session.get(CatalogService, data.service_id) is None:
+            raise BadRequest(f"Invalid service_id '{data.service_id}': no such service.")
+        if "region_id" in changes or "region" in changes:
+            region = data.region_id or data.region
+            if region:
+                db_identity.ensure_region(session, region)
+            endpoint.region_id = region
+        for key in ("service_id", "interface", "url", "enabled"):
+            if key in changes:
+                setattr(endpoint, key, changes[key])
+        _insert(session, endpoint, f"{endpoint.interface} endpoint")
         return {"endpoint": views.endpoint(base_url(request), endpoint)}
 
 
