@@ -56,6 +56,11 @@ OPERATION_RULES: list[tuple[str, str, str]] = [
     ),
     ("identity:list_endpoints", ANY_READER, "List catalog services and endpoints."),
     (
+        "identity:list_user_projects",
+        f"{ADMIN_API} or user_id:%(target.user.id)s",
+        "List the projects a user has a role on (an administrator, or the user).",
+    ),
+    (
         "identity:validate_token",
         f"{ADMIN_API} or rule:service_role or rule:token_subject",
         "Validate or check another token (GET/HEAD /v3/auth/tokens with X-Subject-Token).",

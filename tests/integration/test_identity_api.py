@@ -231,3 +231,24 @@ def test_endpoint_set_with_the_cli(control_plane: ControlPlane) -> None:
     assert (unchanged["url"], unchanged["interface"]) == ("http://new/", "internal")
     # The bootstrap catalog still serves the CLI.
     assert {e["Service Type"] for e in cp.openstack_json("endpoint", "list")} >= {"identity"}
+
+
+# --- 6. a user's projects -----------------------------------------------------------
+
+
+def test_project_list_for_a_user(control_plane: ControlPlane, members: dict[str, str]) -> None:
+    cp = control_plane
+    cp.openstack("role", "add", "--project", "ib", "--user", "ua", "reader")
+    listed = cp.openstack_json("project", "list", "--user", "ua")
+    assert sorted(p["Name"] for p in listed) == ["ia", "ib"]
+    assert cp.openstack_json("project", "list", "--user", "ub") == [
+        {"ID": members["ib"], "Name": "ib"}
+    ]
+    with cp.client(cp.token("ub", "ub-pw", "ib")) as member_b:
+        own = member_b.get(f"/identity/v3/users/{members['ub']}/projects")
+        other = member_b.get(f"/identity/v3/users/{members['ua']}/projects")
+    assert own.status_code == 200 and [p["id"] for p in own.json()["projects"]] == [members["ib"]]
+    assert other.status_code == 403
+    with cp.client() as admin:
+        missing = admin.get("/identity/v3/users/no-such-user/projects")
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == 404

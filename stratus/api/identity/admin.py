@@ -273,6 +273,21 @@ def create_endpoint(
         return {"endpoint": views.endpoint(base_url(request), endpoint)}
 
 
+@router.get("/users/{user_id}/projects")
+def list_user_projects(
+    user_id: str, request: Request, context: RequestContext = Depends(get_context)
+) -> dict[str, Any]:
+    authorize("identity:list_user_projects", context, {"target.user.id": user_id})
+    with transaction() as session:
+        if session.get(User, user_id) is None:
+            raise NotFound(f"Could not find user: {user_id}.")
+        base = base_url(request)
+        projects = db_identity.projects_of(session, user_id)
+        body = views.collection(base, "projects", [views.project(base, p) for p in projects])
+        body["links"]["self"] = f"{base}/identity/v3/users/{user_id}/projects"
+        return body
+
+
 class EndpointPatch(_Open):
     service_id: str | None = None
     interface: str | None = Field(default=None, pattern="^(public|internal|admin)$")
