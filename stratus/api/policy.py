@@ -60,6 +60,8 @@ OPERATION_RULES: list[tuple[str, str, str]] = [
         f"{ADMIN_API} or user_id:%(target.user.id)s",
         "List the projects a user has a role on (an administrator, or the user).",
     ),
+    ("identity:get_project_tags", READER_API, "List or check a project's tags."),
+    ("identity:update_project_tags", ADMIN_API, "Set, add or remove a project's tags."),
     (
         "identity:validate_token",
         f"{ADMIN_API} or rule:service_role or rule:token_subject",

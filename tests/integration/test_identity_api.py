@@ -252,3 +252,57 @@ def test_project_list_for_a_user(control_plane: ControlPlane, members: dict[str,
     with cp.client() as admin:
         missing = admin.get("/identity/v3/users/no-such-user/projects")
     assert missing.status_code == 404 and missing.json()["error"]["code"] == 404
+
+
+# --- 7. project tags ----------------------------------------------------------------
+
+
+def test_project_tags(control_plane: ControlPlane, members: dict[str, str]) -> None:
+    cp = control_plane
+    created = cp.openstack_json("project", "create", "--tag", "blue", "--tag", "green", "tagged")
+    assert sorted(created["tags"]) == ["blue", "green"]
+    assert sorted(cp.openstack_json("project", "show", "tagged")["tags"]) == ["blue", "green"]
+    path = f"/identity/v3/projects/{created['id']}/tags"
+    with cp.client() as admin:
+        assert sorted(admin.get(path).json()["tags"]) == ["blue", "green"]
+        assert admin.get(f"{path}/blue").status_code == 204
+        assert admin.head(f"{path}/blue").status_code == 204
+        assert admin.get(f"{path}/red").status_code == 404
+        added = admin.put(f"{path}/red")
+        assert added.status_code == 201 and added.headers["Location"].endswith("/tags/red")
+        assert admin.put(f"{path}/red").status_code == 201
+        assert sorted(admin.get(path).json()["tags"]) == ["blue", "green", "red"]
+        assert admin.delete(f"{path}/green").status_code == 204
+        assert admin.delete(f"{path}/green").status_code == 404
+        replaced = admin.put(path, json={"tags": ["red", "white", "white"]})
+        assert replaced.status_code == 200 and sorted(replaced.json()["tags"]) == ["red", "white"]
+        shown = admin.get(f"/identity/v3/projects/{created['id']}").json()["project"]
+        assert sorted(shown["tags"]) == ["red", "white"]
+        for bad in ({"tags": ["a,b"]}, {"tags": ["x" * 256]}, {"tags": [""]}, {"tags": "red"}):
+            response = admin.put(path, json=bad)
+            assert response.status_code == 400, (bad, response.text)
+            assert "tags" in response.json()["error"]["message"]
+        too_many = admin.put(path, json={"tags": [f"t{i}" for i in range(81)]})
+        assert too_many.status_code == 400
+        assert admin.put(f"{path}/a,b").status_code == 400
+        assert sorted(admin.get(path).json()["tags"]) == ["red", "white"]
+        bad_create = admin.post(
+            "/identity/v3/projects", json={"project": {"name": "badtags", "tags": ["a/b"]}}
+        )
+        assert bad_create.status_code == 400 and "project.tags" in bad_create.text
+        assert (
+            admin.get("/identity/v3/projects", params={"name": "badtags"}).json()["projects"] == []
+        )
+        assert admin.get("/identity/v3/projects/nope/tags").status_code == 404
+    with cp.client(cp.token("ua", "ua-pw", "ia")) as member:
+        own = member.get(f"/identity/v3/projects/{members['ia']}/tags")
+        others = member.get(path)
+        write = member.put(f"/identity/v3/projects/{members['ia']}/tags/mine")
+    assert own.status_code == 200 and own.json()["tags"] == []
+    assert others.status_code == 403 and write.status_code == 403
+    with cp.client() as admin:
+        assert admin.delete(path).status_code == 204
+        assert admin.get(path).json()["tags"] == []
+        admin.put(f"{path}/gone")
+    cp.openstack("project", "delete", "tagged")
+    assert "tagged" not in {p["Name"] for p in cp.openstack_json("project", "list")}

@@ -25,6 +25,7 @@ from stratus.db.models import (
     Domain,
     Endpoint,
     Project,
+    ProjectTag,
     Region,
     Role,
     RoleAssignment,
@@ -132,11 +133,22 @@ class _Open(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
+# Keystone's tag rules: 1 to 255 characters, no '/' or ',', at most 80 per project.
+MAX_TAGS = 80
+_Tag = Annotated[str, Field(min_length=1, max_length=255, pattern="^[^,/]*$")]
+
+
 class ProjectIn(_Open):
     name: str = _NAME
     domain_id: str | None = None
     description: _Description = ""
     enabled: StrictBool = True
+    tags: list[_Tag] = Field(default_factory=list, max_length=MAX_TAGS)
+
+
+class TagsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    tags: list[_Tag] = Field(max_length=MAX_TAGS)
 
 
 class UserIn(_Open):
@@ -196,6 +208,7 @@ def create_project(
             description=data.description,
             enabled=data.enabled,
             domain_id=_domain_or_default(session, data.domain_id),
+            tag_rows=[ProjectTag(name=tag) for tag in dict.fromkeys(data.tags)],
         )
         _insert(session, project, f"project {data.name}")
         return {"project": views.project(base_url(request), project)}
@@ -286,6 +299,92 @@ def list_user_projects(
         body = views.collection(base, "projects", [views.project(base, p) for p in projects])
         body["links"]["self"] = f"{base}/identity/v3/users/{user_id}/projects"
         return body
+
+
+def _project(session, project_id: str) -> Project:
+    project = session.get(Project, project_id)
+    if project is None:
+        raise NotFound(f"Could not find project: {project_id}.")
+    return project
+
+
+def _check_tag(tag: str) -> None:
+    if not 1 <= len(tag) <= 255 or "," in tag or "/" in tag:
+        raise BadRequest(f"Invalid tag '{tag}': a tag is 1 to 255 characters without '/' or ','.")
+
+
+def _tags_reader(project_id: str, context: RequestContext = Depends(get_context)) -> None:
+    authorize("identity:get_project_tags", context, {"project_id": project_id})
+
+
+def _tags_writer(project_id: str, context: RequestContext = Depends(get_context)) -> None:
+    authorize("identity:update_project_tags", context, {"project_id": project_id})
+
+
+@router.get("/projects/{project_id}/tags", dependencies=[Depends(_tags_reader)])
+def list_project_tags(project_id: str) -> dict[str, Any]:
+    with transaction() as session:
+        return {"tags": _project(session, project_id).tags}
+
+
+@router.put("/projects/{project_id}/tags", dependencies=[Depends(_tags_writer)])
+def replace_project_tags(project_id: str, body: TagsIn) -> dict[str, Any]:
+    with transaction() as session:
+        project = _project(session, project_id)
+        wanted = list(dict.fromkeys(body.tags))
+        project.tag_rows = [row for row in project.tag_rows if row.name in wanted] + [
+            ProjectTag(name=tag) for tag in wanted if tag not in project.tags
+        ]
+        session.flush()
+        return {"tags": project.tags}
+
+
+@router.delete("/projects/{project_id}/tags", status_code=204, dependencies=[Depends(_tags_writer)])
+def clear_project_tags(project_id: str) -> Response:
+    with transaction() as session:
+        _project(session, project_id).tag_rows = []
+    return Response(status_code=204)
+
+
+@router.head(
+    "/projects/{project_id}/tags/{tag}", status_code=204, dependencies=[Depends(_tags_reader)]
+)
+@router.get(
+    "/projects/{project_id}/tags/{tag}", status_code=204, dependencies=[Depends(_tags_reader)]
+)
+def check_project_tag(project_id: str, tag: str) -> Response:
+    with transaction() as session:
+        if tag not in _project(session, project_id).tags:
+            raise NotFound(f"Could not find tag {tag} on project {project_id}.")
+    return Response(status_code=204)
+
+
+@router.put(
+    "/projects/{project_id}/tags/{tag}", status_code=201, dependencies=[Depends(_tags_writer)]
+)
+def add_project_tag(project_id: str, tag: str, request: Request) -> Response:
+    _check_tag(tag)
+    with transaction() as session:
+        project = _project(session, project_id)
+        if tag not in project.tags:
+            if len(project.tag_rows) >= MAX_TAGS:
+                raise BadRequest(f"A project has at most {MAX_TAGS} tags.")
+            project.tag_rows.append(ProjectTag(name=tag))
+    location = f"{base_url(request)}/identity/v3/projects/{project_id}/tags/{tag}"
+    return Response(status_code=201, headers={"Location": location})
+
+
+@router.delete(
+    "/projects/{project_id}/tags/{tag}", status_code=204, dependencies=[Depends(_tags_writer)]
+)
+def remove_project_tag(project_id: str, tag: str) -> Response:
+    with transaction() as session:
+        project = _project(session, project_id)
+        row = next((row for row in project.tag_rows if row.name == tag), None)
+        if row is None:
+            raise NotFound(f"Could not find tag {tag} on project {project_id}.")
+        project.tag_rows.remove(row)
+    return Response(status_code=204)
 
 
 class EndpointPatch(_Open):
