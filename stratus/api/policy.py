@@ -33,6 +33,12 @@ BASE_RULES = [
     policy.RuleDefault(
         "any_reader_api", "role:reader or role:admin", "Anyone with a role on their project."
     ),
+    policy.RuleDefault("service_role", "role:service", "A service user."),
+    policy.RuleDefault(
+        "token_subject",
+        "user_id:%(target.token.user_id)s",
+        "The user the token in X-Subject-Token was issued to.",
+    ),
 ]
 
 ADMIN_API = "rule:admin_api"
@@ -49,6 +55,18 @@ OPERATION_RULES: list[tuple[str, str, str]] = [
         "role assignments, services and endpoints.",
     ),
     ("identity:list_endpoints", ANY_READER, "List catalog services and endpoints."),
+    (
+        "identity:list_user_projects",
+        f"{ADMIN_API} or user_id:%(target.user.id)s",
+        "List the projects a user has a role on (an administrator, or the user).",
+    ),
+    ("identity:get_project_tags", READER_API, "List or check a project's tags."),
+    ("identity:update_project_tags", ADMIN_API, "Set, add or remove a project's tags."),
+    (
+        "identity:validate_token",
+        f"{ADMIN_API} or rule:service_role or rule:token_subject",
+        "Validate or check another token (GET/HEAD /v3/auth/tokens with X-Subject-Token).",
+    ),
     ("compute:flavors:list", ANY_READER, "List and show flavors."),
     ("compute:flavors:manage", ADMIN_API, "Create, update and delete flavors."),
     ("compute:flavors:extra_specs:show", ANY_READER, "Show flavor extra specs."),

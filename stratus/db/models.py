@@ -66,6 +66,21 @@ class Project(Timestamps, Base):
     domain_id: Mapped[str] = mapped_column(ForeignKey("domains.id"))
     description: Mapped[str] = mapped_column(Text, default="")
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    tag_rows: Mapped[list[ProjectTag]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by="ProjectTag.name"
+    )
+
+    @property
+    def tags(self) -> list[str]:
+        return [row.name for row in self.tag_rows]
+
+
+class ProjectTag(Base):
+    __tablename__ = "project_tags"
+    project_id: Mapped[str] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
 
 
 class User(Timestamps, Base):

@@ -5,15 +5,15 @@ the catalog's services and endpoints."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool
 from sqlalchemy.exc import IntegrityError
 
 from stratus.api.context import RequestContext, get_context
-from stratus.api.errors import BadRequest, Conflict, NotFound
+from stratus.api.errors import BadRequest, Conflict, Forbidden, NotFound
 from stratus.api.identity import views
 from stratus.api.identity.passwords import hash_password
 from stratus.api.policy import authorize
@@ -25,6 +25,7 @@ from stratus.db.models import (
     Domain,
     Endpoint,
     Project,
+    ProjectTag,
     Region,
     Role,
     RoleAssignment,
@@ -123,17 +124,31 @@ _read_routes(
 )
 
 _NAME = Field(min_length=1, max_length=64)
+_NAME_OPTIONAL = Field(default=None, min_length=1, max_length=64)
+# The CLI sends "description": null when none is given; store it as empty.
+_Description = Annotated[str, BeforeValidator(lambda v: "" if v is None else v)]
 
 
 class _Open(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
+# Keystone's tag rules: 1 to 255 characters, no '/' or ',', at most 80 per project.
+MAX_TAGS = 80
+_Tag = Annotated[str, Field(min_length=1, max_length=255, pattern="^[^,/]*$")]
+
+
 class ProjectIn(_Open):
     name: str = _NAME
     domain_id: str | None = None
-    description: str = ""
-    enabled: bool = True
+    description: _Description = ""
+    enabled: StrictBool = True
+    tags: list[_Tag] = Field(default_factory=list, max_length=MAX_TAGS)
+
+
+class TagsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    tags: list[_Tag] = Field(max_length=MAX_TAGS)
 
 
 class UserIn(_Open):
@@ -141,21 +156,21 @@ class UserIn(_Open):
     domain_id: str | None = None
     password: str | None = Field(default=None, max_length=72)
     email: str | None = None
-    description: str = ""
-    enabled: bool = True
+    description: _Description = ""
+    enabled: StrictBool = True
     default_project_id: str | None = None
 
 
 class RoleIn(_Open):
     name: str = Field(min_length=1, max_length=255)
-    description: str = ""
+    description: _Description = ""
 
 
 class ServiceIn(_Open):
     type: str = Field(min_length=1, max_length=255)
     name: str = Field(default="", max_length=255)
-    description: str = ""
-    enabled: bool = True
+    description: _Description = ""
+    enabled: StrictBool = True
 
 
 class EndpointIn(_Open):
@@ -164,7 +179,7 @@ class EndpointIn(_Open):
     url: str = Field(min_length=1)
     region_id: str | None = None
     region: str | None = None
-    enabled: bool = True
+    enabled: StrictBool = True
 
 
 def _domain_or_default(session, domain_id: str | None) -> str:
@@ -193,6 +208,7 @@ def create_project(
             description=data.description,
             enabled=data.enabled,
             domain_id=_domain_or_default(session, data.domain_id),
+            tag_rows=[ProjectTag(name=tag) for tag in dict.fromkeys(data.tags)],
         )
         _insert(session, project, f"project {data.name}")
         return {"project": views.project(base_url(request), project)}
@@ -268,6 +284,216 @@ def create_endpoint(
         )
         _insert(session, endpoint, f"{data.interface} endpoint")
         return {"endpoint": views.endpoint(base_url(request), endpoint)}
+
+
+@router.get("/users/{user_id}/projects")
+def list_user_projects(
+    user_id: str, request: Request, context: RequestContext = Depends(get_context)
+) -> dict[str, Any]:
+    authorize("identity:list_user_projects", context, {"target.user.id": user_id})
+    with transaction() as session:
+        if session.get(User, user_id) is None:
+            raise NotFound(f"Could not find user: {user_id}.")
+        base = base_url(request)
+        projects = db_identity.projects_of(session, user_id)
+        body = views.collection(base, "projects", [views.project(base, p) for p in projects])
+        body["links"]["self"] = f"{base}/identity/v3/users/{user_id}/projects"
+        return body
+
+
+def _project(session, project_id: str) -> Project:
+    project = session.get(Project, project_id)
+    if project is None:
+        raise NotFound(f"Could not find project: {project_id}.")
+    return project
+
+
+def _check_tag(tag: str) -> None:
+    if not 1 <= len(tag) <= 255 or "," in tag or "/" in tag:
+        raise BadRequest(f"Invalid tag '{tag}': a tag is 1 to 255 characters without '/' or ','.")
+
+
+def _tags_reader(project_id: str, context: RequestContext = Depends(get_context)) -> None:
+    authorize("identity:get_project_tags", context, {"project_id": project_id})
+
+
+def _tags_writer(project_id: str, context: RequestContext = Depends(get_context)) -> None:
+    authorize("identity:update_project_tags", context, {"project_id": project_id})
+
+
+@router.get("/projects/{project_id}/tags", dependencies=[Depends(_tags_reader)])
+def list_project_tags(project_id: str) -> dict[str, Any]:
+    with transaction() as session:
+        return {"tags": _project(session, project_id).tags}
+
+
+@router.put("/projects/{project_id}/tags", dependencies=[Depends(_tags_writer)])
+def replace_project_tags(project_id: str, body: TagsIn) -> dict[str, Any]:
+    with transaction() as session:
+        project = _project(session, project_id)
+        wanted = list(dict.fromkeys(body.tags))
+        project.tag_rows = [row for row in project.tag_rows if row.name in wanted] + [
+            ProjectTag(name=tag) for tag in wanted if tag not in project.tags
+        ]
+        session.flush()
+        return {"tags": project.tags}
+
+
+@router.delete("/projects/{project_id}/tags", status_code=204, dependencies=[Depends(_tags_writer)])
+def clear_project_tags(project_id: str) -> Response:
+    with transaction() as session:
+        _project(session, project_id).tag_rows = []
+    return Response(status_code=204)
+
+
+@router.head(
+    "/projects/{project_id}/tags/{tag}", status_code=204, dependencies=[Depends(_tags_reader)]
+)
+@router.get(
+    "/projects/{project_id}/tags/{tag}", status_code=204, dependencies=[Depends(_tags_reader)]
+)
+def check_project_tag(project_id: str, tag: str) -> Response:
+    with transaction() as session:
+        if tag not in _project(session, project_id).tags:
+            raise NotFound(f"Could not find tag {tag} on project {project_id}.")
+    return Response(status_code=204)
+
+
+@router.put(
+    "/projects/{project_id}/tags/{tag}", status_code=201, dependencies=[Depends(_tags_writer)]
+)
+def add_project_tag(project_id: str, tag: str, request: Request) -> Response:
+    _check_tag(tag)
+    with transaction() as session:
+        project = _project(session, project_id)
+        if tag not in project.tags:
+            if len(project.tag_rows) >= MAX_TAGS:
+                raise BadRequest(f"A project has at most {MAX_TAGS} tags.")
+            project.tag_rows.append(ProjectTag(name=tag))
+    location = f"{base_url(request)}/identity/v3/projects/{project_id}/tags/{tag}"
+    return Response(status_code=201, headers={"Location": location})
+
+
+@router.delete(
+    "/projects/{project_id}/tags/{tag}", status_code=204, dependencies=[Depends(_tags_writer)]
+)
+def remove_project_tag(project_id: str, tag: str) -> Response:
+    with transaction() as session:
+        project = _project(session, project_id)
+        row = next((row for row in project.tag_rows if row.name == tag), None)
+        if row is None:
+            raise NotFound(f"Could not find tag {tag} on project {project_id}.")
+        project.tag_rows.remove(row)
+    return Response(status_code=204)
+
+
+class EndpointPatch(_Open):
+    service_id: str | None = None
+    interface: str | None = Field(default=None, pattern="^(public|internal|admin)$")
+    url: str | None = Field(default=None, min_length=1)
+    region_id: str | None = None
+    region: str | None = None
+    enabled: StrictBool | None = None
+
+
+@router.patch("/endpoints/{endpoint_id}")
+def update_endpoint(
+    endpoint_id: str,
+    body: dict[str, EndpointPatch],
+    request: Request,
+    _: RequestContext = Depends(_admin),
+) -> dict[str, Any]:
+    data = _single(body, "endpoint")
+    changes = data.model_dump(exclude_unset=True)
+    with transaction() as session:
+        endpoint = session.get(Endpoint, endpoint_id)
+        if endpoint is None:
+            raise NotFound(f"Could not find endpoint: {endpoint_id}.")
+        for key in ("service_id", "interface", "url", "enabled"):
+            if key in changes and changes[key] is None:
+                raise BadRequest(f"Invalid input for field 'endpoint.{key}': may not be null.")
+        if "service_id" in changes and session.get(CatalogService, data.service_id) is None:
+            raise BadRequest(f"Invalid service_id '{data.service_id}': no such service.")
+        if "region_id" in changes or "region" in changes:
+            region = data.region_id or data.region
+            if region:
+                db_identity.ensure_region(session, region)
+            endpoint.region_id = region
+        for key in ("service_id", "interface", "url", "enabled"):
+            if key in changes:
+                setattr(endpoint, key, changes[key])
+        _insert(session, endpoint, f"{endpoint.interface} endpoint")
+        return {"endpoint": views.endpoint(base_url(request), endpoint)}
+
+
+class DomainIn(_Open):
+    name: str = _NAME
+    description: str | None = None
+    enabled: StrictBool = True
+
+
+class DomainPatch(_Open):
+    name: str | None = _NAME_OPTIONAL
+    description: str | None = None
+    enabled: StrictBool | None = None
+
+
+@router.post("/domains", status_code=201)
+def create_domain(
+    body: dict[str, DomainIn], request: Request, _: RequestContext = Depends(_admin)
+) -> dict[str, Any]:
+    data = _single(body, "domain")
+    with transaction() as session:
+        domain = Domain(name=data.name, description=data.description or "", enabled=data.enabled)
+        _insert(session, domain, f"domain {data.name}")
+        return {"domain": _domain_view(base_url(request), domain)}
+
+
+@router.patch("/domains/{domain_id}")
+def update_domain(
+    domain_id: str,
+    body: dict[str, DomainPatch],
+    request: Request,
+    _: RequestContext = Depends(_admin),
+) -> dict[str, Any]:
+    data = _single(body, "domain")
+    with transaction() as session:
+        domain = session.get(Domain, domain_id)
+        if domain is None:
+            raise NotFound(f"Could not find domain: {domain_id}.")
+        for key, value in data.model_dump(exclude_unset=True).items():
+            if key == "description":
+                value = value or ""
+            elif value is None:
+                raise BadRequest(f"Invalid input for field 'domain.{key}': may not be null.")
+            setattr(domain, key, value)
+        _insert(session, domain, f"domain {domain.name}")
+        return {"domain": _domain_view(base_url(request), domain)}
+
+
+@router.delete("/domains/{domain_id}", status_code=204)
+def delete_domain(domain_id: str, _: RequestContext = Depends(_admin)) -> Response:
+    with transaction() as session:
+        domain = session.get(Domain, domain_id)
+        if domain is None:
+            raise NotFound(f"Could not find domain: {domain_id}.")
+        if domain.id == CONF.identity.default_domain:
+            raise Forbidden(f"The default domain {domain.name} cannot be deleted.")
+        if domain.enabled:
+            raise Forbidden("Cannot delete a domain that is enabled, please disable it first.")
+        counts = {
+            what: session.scalar(
+                sa.select(sa.func.count()).select_from(model).where(model.domain_id == domain.id)
+            )
+            for what, model in (("projects", Project), ("users", User))
+        }
+        owned = [f"{count} {what}" for what, count in counts.items() if count]
+        if owned:
+            raise Conflict(
+                f"Domain {domain.name} still owns {' and '.join(owned)}; delete them first."
+            )
+        session.delete(domain)
+    return Response(status_code=204)
 
 
 def _single(body: dict[str, Any], key: str) -> Any:

@@ -13,6 +13,7 @@ from stratus.api.errors import BadRequest, NotFound, Unauthorized
 from stratus.api.identity import views
 from stratus.api.identity.fernet import TokenPayload
 from stratus.api.identity.passwords import check_password
+from stratus.api.policy import authorize
 from stratus.api.urls import base_url
 from stratus.conf import CONF
 from stratus.db import identity as db_identity
@@ -84,6 +85,8 @@ class _ProjectScope(BaseModel):
 class _Scope(BaseModel):
     model_config = ConfigDict(extra="allow")
     project: _ProjectScope | None = None
+    domain: _Domain | None = None
+    system: dict[str, Any] | None = None
 
 
 class _Auth(BaseModel):
@@ -117,7 +120,29 @@ def _authenticate_password(session, body: _Password) -> tuple[User, list[str]]:
     return user, ["password"]
 
 
+def _refuse_domain_or_system_scope(session, scope: _Scope, user: User) -> None:
+    """Stratus grants roles on projects only, so no user has a role on a domain or on
+    the system: answer such a scope as Keystone does when the user has no role on it."""
+    asked = [name for name in ("project", "domain", "system") if getattr(scope, name) is not None]
+    if len(asked) > 1:
+        raise BadRequest(f"auth.scope may name only one of project, domain, system (got {asked}).")
+    if scope.domain is not None:
+        ref = scope.domain
+        if not (ref.id or ref.name):
+            raise BadRequest("auth.scope.domain needs an 'id' or a 'name'.")
+        domain = db_identity.get_domain(session, ref.id or ref.name or "")
+        if domain is None or not domain.enabled:
+            raise Unauthorized("The domain in the requested scope does not exist or is disabled.")
+        raise Unauthorized(f"User {user.id} has no access to domain {domain.id}.")
+    if scope.system is not None:
+        if scope.system.get("all") is not True:
+            raise BadRequest("auth.scope.system must be {'all': true}.")
+        raise Unauthorized(f"User {user.id} has no access to the system.")
+
+
 def _scoped_project(session, scope: _Scope | str | None, user: User) -> Project | None:
+    if isinstance(scope, _Scope):
+        _refuse_domain_or_system_scope(session, scope, user)
     if isinstance(scope, str) or scope is None or scope.project is None:
         if isinstance(scope, str) and scope != "unscoped":
             raise BadRequest("auth.scope must be an object or 'unscoped'.")
@@ -202,9 +227,20 @@ def _subject(request: Request) -> RequestContext:
         raise NotFound(f"Could not find token: {exc.message}") from exc
 
 
-@router.get("/identity/v3/auth/tokens")
-def show_token(request: Request, _: RequestContext = Depends(get_context)) -> JSONResponse:
+VALIDATE_RULE = "identity:validate_token"
+
+
+def _validated_subject(request: Request, context: RequestContext) -> RequestContext:
+    """The token in X-Subject-Token, if the caller may see it: its own user, an
+    administrator or a service user (Keystone's ``identity:validate_token``)."""
     subject = _subject(request)
+    authorize(VALIDATE_RULE, context, {"target.token.user_id": subject.user_id})
+    return subject
+
+
+@router.get("/identity/v3/auth/tokens")
+def show_token(request: Request, context: RequestContext = Depends(get_context)) -> JSONResponse:
+    subject = _validated_subject(request, context)
     with transaction() as session:
         content = token_body(
             session, base_url(request), subject.token, "nocatalog" not in request.query_params
@@ -213,8 +249,8 @@ def show_token(request: Request, _: RequestContext = Depends(get_context)) -> JS
 
 
 @router.head("/identity/v3/auth/tokens", status_code=200)
-def check_token(request: Request, _: RequestContext = Depends(get_context)) -> Response:
-    _subject(request)
+def check_token(request: Request, context: RequestContext = Depends(get_context)) -> Response:
+    _validated_subject(request, context)
     return Response(status_code=200)
 
 

@@ -20,7 +20,7 @@ def project(base: str, p: Project) -> dict[str, Any]:
         "enabled": p.enabled,
         "parent_id": p.domain_id,
         "is_domain": False,
-        "tags": [],
+        "tags": p.tags,
         "options": {},
         "links": _link(base, "projects", p.id),
     }
