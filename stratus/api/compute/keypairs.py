@@ -15,11 +15,12 @@ from sqlalchemy.exc import IntegrityError
 from stratus.api import policy
 from stratus.api.compute import common
 from stratus.api.context import RequestContext, get_context
-from stratus.api.errors import BadRequest, Conflict, NotFound, OverQuota
+from stratus.api.errors import BadRequest, Conflict, NotFound
 from stratus.api.policy import authorize
 from stratus.db import quotas as db_quotas
 from stratus.db.models import KeyPair
 from stratus.db.session import transaction
+from stratus.exception import OverQuota
 
 router = APIRouter(prefix=common.PREFIX)
 RULE = "compute:keypairs"
