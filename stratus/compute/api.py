@@ -1,11 +1,14 @@
 """What a compute request means, between the HTTP handlers and RPC: looking up and
-recording instances, quota checks, state and lock checks, and the calls to the
-conductor and compute services. Errors are the domain's (``stratus.exception``)."""
+recording instances, quota checks, state and lock checks, the calls to the
+conductor and compute services, and key pairs. Errors are the domain's
+(``stratus.exception``)."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import functools
+import hashlib
 import re
 import uuid
 from collections.abc import Sequence
@@ -13,6 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import sqlalchemy as sa
+from cryptography.hazmat.primitives import serialization
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, lazyload, load_only
 
 from stratus import exception
@@ -666,3 +671,69 @@ class API:
 
 def _metadata(instance: Instance) -> dict[str, str]:
     return {m.key: m.value for m in instance.metadata_items}
+
+
+def fingerprint(public_key: str) -> str:
+    """The MD5 fingerprint Nova shows, checking the key parses first."""
+    try:
+        serialization.load_ssh_public_key(public_key.strip().encode())
+        blob = base64.b64decode(public_key.split()[1])
+    except (ValueError, IndexError, TypeError):
+        raise exception.Invalid(
+            "Keypair data is invalid: the public key is not a valid OpenSSH "
+            "ed25519, RSA or ECDSA key."
+        ) from None
+    digest = hashlib.md5(blob).hexdigest()  # noqa: S324 - Nova's fingerprint format
+    return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
+
+
+class KeypairAPI:
+    """Key pairs: imported public keys of a user, within the key_pairs quota."""
+
+    def create(
+        self, context: Context, user_id: str, name: str, public_key: str, key_type: str
+    ) -> KeyPair:
+        with transaction() as session:
+            limit = db_quotas.limits(session, context.project_id)["key_pairs"]
+            count = session.scalar(
+                sa.select(sa.func.count(KeyPair.id)).where(KeyPair.user_id == user_id)
+            )
+            if 0 <= limit <= count:
+                raise exception.OverQuota(f"Quota exceeded for key_pairs: the limit is {limit}.")
+            key = KeyPair(
+                name=name,
+                user_id=user_id,
+                public_key=public_key.strip(),
+                fingerprint=fingerprint(public_key),
+                type=key_type,
+            )
+            session.add(key)
+            try:
+                session.flush()
+            except IntegrityError:
+                raise exception.Conflict(f"Key pair '{name}' already exists.") from None
+            return key
+
+    def get_all(self, user_id: str) -> list[KeyPair]:
+        with transaction() as session:
+            return list(
+                session.scalars(
+                    sa.select(KeyPair).where(KeyPair.user_id == user_id).order_by(KeyPair.name)
+                )
+            )
+
+    def _get(self, session: Session, context: Context, user_id: str, name: str) -> KeyPair:
+        key = session.scalar(
+            sa.select(KeyPair).where(KeyPair.user_id == user_id, KeyPair.name == name)
+        )
+        if key is None:
+            raise exception.NotFound(f"Keypair {name} not found for user {context.user_id}.")
+        return key
+
+    def get(self, context: Context, user_id: str, name: str) -> KeyPair:
+        with transaction() as session:
+            return self._get(session, context, user_id, name)
+
+    def delete(self, context: Context, user_id: str, name: str) -> None:
+        with transaction() as session:
+            session.delete(self._get(session, context, user_id, name))

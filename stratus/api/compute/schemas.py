@@ -79,3 +79,11 @@ class ServerUpdate(BaseModel):
     accessIPv4: str | None = None  # noqa: N815
     accessIPv6: str | None = None  # noqa: N815
     disk_config: str | None = Field(default=None, alias="OS-DCF:diskConfig")
+
+
+class KeyPairCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=255, pattern=r"^[a-zA-Z0-9 _.@-]+$")
+    public_key: str | None = None
+    type: str = Field(default="ssh", pattern="^(ssh|x509)$")
+    user_id: str | None = None

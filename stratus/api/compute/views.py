@@ -10,7 +10,7 @@ from fastapi import Request
 from stratus.api.compute import common
 from stratus.api.context import RequestContext
 from stratus.compute import states
-from stratus.db.models import Instance
+from stratus.db.models import Instance, KeyPair
 
 
 def metadata_view(instance: Instance) -> dict[str, str]:
@@ -193,4 +193,26 @@ def action_view(context: RequestContext, action: Any, events: bool) -> dict[str,
             if context.api_version >= "2.84":
                 item["details"] = event.details
             body["events"].append(item)
+    return body
+
+
+def keypair_view(context: RequestContext, key: KeyPair, detail: bool) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "name": key.name,
+        "public_key": key.public_key,
+        "fingerprint": key.fingerprint,
+    }
+    if context.api_version >= "2.2":
+        body["type"] = key.type
+    if detail:
+        body.update(
+            {
+                "user_id": key.user_id,
+                "created_at": common.iso(key.created_at),
+                "deleted": False,
+                "deleted_at": None,
+                "updated_at": None,
+                "id": key.id,
+            }
+        )
     return body

@@ -300,3 +300,28 @@ def test_the_app_renders_a_domain_error() -> None:
             "message": "Cannot 'os-start' instance x while it is in vm_state active.",
         }
     }
+
+
+# --- key pairs ------------------------------------------------------------------------
+
+ED25519 = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl k"
+
+
+def test_keypairs_are_checked_and_counted(api: compute.API) -> None:
+    keypairs = compute.KeypairAPI()
+    with transaction() as session:
+        db_quotas.set_limits(session, "p1", {"key_pairs": 1})
+    with pytest.raises(exception.Invalid, match="Keypair data is invalid"):
+        keypairs.create(Context(), "u1", "bad", "ssh-rsa nonsense", "ssh")
+    key = keypairs.create(Context(), "u1", "k", ED25519, "ssh")
+    assert key.fingerprint.count(":") == 15
+    with pytest.raises(exception.OverQuota, match="key_pairs: the limit is 1"):
+        keypairs.create(Context(), "u1", "k2", ED25519, "ssh")
+    with transaction() as session:
+        db_quotas.set_limits(session, "p1", {"key_pairs": 5})
+    with pytest.raises(exception.Conflict, match="Key pair 'k' already exists"):
+        keypairs.create(Context(), "u1", "k", ED25519, "ssh")
+    assert [k.name for k in keypairs.get_all("u1")] == ["k"]
+    keypairs.delete(Context(), "u1", "k")
+    with pytest.raises(exception.NotFound, match="Keypair k not found for user u1"):
+        keypairs.get(Context(), "u1", "k")
