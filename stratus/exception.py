@@ -66,6 +66,10 @@ class InstanceInvalidState(Conflict):
         self.vm_state, self.task_state = vm_state, task_state
 
 
+class UnexpectedState(Conflict):
+    """The instance is gone or not in the state the change expected."""
+
+
 class InstanceLocked(Conflict):
     def __init__(self, instance_uuid: str) -> None:
         super().__init__(f"Instance {instance_uuid} is locked.")
