@@ -1,6 +1,6 @@
 """What a compute request means, between the HTTP handlers and RPC: looking up and
 recording instances, quota checks, state and lock checks, the calls to the
-conductor and compute services, and key pairs. Errors are the domain's
+conductor and compute services, key pairs and server groups. Errors are the domain's
 (``stratus.exception``)."""
 
 from __future__ import annotations
@@ -737,3 +737,44 @@ class KeypairAPI:
     def delete(self, context: Context, user_id: str, name: str) -> None:
         with transaction() as session:
             session.delete(self._get(session, context, user_id, name))
+
+
+class ServerGroupAPI:
+    """Server groups of a project, within its server_groups quota."""
+
+    def create(
+        self, context: Context, name: str, policy: str, rules: dict[str, Any]
+    ) -> ServerGroup:
+        with transaction() as session:
+            return db_server_groups.create(
+                session,
+                project_id=context.project_id,
+                user_id=context.user_id,
+                name=name,
+                policy=policy,
+                rules=rules,
+            )
+
+    def get_all(
+        self, project_id: str | None, limit: int | None = None, offset: int = 0
+    ) -> list[tuple[ServerGroup, list[str]]]:
+        """The groups of ``project_id`` (None: every project), oldest first, each with
+        its live members."""
+        with transaction() as session:
+            groups = db_server_groups.list_groups(session, project_id, limit=limit, offset=offset)
+            members = db_server_groups.live_members(session, groups)
+            return [(g, members[g.id]) for g in groups]
+
+    def get(self, group_id: str) -> tuple[ServerGroup, list[str]]:
+        """The group and its live members; NotFound if there is none."""
+        with transaction() as session:
+            group = db_server_groups.get(session, group_id)
+            if group is None:
+                raise exception.NotFound(f"Instance group {group_id} could not be found.")
+            return group, db_server_groups.live_members(session, [group])[group.id]
+
+    def delete(self, group: ServerGroup) -> None:
+        with transaction() as session:
+            current = db_server_groups.get(session, group.uuid)
+            if current is not None:
+                db_server_groups.delete(session, current)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import re
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -87,3 +87,48 @@ class KeyPairCreate(BaseModel):
     public_key: str | None = None
     type: str = Field(default="ssh", pattern="^(ssh|x509)$")
     user_id: str | None = None
+
+
+GROUP_NAME_RE = re.compile(r"^(?!\s)[^\x00-\x1f\x7f]+(?<!\s)$")
+Policy = Literal["affinity", "anti-affinity", "soft-affinity", "soft-anti-affinity"]
+
+
+def _check_group_name(value: str) -> str:
+    if not GROUP_NAME_RE.match(value):
+        raise ValueError("must not start or end with whitespace or contain control characters")
+    return value
+
+
+class Rules(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    max_server_per_host: Any = None
+
+    @field_validator("max_server_per_host")
+    @classmethod
+    def _positive(cls, value: Any) -> int:
+        if isinstance(value, str) and value.isdigit():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError("must be a positive integer (1 or more)")
+        return value
+
+
+class GroupCreate(BaseModel):
+    """The body from microversion 2.64."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=255)
+    policy: Policy
+    rules: Rules | None = None
+
+    _name = field_validator("name")(_check_group_name)
+
+
+class LegacyGroupCreate(BaseModel):
+    """The body below microversion 2.64."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=255)
+    policies: list[Policy] = Field(min_length=1, max_length=1)
+
+    _name = field_validator("name")(_check_group_name)

@@ -10,7 +10,7 @@ from fastapi import Request
 from stratus.api.compute import common
 from stratus.api.context import RequestContext
 from stratus.compute import states
-from stratus.db.models import Instance, KeyPair
+from stratus.db.models import Instance, KeyPair, ServerGroup
 
 
 def metadata_view(instance: Instance) -> dict[str, str]:
@@ -215,4 +215,19 @@ def keypair_view(context: RequestContext, key: KeyPair, detail: bool) -> dict[st
                 "id": key.id,
             }
         )
+    return body
+
+
+def group_view(context: RequestContext, group: ServerGroup, members: list[str]) -> dict[str, Any]:
+    body: dict[str, Any] = {"id": group.uuid, "name": group.name}
+    if context.api_version >= "2.64":
+        body["policy"] = group.policy
+        body["rules"] = dict(group.rules or {})
+    else:
+        body["policies"] = [group.policy]
+        body["metadata"] = {}
+    body["members"] = members
+    if context.api_version >= "2.13":
+        body["project_id"] = group.project_id
+        body["user_id"] = group.user_id
     return body

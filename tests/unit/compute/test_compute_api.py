@@ -325,3 +325,22 @@ def test_keypairs_are_checked_and_counted(api: compute.API) -> None:
     keypairs.delete(Context(), "u1", "k")
     with pytest.raises(exception.NotFound, match="Keypair k not found for user u1"):
         keypairs.get(Context(), "u1", "k")
+
+
+# --- server groups --------------------------------------------------------------------
+
+
+def test_server_groups_within_the_quota(api: compute.API) -> None:
+    groups = compute.ServerGroupAPI()
+    with transaction() as session:
+        db_quotas.set_limits(session, "p1", {"server_groups": 1})
+    group = groups.create(Context(), "g", "anti-affinity", {"max_server_per_host": 2})
+    with pytest.raises(exception.QuotaExceeded, match="Quota exceeded for server_groups"):
+        groups.create(Context(), "g2", "affinity", {})
+    shown, members = groups.get(group.uuid)
+    assert (shown.name, shown.rules, members) == ("g", {"max_server_per_host": 2}, [])
+    assert [(g.uuid, m) for g, m in groups.get_all("p1")] == [(group.uuid, [])]
+    assert groups.get_all("p2") == []
+    groups.delete(shown)
+    with pytest.raises(exception.NotFound, match=f"Instance group {group.uuid} could not be"):
+        groups.get(group.uuid)
