@@ -537,7 +537,9 @@ class API:
         if not values:
             return instance
         with transaction() as session:
-            return db_instances.update(session, instance.uuid, values)
+            updated = db_instances.update(session, instance.uuid, values)
+            updated.metadata_items  # noqa: B018 - loaded now: views read it after the session
+            return updated
 
     def delete(self, context: Context, instance: Instance) -> None:
         """Delete through the instance's compute service; locally (as Nova does) when

@@ -105,6 +105,13 @@ def test_another_projects_instance_is_not_found(api: compute.API) -> None:
     assert api.get(Context(), instance.uuid).uuid == instance.uuid
 
 
+def test_an_updated_instance_can_be_shown_after_its_session(api: compute.API) -> None:
+    instance = make_instance()
+    api.update_metadata(Context(), instance, {"tier": "1"})
+    updated = api.update(Context(), instance, {"display_name": "renamed"})
+    assert (updated.display_name, [m.key for m in updated.metadata_items]) == ("renamed", ["tier"])
+
+
 # --- state and lock checks ------------------------------------------------------------
 
 
