@@ -2,7 +2,8 @@
 
 Compute and Image errors look like Nova's: ``{"badRequest": {"code": 400,
 "message": ...}}``. Identity errors look like Keystone's: ``{"error": {"code": 401,
-"title": "Unauthorized", "message": ...}}``.
+"title": "Unauthorized", "message": ...}}``. Domain errors (``stratus/exception.py``)
+are rendered through ``DOMAIN_ERRORS``, one API error class per domain class.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from stratus import exception
 
 
 class APIError(Exception):
@@ -35,10 +38,6 @@ class Unauthorized(APIError):
 
 
 class Forbidden(APIError):
-    status, kind, title = 403, "forbidden", "Forbidden"
-
-
-class OverQuota(APIError):
     status, kind, title = 403, "forbidden", "Forbidden"
 
 
@@ -66,7 +65,25 @@ class UnsupportedMediaType(APIError):
     status, kind, title = 415, "badMediaType", "Unsupported Media Type"
 
 
-_BY_STATUS = {cls.status: cls for cls in APIError.__subclasses__() if cls is not OverQuota}
+_BY_STATUS = {cls.status: cls for cls in APIError.__subclasses__()}
+
+# Domain error class -> the API error it is rendered as (the closest class in the
+# domain error's MRO wins).
+DOMAIN_ERRORS: dict[type[exception.StratusException], type[APIError]] = {
+    exception.Invalid: BadRequest,
+    exception.Forbidden: Forbidden,
+    exception.OverQuota: Forbidden,
+    exception.NotFound: NotFound,
+    exception.Conflict: Conflict,
+}
+
+
+def from_domain(error: exception.StratusException) -> APIError:
+    """The API error that shows domain error ``error`` (a 500 for one not mapped)."""
+    for cls in type(error).__mro__:
+        if cls in DOMAIN_ERRORS:
+            return DOMAIN_ERRORS[cls](error.message)
+    return APIError(error.message)
 
 
 def error_body(path: str, error: APIError) -> dict[str, Any]:
@@ -111,6 +128,10 @@ def install(app: Any) -> None:
     @app.exception_handler(APIError)
     async def _api_error(request: Request, exc: APIError) -> JSONResponse:
         return render(request, exc)
+
+    @app.exception_handler(exception.StratusException)
+    async def _domain_error(request: Request, exc: exception.StratusException) -> JSONResponse:
+        return render(request, from_domain(exc))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -1,5 +1,3 @@
-"""The compute agent: virtualisation drivers, the image cache and (later) the manager.
-
-Compute nodes have no database access; everything here works on plain data
-handed in by the manager (instances are dicts) and reports plain data back.
-"""
+"""Compute: the agent of a compute node (manager, virt drivers, image cache), which
+has no database access and works on plain data, and the compute API layer
+(``api.py``) that the API service runs in front of it."""

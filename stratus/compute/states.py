@@ -34,7 +34,7 @@ BUILD_EVENT = "compute__do_build_and_run_instance"
 # finishes it when it records the instance as gone).
 TERMINATE_EVENT = "compute_terminate_instance"
 
-# power_state, as libvirt-based drivers report it (Nova's numbering)
+# power_state, as the virt drivers report it (Nova's numbering)
 NOSTATE = 0
 RUNNING = 1
 POWER_PAUSED = 3
@@ -43,13 +43,19 @@ CRASHED = 6
 POWER_SUSPENDED = 7
 
 POWER_STATE_NAMES = {
-    NOSTATE: "NOSTATE",
-    RUNNING: "Running",
-    POWER_PAUSED: "Paused",
-    SHUTDOWN: "Shutdown",
-    CRASHED: "Crashed",
-    POWER_SUSPENDED: "Suspended",
+    NOSTATE: "pending",
+    RUNNING: "running",
+    POWER_PAUSED: "paused",
+    SHUTDOWN: "shutdown",
+    CRASHED: "crashed",
+    POWER_SUSPENDED: "suspended",
 }
+
+
+def power_state_name(state: int) -> str:
+    """A power state's name (``"running"``), for messages."""
+    return POWER_STATE_NAMES.get(state, "pending")
+
 
 _STATUS = {
     BUILDING: "BUILD",

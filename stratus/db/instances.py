@@ -20,6 +20,7 @@ from stratus.db.models import (
     InstanceMetadata,
     utcnow,
 )
+from stratus.exception import UnexpectedState  # raised by update()
 
 UNSET = object()
 
@@ -28,10 +29,6 @@ UNSET = object()
 INSTANCES = Instance.__table__
 ACTIONS = InstanceAction.__table__
 EVENTS = InstanceActionEvent.__table__
-
-
-class UnexpectedState(Exception):
-    """The instance is gone or not in the state the change expected."""
 
 
 def get(

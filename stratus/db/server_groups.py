@@ -13,25 +13,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from stratus.api.errors import OverQuota
 from stratus.db import quotas as db_quotas
 from stratus.db.models import Instance, ServerGroup, ServerGroupMember
+from stratus.exception import QuotaExceeded
 
 POLICIES = ("affinity", "anti-affinity", "soft-affinity", "soft-anti-affinity")
 LEGACY_POLICIES = ("affinity", "anti-affinity")  # below microversion 2.15
 RULES_POLICY = "anti-affinity"  # the only policy that takes rules (max_server_per_host)
-
-
-class QuotaExceeded(OverQuota):
-    """A server-group quota (``server_groups``, ``server_group_members``) would be
-    exceeded. Rendered as a 403 by the API; other services catch it by type."""
-
-    def __init__(self, resource: str, requested: int, used: int, limit: int) -> None:
-        super().__init__(
-            f"Quota exceeded for {resource}: requested {requested}, but already used "
-            f"{used} of {limit} {resource}."
-        )
-        self.resource, self.requested, self.used, self.limit = resource, requested, used, limit
 
 
 # --- reading --------------------------------------------------------------------------

@@ -21,8 +21,8 @@ import pytest
 from oslo_config import cfg
 
 from stratus import conf as stratus_conf
+from stratus.compute import states
 from stratus.compute.image_cache import ImageCache
-from stratus.compute.virt import power_state
 
 libvirt = pytest.importorskip("libvirt")
 
@@ -176,8 +176,8 @@ def test_whole_disk_guest_lifecycle(
     print(f"\nwhole-disk: spawn {spawned:.2f}s, spawn-to-marker {spawned + boot:.2f}s")
 
     assert virsh_domstate(inst).startswith("running")
-    assert driver.get_power_state(inst) == power_state.RUNNING
-    assert driver.list_instances()[inst["uuid"]] == power_state.RUNNING
+    assert driver.get_power_state(inst) == states.RUNNING
+    assert driver.list_instances()[inst["uuid"]] == states.RUNNING
     assert f"STRATUS-GUEST-HOSTNAME {inst['hostname']}" in driver.get_console_output(inst)
     tail = driver.get_console_output(inst, length=10)
     assert MARKER in tail and len(tail.splitlines()) <= 10
@@ -200,7 +200,7 @@ def test_whole_disk_guest_lifecycle(
     # clean power off, then on
     driver.power_off(inst, timeout=30)
     assert virsh_domstate(inst).startswith("shut off")
-    assert driver.get_power_state(inst) == power_state.SHUTDOWN
+    assert driver.get_power_state(inst) == states.SHUTDOWN
     driver.power_on(inst)
     assert virsh_domstate(inst).startswith("running")
     wait_markers(driver, inst, 4)
@@ -208,17 +208,17 @@ def test_whole_disk_guest_lifecycle(
     # pause / unpause
     driver.pause(inst)
     assert virsh_domstate(inst).startswith("paused")
-    assert driver.get_power_state(inst) == power_state.PAUSED
+    assert driver.get_power_state(inst) == states.POWER_PAUSED
     driver.unpause(inst)
     assert virsh_domstate(inst).startswith("running")
 
     # suspend (managed save) / resume: the guest continues, it does not boot again
     driver.suspend(inst)
     assert virsh_domstate(inst) == "shut off (saved)"
-    assert driver.get_power_state(inst) == power_state.SUSPENDED
+    assert driver.get_power_state(inst) == states.POWER_SUSPENDED
     driver.resume(inst)
     assert virsh_domstate(inst).startswith("running")
-    assert driver.get_power_state(inst) == power_state.RUNNING
+    assert driver.get_power_state(inst) == states.RUNNING
     time.sleep(2)
     assert markers(driver, inst) == 4
 

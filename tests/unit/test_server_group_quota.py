@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session
 
+from stratus.api import errors
 from stratus.db import quotas as db_quotas
 from stratus.db import server_groups as db_groups
 from stratus.db.models import Base, Instance, ServerGroup
@@ -55,7 +56,7 @@ def test_members_within_quota(session: Session) -> None:
     db_groups.check_group_members(session, group, 1)
     with pytest.raises(db_groups.QuotaExceeded) as caught:
         db_groups.check_group_members(session, group, 2)
-    assert caught.value.status == 403
+    assert errors.from_domain(caught.value).status == 403
     assert caught.value.message.startswith("Quota exceeded for server_group_members")
     assert (caught.value.used, caught.value.limit) == (2, 3)
     with pytest.raises(db_groups.QuotaExceeded):

@@ -9,10 +9,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from stratus.api.compute import common
 from stratus.api.context import RequestContext, get_context
-from stratus.api.errors import BadRequest, OverQuota
+from stratus.api.errors import BadRequest
 from stratus.api.policy import authorize
 from stratus.db import quotas as db_quotas
 from stratus.db.session import transaction
+from stratus.exception import OverQuota
 
 router = APIRouter(prefix=common.PREFIX)
 

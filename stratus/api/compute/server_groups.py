@@ -9,23 +9,22 @@ administrator.
 
 from __future__ import annotations
 
-import re
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy.orm import Session
 
 from stratus.api import policy
-from stratus.api.compute import common
+from stratus.api.compute import common, views
+from stratus.api.compute.schemas import GroupCreate, LegacyGroupCreate
 from stratus.api.context import RequestContext, get_context
 from stratus.api.errors import BadRequest, Forbidden, NotFound
 from stratus.api.policy import authorize
+from stratus.compute import api as compute
 from stratus.db import server_groups as db_groups
 from stratus.db.models import ServerGroup
-from stratus.db.session import transaction
 
 router = APIRouter(prefix=common.PREFIX)
+group_api = compute.ServerGroupAPI()
 
 CREATE_RULE = "compute:server_groups:create"
 INDEX_RULE = "compute:server_groups:index"
@@ -42,65 +41,6 @@ for _rule, _check, _what in (
 ):
     policy.register(_rule, _check, _what)
 
-_NAME_RE = re.compile(r"^(?!\s)[^\x00-\x1f\x7f]+(?<!\s)$")
-Policy = Literal["affinity", "anti-affinity", "soft-affinity", "soft-anti-affinity"]
-
-
-def _check_name(value: str) -> str:
-    if not _NAME_RE.match(value):
-        raise ValueError("must not start or end with whitespace or contain control characters")
-    return value
-
-
-class Rules(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    max_server_per_host: Any = None
-
-    @field_validator("max_server_per_host")
-    @classmethod
-    def _positive(cls, value: Any) -> int:
-        if isinstance(value, str) and value.isdigit():
-            value = int(value)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError("must be a positive integer (1 or more)")
-        return value
-
-
-class GroupCreate(BaseModel):
-    """The body from microversion 2.64."""
-
-    model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, max_length=255)
-    policy: Policy
-    rules: Rules | None = None
-
-    _name = field_validator("name")(_check_name)
-
-
-class LegacyGroupCreate(BaseModel):
-    """The body below microversion 2.64."""
-
-    model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, max_length=255)
-    policies: list[Policy] = Field(min_length=1, max_length=1)
-
-    _name = field_validator("name")(_check_name)
-
-
-def group_view(context: RequestContext, group: ServerGroup, members: list[str]) -> dict[str, Any]:
-    body: dict[str, Any] = {"id": group.uuid, "name": group.name}
-    if context.api_version >= "2.64":
-        body["policy"] = group.policy
-        body["rules"] = dict(group.rules or {})
-    else:
-        body["policies"] = [group.policy]
-        body["metadata"] = {}
-    body["members"] = members
-    if context.api_version >= "2.13":
-        body["project_id"] = group.project_id
-        body["user_id"] = group.user_id
-    return body
-
 
 def _allowed(rule: str, context: RequestContext, target: dict[str, Any]) -> bool:
     try:
@@ -110,17 +50,15 @@ def _allowed(rule: str, context: RequestContext, target: dict[str, Any]) -> bool
     return True
 
 
-def _get(session: Session, context: RequestContext, group_id: str, rule: str) -> ServerGroup:
-    """The group, if the caller may act on it: another project's group is a 404,
-    a group of one's own project without the role for ``rule`` a 403."""
-    group = db_groups.get(session, group_id)
-    if group is None:
-        raise NotFound(f"Instance group {group_id} could not be found.")
+def _get(context: RequestContext, group_id: str, rule: str) -> tuple[ServerGroup, list[str]]:
+    """The group and its members, if the caller may act on it: another project's
+    group is a 404, a group of one's own project without the role for ``rule`` a 403."""
+    group, members = group_api.get(group_id)
     target = {"project_id": group.project_id}
     if group.project_id != context.project_id and not _allowed(rule, context, target):
         raise NotFound(f"Instance group {group_id} could not be found.")
     authorize(rule, context, target)
-    return group
+    return group, members
 
 
 def _parse_create(context: RequestContext, body: Any) -> tuple[str, str, dict[str, Any]]:
@@ -148,16 +86,8 @@ def _parse_create(context: RequestContext, body: Any) -> tuple[str, str, dict[st
 async def create_group(request: Request, context: RequestContext = Depends(get_context)) -> dict:
     authorize(CREATE_RULE, context)
     name, chosen, rules = _parse_create(context, await common.json_body(request))
-    with transaction() as session:
-        group = db_groups.create(
-            session,
-            project_id=context.project_id,
-            user_id=context.user_id,
-            name=name,
-            policy=chosen,
-            rules=rules,
-        )
-        return {"server_group": group_view(context, group, [])}
+    group = group_api.create(context, name, chosen, rules)
+    return {"server_group": views.group_view(context, group, [])}
 
 
 def _offset(request: Request) -> int:
@@ -175,24 +105,17 @@ def list_groups(request: Request, context: RequestContext = Depends(get_context)
     # ignored for callers whom the policy does not allow it.
     every = "all_projects" in request.query_params and _allowed(ALL_PROJECTS_RULE, context, {})
     limit, offset = common.page_limit(request), _offset(request)
-    with transaction() as session:
-        groups = db_groups.list_groups(
-            session, None if every else context.project_id, limit=limit, offset=offset
-        )
-        members = db_groups.live_members(session, groups)
-        return {"server_groups": [group_view(context, g, members[g.id]) for g in groups]}
+    groups = group_api.get_all(None if every else context.project_id, limit, offset)
+    return {"server_groups": [views.group_view(context, g, members) for g, members in groups]}
 
 
 @router.get("/os-server-groups/{group_id}")
 def show_group(group_id: str, context: RequestContext = Depends(get_context)) -> dict:
-    with transaction() as session:
-        group = _get(session, context, group_id, SHOW_RULE)
-        members = db_groups.live_members(session, [group])[group.id]
-        return {"server_group": group_view(context, group, members)}
+    group, members = _get(context, group_id, SHOW_RULE)
+    return {"server_group": views.group_view(context, group, members)}
 
 
 @router.delete("/os-server-groups/{group_id}", status_code=204)
 def delete_group(group_id: str, context: RequestContext = Depends(get_context)) -> Response:
-    with transaction() as session:
-        db_groups.delete(session, _get(session, context, group_id, DELETE_RULE))
+    group_api.delete(_get(context, group_id, DELETE_RULE)[0])
     return Response(status_code=204)

@@ -23,7 +23,7 @@ these keys and never touch a database:
 ``image_paths`` maps ``"disk"`` (and for AMI-style boots ``"kernel"`` and
 ``"ramdisk"``) to local files, normally base files of the image cache.
 
-Power states are the integers of ``stratus.compute.virt.power_state``.
+Power states are the integers of ``stratus.compute.states`` (``RUNNING``, ...).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ import abc
 from collections.abc import Mapping
 from typing import Any
 
-from stratus.compute.virt import power_state
+from stratus.compute import states
 
 Instance = Mapping[str, Any]
 ImageMeta = Mapping[str, Any]
@@ -51,7 +51,6 @@ __all__ = [
     "VirtError",
     "instance_hostname",
     "instance_name",
-    "power_state",
     "tail_lines",
 ]
 
@@ -80,7 +79,8 @@ class InvalidPowerState(VirtError):
     """The action is not possible in the instance's current power state."""
 
     def __init__(self, uuid: str, action: str, state: int) -> None:
-        super().__init__(f"cannot {action} instance {uuid} while it is {power_state.name(state)}")
+        name = states.power_state_name(state)
+        super().__init__(f"cannot {action} instance {uuid} while it is {name}")
         self.uuid = uuid
         self.action = action
         self.state = state

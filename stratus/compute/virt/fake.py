@@ -16,7 +16,7 @@ from typing import Any
 
 from oslo_config import cfg
 
-from stratus.compute.virt import power_state
+from stratus.compute import states
 from stratus.compute.virt.driver import (
     ComputeDriver,
     ImageMeta,
@@ -44,7 +44,7 @@ class FakeGuest:
     vcpus: int
     memory_mb: int
     root_gb: int
-    state: int = power_state.RUNNING
+    state: int = states.RUNNING
     console: list[str] = field(default_factory=list)
     boots: int = 0
 
@@ -102,7 +102,7 @@ class FakeDriver(ComputeDriver):
             "vcpus_used": sum(g.vcpus for g in guests),
             "memory_mb_used": sum(g.memory_mb for g in guests),
             "local_gb_used": sum(g.root_gb for g in guests),
-            "running_vms": sum(1 for g in guests if g.state == power_state.RUNNING),
+            "running_vms": sum(1 for g in guests if g.state == states.RUNNING),
             "cpu_info": {
                 "arch": self.arch,
                 "model": "fake",
@@ -148,42 +148,42 @@ class FakeDriver(ComputeDriver):
     def reboot(self, instance: Instance, hard: bool = False) -> None:
         with self._lock:
             guest = self._get(instance)
-            if not hard and guest.state == power_state.RUNNING:
+            if not hard and guest.state == states.RUNNING:
                 guest.console.append("STRATUS-GUEST-POWEROFF acpi power button")
             self._boot(guest, instance_hostname(instance))
 
     def power_off(self, instance: Instance, timeout: float = 0) -> None:
         with self._lock:
             guest = self._get(instance)
-            if guest.state == power_state.SUSPENDED:
+            if guest.state == states.POWER_SUSPENDED:
                 raise InvalidPowerState(guest.uuid, "power off", guest.state)
-            guest.state = power_state.SHUTDOWN
+            guest.state = states.SHUTDOWN
 
     def power_on(self, instance: Instance) -> None:
         with self._lock:
             guest = self._get(instance)
-            if guest.state == power_state.RUNNING:
+            if guest.state == states.RUNNING:
                 return
-            if guest.state == power_state.PAUSED:
+            if guest.state == states.POWER_PAUSED:
                 raise InvalidPowerState(guest.uuid, "power on", guest.state)
-            if guest.state == power_state.SUSPENDED:
-                guest.state = power_state.RUNNING
+            if guest.state == states.POWER_SUSPENDED:
+                guest.state = states.RUNNING
                 return
             self._boot(guest, instance_hostname(instance))
 
     def pause(self, instance: Instance) -> None:
-        self._transition(instance, "pause", {power_state.RUNNING}, power_state.PAUSED)
+        self._transition(instance, "pause", {states.RUNNING}, states.POWER_PAUSED)
 
     def unpause(self, instance: Instance) -> None:
-        self._transition(instance, "unpause", {power_state.PAUSED}, power_state.RUNNING)
+        self._transition(instance, "unpause", {states.POWER_PAUSED}, states.RUNNING)
 
     def suspend(self, instance: Instance) -> None:
         self._transition(
-            instance, "suspend", {power_state.RUNNING, power_state.PAUSED}, power_state.SUSPENDED
+            instance, "suspend", {states.RUNNING, states.POWER_PAUSED}, states.POWER_SUSPENDED
         )
 
     def resume(self, instance: Instance) -> None:
-        self._transition(instance, "resume", {power_state.SUSPENDED}, power_state.RUNNING)
+        self._transition(instance, "resume", {states.POWER_SUSPENDED}, states.RUNNING)
 
     def get_console_output(self, instance: Instance, length: int | None = None) -> str:
         with self._lock:
@@ -194,7 +194,7 @@ class FakeDriver(ComputeDriver):
     def get_power_state(self, instance: Instance) -> int:
         with self._lock:
             guest = self._guests.get(instance["uuid"])
-            return guest.state if guest else power_state.NOSTATE
+            return guest.state if guest else states.NOSTATE
 
     # --- helpers ------------------------------------------------------------
 
@@ -213,7 +213,7 @@ class FakeDriver(ComputeDriver):
 
     def _boot(self, guest: FakeGuest, hostname: str) -> None:
         guest.boots += 1
-        guest.state = power_state.RUNNING
+        guest.state = states.RUNNING
         guest.console.extend(
             [
                 f"[    0.000000] fake boot #{guest.boots} of {guest.name} at {time.time():.3f}",

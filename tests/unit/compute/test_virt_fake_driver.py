@@ -8,7 +8,8 @@ import pytest
 from oslo_config import cfg
 
 from stratus import conf as stratus_conf
-from stratus.compute.virt import load_driver, power_state
+from stratus.compute import states
+from stratus.compute.virt import load_driver
 from stratus.compute.virt.driver import (
     ComputeDriver,
     InjectedFault,
@@ -61,7 +62,7 @@ def test_host_info_reports_sizes_and_usage(driver: FakeDriver) -> None:
 def test_spawn_and_console_marker(driver: FakeDriver) -> None:
     inst = _instance()
     driver.spawn(inst, {"disk_format": "qcow2"}, {"disk": "/x"})
-    assert driver.list_instances() == {inst["uuid"]: power_state.RUNNING}
+    assert driver.list_instances() == {inst["uuid"]: states.RUNNING}
     assert driver.instance_exists(inst)
     out = driver.get_console_output(inst)
     assert f"STRATUS-GUEST-READY {inst['uuid']}" in out
@@ -75,22 +76,22 @@ def test_power_cycle_rules(driver: FakeDriver) -> None:
     inst = _instance()
     driver.spawn(inst, {}, {"disk": "/x"})
     driver.pause(inst)
-    assert driver.get_power_state(inst) == power_state.PAUSED
+    assert driver.get_power_state(inst) == states.POWER_PAUSED
     with pytest.raises(InvalidPowerState):
         driver.pause(inst)
     driver.unpause(inst)
     driver.suspend(inst)
-    assert driver.get_power_state(inst) == power_state.SUSPENDED
+    assert driver.get_power_state(inst) == states.POWER_SUSPENDED
     with pytest.raises(InvalidPowerState):
         driver.unpause(inst)
     driver.resume(inst)
-    assert driver.get_power_state(inst) == power_state.RUNNING
+    assert driver.get_power_state(inst) == states.RUNNING
     driver.power_off(inst)
-    assert driver.get_power_state(inst) == power_state.SHUTDOWN
+    assert driver.get_power_state(inst) == states.SHUTDOWN
     with pytest.raises(InvalidPowerState):
         driver.pause(inst)
     driver.power_on(inst)
-    assert driver.get_power_state(inst) == power_state.RUNNING
+    assert driver.get_power_state(inst) == states.RUNNING
     driver.reboot(inst, hard=False)
     driver.reboot(inst, hard=True)
     assert driver.get_console_output(inst).count("STRATUS-GUEST-READY") == 4
@@ -103,7 +104,7 @@ def test_destroy_is_idempotent(driver: FakeDriver) -> None:
     driver.destroy(inst)
     driver.destroy(inst)
     assert driver.list_instances() == {}
-    assert driver.get_power_state(inst) == power_state.NOSTATE
+    assert driver.get_power_state(inst) == states.NOSTATE
     with pytest.raises(InstanceNotFound):
         driver.reboot(inst)
 

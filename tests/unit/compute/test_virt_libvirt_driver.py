@@ -23,7 +23,7 @@ from stratus import conf as stratus_conf
 
 libvirt = pytest.importorskip("libvirt")
 
-from stratus.compute.virt import power_state  # noqa: E402
+from stratus.compute import states  # noqa: E402
 from stratus.compute.virt.driver import (  # noqa: E402
     InjectedFault,
     InstanceExists,
@@ -191,8 +191,8 @@ def test_spawn_qcow2_overlay(driver: LibvirtDriver, base_qcow2: Path) -> None:
     assert info["backing-filename"] == str(base_qcow2)
     assert info["backing-filename-format"] == "qcow2"
     assert info["virtual-size"] == GiB
-    assert driver.list_instances() == {inst["uuid"]: power_state.RUNNING}
-    assert driver.get_power_state(inst) == power_state.RUNNING
+    assert driver.list_instances() == {inst["uuid"]: states.RUNNING}
+    assert driver.get_power_state(inst) == states.RUNNING
     root = _xml(driver, inst)
     assert root.find("devices/disk/source").get("file") == str(inst_dir / "disk")
     assert ET.fromstring((inst_dir / "libvirt.xml").read_text()).findtext("uuid") == inst["uuid"]
@@ -309,43 +309,43 @@ def test_power_actions(driver: LibvirtDriver, base_raw: Path) -> None:
     state = driver.get_power_state
 
     driver.pause(inst)
-    assert state(inst) == power_state.PAUSED
+    assert state(inst) == states.POWER_PAUSED
     with pytest.raises(InvalidPowerState):
         driver.pause(inst)
     driver.unpause(inst)
-    assert state(inst) == power_state.RUNNING
+    assert state(inst) == states.RUNNING
 
     driver.suspend(inst)
-    assert state(inst) == power_state.SUSPENDED
-    assert driver.list_instances()[inst["uuid"]] == power_state.SUSPENDED
+    assert state(inst) == states.POWER_SUSPENDED
+    assert driver.list_instances()[inst["uuid"]] == states.POWER_SUSPENDED
     with pytest.raises(InvalidPowerState):
         driver.unpause(inst)
     driver.resume(inst)
-    assert state(inst) == power_state.RUNNING
+    assert state(inst) == states.RUNNING
 
     driver.power_off(inst, timeout=5)
-    assert state(inst) == power_state.SHUTDOWN
+    assert state(inst) == states.SHUTDOWN
     driver.power_off(inst)  # already off: no-op
     with pytest.raises(InvalidPowerState):
         driver.resume(inst)
     driver.power_on(inst)
-    assert state(inst) == power_state.RUNNING
+    assert state(inst) == states.RUNNING
     driver.power_on(inst)  # already on: no-op
 
     driver.reboot(inst, hard=False)
-    assert state(inst) == power_state.RUNNING
+    assert state(inst) == states.RUNNING
     driver.reboot(inst, hard=True)
-    assert state(inst) == power_state.RUNNING
+    assert state(inst) == states.RUNNING
 
     driver.suspend(inst)
     driver.reboot(inst, hard=True)  # discards the saved state
-    assert state(inst) == power_state.RUNNING
+    assert state(inst) == states.RUNNING
     assert not driver._lookup(inst).hasManagedSaveImage(0)
 
 
 def test_unknown_instance(driver: LibvirtDriver) -> None:
     inst = _instance()
-    assert driver.get_power_state(inst) == power_state.NOSTATE
+    assert driver.get_power_state(inst) == states.NOSTATE
     assert not driver.instance_exists(inst)
     for action in (driver.pause, driver.power_on, driver.suspend, driver.reboot):
         with pytest.raises(InstanceNotFound):

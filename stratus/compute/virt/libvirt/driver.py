@@ -42,7 +42,7 @@ import jinja2
 import libvirt
 from oslo_config import cfg
 
-from stratus.compute.virt import power_state
+from stratus.compute import states
 from stratus.compute.virt.driver import (
     ComputeDriver,
     ImageMeta,
@@ -75,14 +75,14 @@ SHUTDOWN_RETRY_INTERVAL = 5.0
 _POLL = 0.2
 
 _LIBVIRT_STATES = {
-    libvirt.VIR_DOMAIN_NOSTATE: power_state.NOSTATE,
-    libvirt.VIR_DOMAIN_RUNNING: power_state.RUNNING,
-    libvirt.VIR_DOMAIN_BLOCKED: power_state.RUNNING,
-    libvirt.VIR_DOMAIN_PAUSED: power_state.PAUSED,
-    libvirt.VIR_DOMAIN_SHUTDOWN: power_state.SHUTDOWN,
-    libvirt.VIR_DOMAIN_SHUTOFF: power_state.SHUTDOWN,
-    libvirt.VIR_DOMAIN_CRASHED: power_state.CRASHED,
-    libvirt.VIR_DOMAIN_PMSUSPENDED: power_state.SUSPENDED,
+    libvirt.VIR_DOMAIN_NOSTATE: states.NOSTATE,
+    libvirt.VIR_DOMAIN_RUNNING: states.RUNNING,
+    libvirt.VIR_DOMAIN_BLOCKED: states.RUNNING,
+    libvirt.VIR_DOMAIN_PAUSED: states.POWER_PAUSED,
+    libvirt.VIR_DOMAIN_SHUTDOWN: states.SHUTDOWN,
+    libvirt.VIR_DOMAIN_SHUTOFF: states.SHUTDOWN,
+    libvirt.VIR_DOMAIN_CRASHED: states.CRASHED,
+    libvirt.VIR_DOMAIN_PMSUSPENDED: states.POWER_SUSPENDED,
 }
 
 
@@ -590,15 +590,15 @@ class LibvirtDriver(ComputeDriver):
         try:
             state, _reason = dom.state(0)
             if state == libvirt.VIR_DOMAIN_SHUTOFF and dom.hasManagedSaveImage(0):
-                return power_state.SUSPENDED
+                return states.POWER_SUSPENDED
         except libvirt.libvirtError:
-            return power_state.NOSTATE
-        return _LIBVIRT_STATES.get(state, power_state.NOSTATE)
+            return states.NOSTATE
+        return _LIBVIRT_STATES.get(state, states.NOSTATE)
 
     def get_power_state(self, instance: Instance) -> int:
         dom = self._find(instance)
         if dom is None:
-            return power_state.NOSTATE
+            return states.NOSTATE
         return self._domain_power_state(dom)
 
     def _wait_inactive(self, dom: libvirt.virDomain, timeout: float) -> bool:
@@ -633,7 +633,7 @@ class LibvirtDriver(ComputeDriver):
     def _clean_shutdown(self, dom: libvirt.virDomain, timeout: float) -> bool:
         if timeout <= 0:
             return False
-        if self._domain_power_state(dom) != power_state.RUNNING:
+        if self._domain_power_state(dom) != states.RUNNING:
             return False
         return self._wait_inactive(dom, timeout)
 
@@ -641,7 +641,7 @@ class LibvirtDriver(ComputeDriver):
         dom = self._lookup(instance)
         with self._translate(instance, "reboot", dom):
             timeout = self.conf.libvirt.soft_reboot_timeout
-            running = self._domain_power_state(dom) == power_state.RUNNING
+            running = self._domain_power_state(dom) == states.RUNNING
             if not hard and running and timeout > 0:
                 if self._wait_inactive(dom, timeout):
                     dom.create()
@@ -684,25 +684,25 @@ class LibvirtDriver(ComputeDriver):
     def pause(self, instance: Instance) -> None:
         dom = self._lookup(instance)
         with self._translate(instance, "pause", dom):
-            self._require(instance, dom, "pause", {power_state.RUNNING})
+            self._require(instance, dom, "pause", {states.RUNNING})
             dom.suspend()
 
     def unpause(self, instance: Instance) -> None:
         dom = self._lookup(instance)
         with self._translate(instance, "unpause", dom):
-            self._require(instance, dom, "unpause", {power_state.PAUSED})
+            self._require(instance, dom, "unpause", {states.POWER_PAUSED})
             dom.resume()
 
     def suspend(self, instance: Instance) -> None:
         dom = self._lookup(instance)
         with self._translate(instance, "suspend", dom):
-            self._require(instance, dom, "suspend", {power_state.RUNNING, power_state.PAUSED})
+            self._require(instance, dom, "suspend", {states.RUNNING, states.POWER_PAUSED})
             dom.managedSave(libvirt.VIR_DOMAIN_SAVE_RUNNING)
 
     def resume(self, instance: Instance) -> None:
         dom = self._lookup(instance)
         with self._translate(instance, "resume", dom):
-            self._require(instance, dom, "resume", {power_state.SUSPENDED})
+            self._require(instance, dom, "resume", {states.POWER_SUSPENDED})
             dom.create()
 
     def _require(
