@@ -233,6 +233,8 @@ def test_server_lifecycle_through_the_cli(cloud: Cloud) -> None:
     assert server["OS-EXT-SRV-ATTR:host"] in COMPUTES
     assert server["addresses"] == {}
     uuid = server["id"]
+    # The hypervisor's name for the guest is the one the API shows.
+    assert virsh("domname", uuid) == server["OS-EXT-SRV-ATTR:instance_name"] == f"instance-{uuid}"
     wait_console(cloud, "vm1", f"STRATUS-GUEST-READY {uuid}")
     base = cloud.workdir / server["OS-EXT-SRV-ATTR:host"] / "instances"
     assert {p.name for p in (base / uuid).iterdir()} >= {

@@ -10,6 +10,7 @@ from fastapi import Request
 from stratus.api.compute import common
 from stratus.api.context import RequestContext
 from stratus.compute import states
+from stratus.compute.virt.driver import instance_name
 from stratus.db.models import Instance, KeyPair, ServerGroup
 
 
@@ -95,7 +96,7 @@ def server_view(
         body.update(
             {
                 "OS-EXT-SRV-ATTR:host": instance.host,
-                "OS-EXT-SRV-ATTR:instance_name": f"instance-{instance.id:08x}",
+                "OS-EXT-SRV-ATTR:instance_name": instance_name({"uuid": instance.uuid}),
                 "OS-EXT-SRV-ATTR:hypervisor_hostname": instance.node,
             }
         )
