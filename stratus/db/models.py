@@ -461,3 +461,16 @@ class ImageTag(Base):
         ForeignKey("images.id", ondelete="CASCADE"), primary_key=True
     )
     value: Mapped[str] = mapped_column(String(255), primary_key=True)
+
+
+class ImageMember(Base):
+    """A project an image is shared with, and whether that project accepted it."""
+
+    __tablename__ = "image_members"
+    image_id: Mapped[str] = mapped_column(
+        ForeignKey("images.id", ondelete="CASCADE"), primary_key=True
+    )
+    member_id: Mapped[str] = mapped_column(String(255), primary_key=True, index=True)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)

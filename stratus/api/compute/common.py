@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import Request
@@ -10,6 +9,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 
 from stratus.api.errors import BadRequest, describe_validation_errors
+from stratus.api.middleware import load_json
 from stratus.api.urls import base_url
 from stratus.conf import CONF
 
@@ -69,13 +69,7 @@ def parse_int(name: str, raw: str | None) -> int | None:
 
 
 async def json_body(request: Request) -> Any:
-    raw = await request.body()
-    if not raw:
-        return None
-    try:
-        return json.loads(raw)
-    except ValueError:
-        raise BadRequest("Malformed request body: the body is not valid JSON.") from None
+    return load_json(await request.body())
 
 
 def validate(model: type[BaseModel], data: Any, prefix: str) -> Any:

@@ -154,7 +154,7 @@ class TagsIn(BaseModel):
 class UserIn(_Open):
     name: str = Field(min_length=1, max_length=255)
     domain_id: str | None = None
-    password: str | None = Field(default=None, max_length=72)
+    password: str | None = Field(default=None, min_length=1, max_length=72)
     email: str | None = None
     description: _Description = ""
     enabled: StrictBool = True
