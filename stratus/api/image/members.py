@@ -37,18 +37,21 @@ for _rule in RULES:
 
 
 class MemberCreate(BaseModel):
-    """``POST /v2/images/{image_id}/members``: the project to share the image with."""
+    """``POST /v2/images/{image_id}/members``: the project to share the image with
+    (other keys are ignored, as Glance does)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="ignore")
     member: StrictStr = Field(
         min_length=1, max_length=members.MAX_MEMBER_ID, description="The project ID."
     )
 
 
 class MemberUpdate(BaseModel):
-    """``PUT /v2/images/{image_id}/members/{member_id}``: the member's answer."""
+    """``PUT /v2/images/{image_id}/members/{member_id}``: the member's answer. Other
+    keys are ignored, as Glance does: ``openstack image set --accept`` sends the
+    member's ID along."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="ignore")
     status: Literal["pending", "accepted", "rejected"]
 
 
