@@ -134,3 +134,10 @@ molecule-default: molecule-prereqs ## the all-in-one Molecule scenario
 
 molecule-multinode: molecule-prereqs ## the three-machine Molecule scenario
 	$(MOLECULE_ENV) molecule test -s multinode $(MOLECULE_ARGS)
+
+# Schema-driven fuzzing (tests/fuzz/run.py): a private control plane on SQLite, an
+# admin token, up to FUZZ_EXAMPLES schemathesis cases per operation of /openapi.json.
+.PHONY: fuzz
+FUZZ_EXAMPLES ?= 50
+fuzz: venv ## schemathesis against a private cloud (FUZZ_EXAMPLES cases per operation); fails on any 5xx
+	$(PY) -m tests.fuzz.run --max-examples $(FUZZ_EXAMPLES)
