@@ -12,6 +12,7 @@ cases and every 5xx; exits non-zero if there was one.
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
 import subprocess
@@ -66,7 +67,7 @@ def run(max_examples: int, seed: int, workdir: Path, extra: list[str]) -> int:
             *extra,
         ]
         env = dict(os.environ, SCHEMATHESIS_HOOKS="tests.fuzz.hooks", PYTHONPATH=str(ROOT))
-        done = subprocess.run(command, text=True, capture_output=True, env=env, cwd=ROOT)
+        done = subprocess.run(command, text=True, capture_output=True, env=env, cwd=workdir)
         print(done.stdout[-20000:])
         if done.stderr:
             print(done.stderr[-5000:], file=sys.stderr)
@@ -106,8 +107,14 @@ def _summary(report: Path) -> tuple[int, list[str]]:
                 key = f"{status} {request.get('method')} {request.get('uri')}"
                 seen[key] += 1
                 if seen[key] == 1:
-                    errors.append(f"{key} body={str(request.get('body'))[:300]}")
+                    errors.append(f"{key} body={_body(request.get('body'))[:300]}")
     return cases, errors
+
+
+def _body(body: object) -> str:
+    if isinstance(body, dict) and "$base64" in body:
+        return base64.b64decode(body["$base64"]).decode("utf-8", "replace")
+    return str(body)
 
 
 def _interactions(event: object) -> list[dict]:
