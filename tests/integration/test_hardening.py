@@ -113,6 +113,14 @@ def test_content_type_is_checked(admin: httpx.Client, image_id: str) -> None:
     assert admin.delete(f"/image/v2/images/{response.json()['id']}").status_code == 204
 
 
+def test_oversized_json_body_is_413(admin: httpx.Client) -> None:
+    body = '{"name": "' + "x" * (16 * 1024 * 1024) + '"}'
+    response = admin.post("/image/v2/images", content=body, headers=JSON)
+    assert "larger than" in _fault(response, 413, "overLimit")
+    response = admin.post("/identity/v3/projects", content=body, headers=JSON)
+    _fault(response, 413, "error")
+
+
 @pytest.mark.parametrize(
     ("name", "value"),
     [
