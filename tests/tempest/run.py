@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import csv
 import io
 import os
 import re
@@ -290,7 +289,7 @@ def tempest_conf(cloud: Cloud, workspace: Path, provisioned: dict[str, Any]) -> 
             "metadata_service": False,
             "config_drive": False,
             "personality": False,
-            "enable_instance_password": False,
+            "enable_instance_password": True,
             "interface_attach": False,
             "attach_encrypted_volume": False,
             "swap_volume": False,
@@ -364,22 +363,36 @@ def run_tempest(workspace: Path, include: str | None, regex: str, exclude: Path 
 
 
 def results(workspace: Path) -> dict[str, str]:
-    """test id (attributes left out) -> success, fail or skip, from the last stestr run."""
+    """test id (attributes left out) -> success, fail or skip, from the last stestr run;
+    each failure's last exception line goes to failures.txt in the workspace. A class
+    whose setUpClass failed counts as one failure named after the class."""
+    import subunit
+    import testtools
+
     stream = subprocess.run(
         [str(VENV_BIN / "stestr"), "last", "--subunit"], cwd=workspace, capture_output=True
     ).stdout
-    rows = subprocess.run(
-        [str(VENV_BIN / "subunit2csv")], input=stream, capture_output=True
-    ).stdout.decode()
-    outcome = {}
-    for row in csv.DictReader(io.StringIO(rows)):
-        test = base_id(row["test"])
-        if test.startswith("tempest."):
-            outcome[test] = row["status"]
-    # Class-level failures (setUpClass) are named after the class, not a test.
-    for row in csv.DictReader(io.StringIO(rows)):
-        if row["test"].startswith("setUpClass (") and row["status"] == "fail":
-            outcome[row["test"].split("(", 1)[1].rstrip(")")] = "fail"
+    outcome: dict[str, str] = {}
+    reasons: list[str] = []
+
+    def on_test(test: dict[str, Any]) -> None:
+        name = test["id"]
+        if name.startswith("setUpClass ("):
+            name = name.split("(", 1)[1].rstrip(")")
+        if not name.startswith("tempest."):
+            return
+        name = base_id(name)
+        outcome[name] = test["status"]
+        if test["status"] == "fail":
+            details = [d.as_text() for k, d in test["details"].items() if "traceback" in k]
+            lines = [line.strip() for line in "".join(details).splitlines() if line.strip()]
+            reasons.append(f"{name} :: {' | '.join(lines[-2:])[:600]}")
+
+    result = testtools.StreamToDict(on_test)
+    result.startTestRun()
+    subunit.ByteStreamToStreamResult(io.BytesIO(stream), non_subunit_name="stdout").run(result)
+    result.stopTestRun()
+    (workspace / "failures.txt").write_text("".join(f"{r}\n" for r in sorted(reasons)))
     return outcome
 
 
