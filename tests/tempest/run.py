@@ -21,6 +21,7 @@ import contextlib
 import io
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -81,6 +82,30 @@ def base_id(test_id: str) -> str:
 def pass_list_regexes(tests: list[str]) -> str:
     """An stestr include list matching exactly the tests named, whatever their attributes."""
     return "".join(f"^{re.escape(test)}(\\[.*\\])?$\n" for test in tests)
+
+
+def check_lists(must_pass: list[str], skips: list[tuple[str, str]]) -> list[str]:
+    """What is wrong with the two lists: a skip without its reason or with a bad regex,
+    a pass-list test that is listed twice, not a test id or also skipped."""
+    problems = []
+    patterns = []
+    for entry, reason in skips:
+        if not reason:
+            problems.append(f"skip.txt: {entry} has no reason after '#'")
+        try:
+            patterns.append(re.compile(entry))
+        except re.error as exc:
+            problems.append(f"skip.txt: {entry} is not a regular expression: {exc}")
+    seen = set()
+    for test in must_pass:
+        if test in seen:
+            problems.append(f"pass.txt: {test} is listed twice")
+        seen.add(test)
+        if not re.fullmatch(r"tempest\.api\.(compute|image|identity)\.[\w.]+", test):
+            problems.append(f"pass.txt: {test} is not a compute, image or identity test id")
+        if any(pattern.search(test) for pattern in patterns):
+            problems.append(f"pass.txt: {test} is also in skip.txt")
+    return problems
 
 
 # --- the cloud -------------------------------------------------------------------------
@@ -434,6 +459,10 @@ def main(argv: list[str] | None = None) -> int:
     workdir.chmod(0o755)
     workspace = workdir / "workspace"
     must_pass = [entry for entry, _ in read_list(PASS_LIST)]
+    problems = check_lists(must_pass, read_list(SKIP_LIST))
+    if problems:
+        print("\n".join(problems))
+        return 2
     started = time.monotonic()
     with private_cloud(workdir) as cloud:
         provisioned = provision(cloud)
@@ -448,8 +477,8 @@ def main(argv: list[str] | None = None) -> int:
             run_tempest(workspace, pass_list_regexes(must_pass), ALL_TESTS, None)
         done = time.monotonic()
     outcome = results(workspace)
+    failed = False
     print(f"cloud and provisioning: {ready - started:.0f} s; tempest: {done - ready:.0f} s")
-    print(f"workspace: {workspace} (tempest-run.out, tempest.log)")
     if args.discover or args.no_skip_list:
         report(outcome, [])
         listed = set(must_pass)
@@ -457,8 +486,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"CANDIDATE: {test}")
         for test in sorted(t for t, s in outcome.items() if s == "fail"):
             print(f"FAILED: {test}")
-        return 0
-    return 1 if report(outcome, must_pass) else 0
+    else:
+        failed = bool(report(outcome, must_pass))
+    if failed or args.workdir:
+        print(f"workspace kept: {workspace} (tempest-run.out, tempest.log, failures.txt)")
+    else:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
