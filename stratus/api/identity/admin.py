@@ -267,9 +267,7 @@ def update_user(
             raise NotFound(f"Could not find user: {user_id}.")
         if changes.get("domain_id", user.domain_id) != user.domain_id:
             raise BadRequest("Invalid input for field 'user.domain_id': a user cannot move.")
-        for key in ("name", "enabled"):
-            if key in changes and changes[key] is None:
-                raise BadRequest(f"Invalid input for field 'user.{key}': may not be null.")
+        _refuse_nulls(changes, "user", ("name", "enabled"))
         project_id = changes.get("default_project_id")
         if project_id and session.get(Project, project_id) is None:
             raise BadRequest(f"Invalid default_project_id '{project_id}'.")
@@ -457,9 +455,7 @@ def update_endpoint(
         endpoint = session.get(Endpoint, endpoint_id)
         if endpoint is None:
             raise NotFound(f"Could not find endpoint: {endpoint_id}.")
-        for key in ("service_id", "interface", "url", "enabled"):
-            if key in changes and changes[key] is None:
-                raise BadRequest(f"Invalid input for field 'endpoint.{key}': may not be null.")
+        _refuse_nulls(changes, "endpoint", ("service_id", "interface", "url", "enabled"))
         if "service_id" in changes and session.get(CatalogService, data.service_id) is None:
             raise BadRequest(f"Invalid service_id '{data.service_id}': no such service.")
         if "region_id" in changes or "region" in changes:
@@ -542,6 +538,13 @@ def delete_domain(domain_id: str, _: RequestContext = Depends(_admin)) -> Respon
             )
         session.delete(domain)
     return Response(status_code=204)
+
+
+def _refuse_nulls(changes: dict[str, Any], what: str, keys: tuple[str, ...]) -> None:
+    """An update may leave these fields out, never set them to null."""
+    for key in keys:
+        if key in changes and changes[key] is None:
+            raise BadRequest(f"Invalid input for field '{what}.{key}': may not be null.")
 
 
 def _single(body: dict[str, Any], key: str) -> Any:
