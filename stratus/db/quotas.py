@@ -6,8 +6,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from stratus.conf import CONF
-from stratus.db.models import Instance, KeyPair, Quota, ServerGroup
+from stratus.db.models import Instance, KeyPair, Quota, QuotaClass, ServerGroup
 
+#: Every resource a limit can be stored for, by the API's names. The network ones
+#: (shown below microversion 2.36) have no effect: networking keeps no quotas here.
 RESOURCES = (
     "instances",
     "cores",
@@ -18,18 +20,55 @@ RESOURCES = (
     "server_group_members",
     "injected_files",
     "injected_file_content_bytes",
-    "injected_file_path_length",
+    "injected_file_path_bytes",
+    "fixed_ips",
+    "floating_ips",
+    "security_groups",
+    "security_group_rules",
 )
+NETWORK_RESOURCES = ("fixed_ips", "floating_ips", "security_groups", "security_group_rules")
+DEFAULT_CLASS = "default"
+
+# The configuration option of a resource whose option has another name.
+_OPTION = {"injected_file_path_bytes": "injected_file_path_length"}
 
 
-def defaults() -> dict[str, int]:
-    return {name: getattr(CONF.quota, name) for name in RESOURCES}
+def configured() -> dict[str, int]:
+    """The limits the configuration gives (``[quota]``); -1 for the unenforced ones."""
+    return {
+        name: -1 if name in NETWORK_RESOURCES else getattr(CONF.quota, _OPTION.get(name, name))
+        for name in RESOURCES
+    }
+
+
+def class_limits(session: Session, class_name: str) -> dict[str, int]:
+    """A quota class's limits: the configured ones with the class's own over them."""
+    result = configured()
+    for row in session.scalars(sa.select(QuotaClass).where(QuotaClass.class_name == class_name)):
+        if row.resource in result:
+            result[row.resource] = row.hard_limit
+    return result
+
+
+def defaults(session: Session) -> dict[str, int]:
+    """Every project's defaults: the ``default`` quota class (as Nova has them)."""
+    return class_limits(session, DEFAULT_CLASS)
+
+
+def set_class_limits(session: Session, class_name: str, values: dict[str, int]) -> None:
+    for resource, hard_limit in values.items():
+        row = session.get(QuotaClass, (class_name, resource))
+        if row is None:
+            session.add(QuotaClass(class_name=class_name, resource=resource, hard_limit=hard_limit))
+        else:
+            row.hard_limit = hard_limit
 
 
 def limits(session: Session, project_id: str) -> dict[str, int]:
-    result = defaults()
+    result = defaults(session)
     for quota in session.scalars(sa.select(Quota).where(Quota.project_id == project_id)):
-        result[quota.resource] = quota.hard_limit
+        if quota.resource in result:
+            result[quota.resource] = quota.hard_limit
     return result
 
 

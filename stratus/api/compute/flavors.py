@@ -8,7 +8,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 from sqlalchemy.exc import IntegrityError
 
 from stratus.api.compute import common
@@ -34,21 +41,69 @@ _ID_RE = re.compile(r"^(?! )[a-zA-Z0-9. _-]+(?<! )$")
 SPEC_KEY = Annotated[
     str, StringConstraints(min_length=1, max_length=255, pattern=r"^[a-zA-Z0-9-_:. ]+$")
 ]
-MAX_INT = 2**31 - 1
+MAX_INT = common.INT32_MAX
+_DIGITS_RE = re.compile(r"^[0-9]+$")
+_RXTX_RE = re.compile(r"^[0-9]+(\.[0-9]+)?$")
+
+
+def _whole(minimum: int) -> Any:
+    """Nova's flavor sizes: an integer or a string of digits in [minimum, MAX_INT]; a
+    boolean is not a number here."""
+
+    def check(value: Any) -> int:
+        if isinstance(value, str) and _DIGITS_RE.match(value):
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError("must be an integer")
+        if not minimum <= value <= MAX_INT:
+            raise ValueError(f"must be between {minimum} and {MAX_INT}")
+        return value
+
+    return BeforeValidator(check)
+
+
+def _flavor_id(value: Any) -> str | None:
+    """Nova takes the id as a string, a number or null, and keeps it as a string."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ValueError("must be a string, a number or null")
+    text = value if isinstance(value, str) else str(value)
+    if not 1 <= len(text) <= 255:
+        raise ValueError("must be 1 to 255 characters long")
+    if not _ID_RE.match(text):
+        raise ValueError("may contain only letters, digits, '.', '_', '-' and inner spaces")
+    return text
+
+
+def _rxtx(value: Any) -> float:
+    if isinstance(value, str) and _RXTX_RE.match(value):
+        value = float(value)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("must be a number")
+    if not 0 < value <= 3.40282e38:
+        raise ValueError("must be greater than 0 and at most 3.40282e+38")
+    return float(value)
+
+
+def _swap(value: Any) -> int:
+    return 0 if value == "" else value
 
 
 class FlavorCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     name: str = Field(min_length=1, max_length=255)
-    id: str | None = Field(default=None, max_length=255)
-    ram: int = Field(ge=1, le=MAX_INT)
-    vcpus: int = Field(ge=1, le=MAX_INT)
-    disk: int = Field(ge=0, le=MAX_INT)
-    swap: int | str = 0
-    ephemeral: int = Field(default=0, ge=0, le=MAX_INT, alias="OS-FLV-EXT-DATA:ephemeral")
-    rxtx_factor: float = Field(default=1.0, gt=0, le=3.40282e38)
-    is_public: bool = Field(default=True, alias="os-flavor-access:is_public")
+    id: Annotated[str | None, BeforeValidator(_flavor_id)] = None
+    ram: Annotated[int, _whole(1)]
+    vcpus: Annotated[int, _whole(1)]
+    disk: Annotated[int, _whole(0)]
+    swap: Annotated[int, _whole(0), BeforeValidator(_swap)] = 0
+    ephemeral: Annotated[int, _whole(0)] = Field(default=0, alias="OS-FLV-EXT-DATA:ephemeral")
+    rxtx_factor: Annotated[float, BeforeValidator(_rxtx)] = 1.0
+    is_public: Annotated[bool, BeforeValidator(common.strict_bool)] = Field(
+        default=True, alias="os-flavor-access:is_public"
+    )
     description: str | None = Field(default=None, max_length=65535)
 
     @field_validator("name")
@@ -60,27 +115,24 @@ class FlavorCreate(BaseModel):
             )
         return value
 
-    @field_validator("id")
-    @classmethod
-    def _id(cls, value: str | None) -> str | None:
-        if value is not None and value != "auto" and not _ID_RE.match(value):
-            raise ValueError("may contain only letters, digits, '.', '_', '-' and inner spaces")
-        return value
 
-    @field_validator("swap")
-    @classmethod
-    def _swap(cls, value: int | str) -> int:
-        if value == "":
-            return 0
-        number = int(value)
-        if not 0 <= number <= MAX_INT:
-            raise ValueError(f"must be between 0 and {MAX_INT}")
-        return number
+class FlavorCreateRequest(BaseModel):
+    """``POST /flavors``."""
+
+    model_config = ConfigDict(extra="forbid")
+    flavor: FlavorCreate
 
 
 class FlavorUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     description: str | None = Field(max_length=65535)
+
+
+class FlavorUpdateRequest(BaseModel):
+    """``PUT /flavors/{id}`` (2.55)."""
+
+    model_config = ConfigDict(extra="forbid")
+    flavor: FlavorUpdate
 
 
 class TenantRef(BaseModel):
@@ -209,11 +261,11 @@ def show_flavor(
 
 
 @router.post("/flavors")
-async def create_flavor(request: Request, context: RequestContext = Depends(get_context)) -> dict:
+def create_flavor(
+    body: FlavorCreateRequest, request: Request, context: RequestContext = Depends(get_context)
+) -> dict:
     authorize(MANAGE_RULE, context)
-    data = common.validate(
-        FlavorCreate, common.unwrap(await common.json_body(request), "flavor"), "flavor"
-    )
+    data = body.flavor
     if data.description is not None and context.api_version < "2.55":
         raise BadRequest("'flavor.description' needs microversion 2.55 or later.")
     flavorid = data.id if data.id not in (None, "auto") else str(uuid.uuid4())
@@ -241,15 +293,16 @@ async def create_flavor(request: Request, context: RequestContext = Depends(get_
 
 
 @router.put("/flavors/{flavorid}")
-async def update_flavor(
-    flavorid: str, request: Request, context: RequestContext = Depends(get_context)
+def update_flavor(
+    flavorid: str,
+    body: FlavorUpdateRequest,
+    request: Request,
+    context: RequestContext = Depends(get_context),
 ) -> dict:
     if context.api_version < "2.55":
         raise NotFound("Updating a flavor needs microversion 2.55 or later.")
     authorize(MANAGE_RULE, context)
-    data = common.validate(
-        FlavorUpdate, common.unwrap(await common.json_body(request), "flavor"), "flavor"
-    )
+    data = body.flavor
     with transaction() as session:
         flavor = _visible_flavor(session, context, flavorid)
         flavor.description = data.description
