@@ -131,16 +131,19 @@ class AggregateActionRequest(BaseModel):
     remove_host: HostRef | None = None
     set_metadata: MetadataBody | None = None
 
-    @model_validator(mode="after")
-    def _one(self) -> AggregateActionRequest:
-        if (
-            len(self.model_fields_set) != 1
-            or getattr(self, next(iter(self.model_fields_set))) is None
-        ):
+    @model_validator(mode="before")
+    @classmethod
+    def _one(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or len(data) != 1 or next(iter(data)) not in _ACTION_NAMES:
             raise ValueError(
                 "the body must hold exactly one action: add_host, remove_host or set_metadata"
             )
-        return self
+        if next(iter(data.values())) is None:
+            raise ValueError(f"'{next(iter(data))}' must be an object")
+        return data
+
+
+_ACTION_NAMES = ("add_host", "remove_host", "set_metadata")
 
 
 def aggregate_view(
