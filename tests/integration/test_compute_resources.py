@@ -277,7 +277,9 @@ def test_quota_set_update_values(control_plane: ControlPlane, project: str) -> N
         updated = admin.put(f"{API}/os-quota-sets/{project}", json={"quota_set": every})
         assert updated.status_code == 200, updated.text
         assert {k: updated.json()["quota_set"][k] for k in every} == every
-        assert admin.get(f"{API}/os-quota-sets/{project}").json()["quota_set"]["floating_ips"] == 7777
+        assert (
+            admin.get(f"{API}/os-quota-sets/{project}").json()["quota_set"]["floating_ips"] == 7777
+        )
         for bad in (True, 2**31, -2, "many", None, 1.5):
             _error(
                 admin.put(f"{API}/os-quota-sets/{project}", json={"quota_set": {"cores": bad}})
