@@ -55,13 +55,20 @@ def defaults(session: Session) -> dict[str, int]:
     return class_limits(session, DEFAULT_CLASS)
 
 
-def set_class_limits(session: Session, class_name: str, values: dict[str, int]) -> None:
+def _store(
+    session: Session, model: type[Quota | QuotaClass], owner: dict[str, str], values: dict[str, int]
+) -> None:
+    """Insert or change the ``model`` rows of ``owner`` (its key columns) for ``values``."""
     for resource, hard_limit in values.items():
-        row = session.get(QuotaClass, (class_name, resource))
+        row = session.get(model, (*owner.values(), resource))
         if row is None:
-            session.add(QuotaClass(class_name=class_name, resource=resource, hard_limit=hard_limit))
+            session.add(model(**owner, resource=resource, hard_limit=hard_limit))
         else:
             row.hard_limit = hard_limit
+
+
+def set_class_limits(session: Session, class_name: str, values: dict[str, int]) -> None:
+    _store(session, QuotaClass, {"class_name": class_name}, values)
 
 
 def limits(session: Session, project_id: str) -> dict[str, int]:
@@ -73,12 +80,7 @@ def limits(session: Session, project_id: str) -> dict[str, int]:
 
 
 def set_limits(session: Session, project_id: str, values: dict[str, int]) -> None:
-    for resource, hard_limit in values.items():
-        quota = session.get(Quota, (project_id, resource))
-        if quota is None:
-            session.add(Quota(project_id=project_id, resource=resource, hard_limit=hard_limit))
-        else:
-            quota.hard_limit = hard_limit
+    _store(session, Quota, {"project_id": project_id}, values)
 
 
 def reset(session: Session, project_id: str) -> None:

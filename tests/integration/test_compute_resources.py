@@ -554,3 +554,33 @@ def test_images_proxy(control_plane: ControlPlane) -> None:
     with control_plane.client(microversion="2.36") as new:
         assert new.get(f"{API}/images").status_code == 404
         assert new.get(f"{API}/images/{image_id}").status_code == 404
+
+
+def test_flavor_spec_and_access_bodies(control_plane: ControlPlane, project: str) -> None:
+    with control_plane.client() as admin:
+        body = {"name": "computeres-private", "ram": 64, "vcpus": 1, "disk": 1}
+        made = admin.post(
+            f"{API}/flavors", json={"flavor": {**body, "os-flavor-access:is_public": "false"}}
+        )
+        assert made.status_code == 200, made.text
+        flavor = made.json()["flavor"]["id"]
+        specs = f"{API}/flavors/{flavor}/os-extra_specs"
+        added = admin.post(specs, json={"extra_specs": {"hw:cpu_policy": "shared", "n": 2}})
+        assert added.json() == {"extra_specs": {"hw:cpu_policy": "shared", "n": "2"}}
+        _error(admin.post(specs, json={"extra_specs": {"k": True}}), 400, "extra_specs.k")
+        _error(admin.post(specs, json={"extra_specs": {"bad/key": "v"}}), 400, "extra_specs")
+        _error(admin.post(specs, json={"specs": {}}), 400, "extra_specs")
+        assert admin.put(f"{specs}/n", json={"n": "3"}).json() == {"n": "3"}
+        _error(admin.put(f"{specs}/n", json={"n": None}), 400, "n")
+        _error(admin.put(f"{specs}/n", json={"m": "3"}), 400, "'n'")
+        assert admin.get(specs).json()["extra_specs"] == {"hw:cpu_policy": "shared", "n": "3"}
+
+        action = f"{API}/flavors/{flavor}/action"
+        added = admin.post(action, json={"addTenantAccess": {"tenant": project}})
+        assert added.json()["flavor_access"] == [{"flavor_id": flavor, "tenant_id": project}]
+        _error(admin.post(action, json={"addTenantAccess": {"tenant": ""}}), 400, "tenant")
+        _error(admin.post(action, json={"grant": {"tenant": project}}), 400, "addTenantAccess")
+        _error(admin.post(action, json={"removeTenantAccess": None}), 400, "removeTenantAccess")
+        removed = admin.post(action, json={"removeTenantAccess": {"tenant": project}})
+        assert removed.json() == {"flavor_access": []}
+        assert admin.delete(f"{API}/flavors/{flavor}").status_code == 202

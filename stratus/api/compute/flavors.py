@@ -13,8 +13,10 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    RootModel,
     StringConstraints,
     field_validator,
+    model_validator,
 )
 from sqlalchemy.exc import IntegrityError
 
@@ -320,30 +322,49 @@ def delete_flavor(flavorid: str, context: RequestContext = Depends(get_context))
 # --- os-extra_specs -------------------------------------------------------------------
 
 
-def _spec_items(body: Any, key: str = "extra_specs") -> dict[str, str]:
-    specs = common.unwrap(body, key) if key else body
-    if not isinstance(specs, dict):
-        raise BadRequest(f"'{key or 'body'}' must be an object of key/value pairs.")
-    clean: dict[str, str] = {}
-    for spec_key, value in specs.items():
-        common.validate(_SpecKey, {"key": spec_key}, f"{key or 'body'}")
-        if isinstance(value, bool) or not isinstance(value, str | int | float):
-            raise BadRequest(
-                f"Invalid input for field '{key}.{spec_key}': the value must be "
-                "a string or a number."
-            )
-        text = str(value)
-        if not 0 < len(text) <= 255:
-            raise BadRequest(
-                f"Invalid input for field '{key}.{spec_key}': the value must be "
-                "1 to 255 characters long."
-            )
-        clean[spec_key] = text
-    return clean
+def _spec_value(value: Any) -> str:
+    """An extra spec's value: a string or a number (kept as its text), 1 to 255 long."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ValueError("the value must be a string or a number")
+    text = str(value)
+    if not 0 < len(text) <= 255:
+        raise ValueError("the value must be 1 to 255 characters long")
+    return text
 
 
-class _SpecKey(BaseModel):
-    key: SPEC_KEY
+SpecValue = Annotated[str, BeforeValidator(_spec_value)]
+
+
+class ExtraSpecsRequest(BaseModel):
+    """``POST /flavors/{id}/os-extra_specs``."""
+
+    model_config = ConfigDict(extra="forbid")
+    extra_specs: dict[SPEC_KEY, SpecValue]
+
+
+class ExtraSpecRequest(RootModel[dict[SPEC_KEY, SpecValue]]):
+    """``PUT /flavors/{id}/os-extra_specs/{key}``: ``{key: value}``."""
+
+
+class FlavorAccessAction(BaseModel):
+    """``POST /flavors/{id}/action``: exactly one of the two actions."""
+
+    model_config = ConfigDict(extra="forbid")
+    addTenantAccess: TenantRef | None = None  # noqa: N815 - the API's name
+    removeTenantAccess: TenantRef | None = None  # noqa: N815
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one(cls, data: Any) -> Any:
+        if (
+            not isinstance(data, dict)
+            or len(data) != 1
+            or next(iter(data)) not in ("addTenantAccess", "removeTenantAccess")
+        ):
+            raise ValueError("the action must be one of addTenantAccess or removeTenantAccess")
+        if next(iter(data.values())) is None:
+            raise ValueError(f"'{next(iter(data))}' must be an object")
+        return data
 
 
 def _set_specs(session, context: RequestContext, flavor: Flavor, specs: dict[str, str]) -> None:
@@ -364,11 +385,11 @@ def list_specs(flavorid: str, context: RequestContext = Depends(get_context)) ->
 
 
 @router.post("/flavors/{flavorid}/os-extra_specs")
-async def create_specs(
-    flavorid: str, request: Request, context: RequestContext = Depends(get_context)
+def create_specs(
+    flavorid: str, body: ExtraSpecsRequest, context: RequestContext = Depends(get_context)
 ) -> dict:
     authorize(SPECS_MANAGE_RULE, context)
-    specs = _spec_items(await common.json_body(request))
+    specs = body.extra_specs
     with transaction() as session:
         _set_specs(session, context, _visible_flavor(session, context, flavorid), specs)
     return {"extra_specs": specs}
@@ -385,11 +406,11 @@ def show_spec(flavorid: str, key: str, context: RequestContext = Depends(get_con
 
 
 @router.put("/flavors/{flavorid}/os-extra_specs/{key}")
-async def update_spec(
-    flavorid: str, key: str, request: Request, context: RequestContext = Depends(get_context)
+def update_spec(
+    flavorid: str, key: str, body: ExtraSpecRequest, context: RequestContext = Depends(get_context)
 ) -> dict:
     authorize(SPECS_MANAGE_RULE, context)
-    specs = _spec_items(await common.json_body(request), key="")
+    specs = body.root
     if list(specs) != [key]:
         raise BadRequest(f"The request body must contain exactly the key '{key}' from the URL.")
     with transaction() as session:
@@ -434,19 +455,12 @@ def list_access(flavorid: str, context: RequestContext = Depends(get_context)) -
 
 
 @router.post("/flavors/{flavorid}/action")
-async def flavor_action(
-    flavorid: str, request: Request, context: RequestContext = Depends(get_context)
+def flavor_action(
+    flavorid: str, body: FlavorAccessAction, context: RequestContext = Depends(get_context)
 ) -> dict:
     authorize(ACCESS_MANAGE_RULE, context)
-    body = await common.json_body(request)
-    if (
-        not isinstance(body, dict)
-        or len(body) != 1
-        or next(iter(body)) not in ("addTenantAccess", "removeTenantAccess")
-    ):
-        raise BadRequest("The action must be one of addTenantAccess or removeTenantAccess.")
-    action, payload = next(iter(body.items()))
-    tenant = common.validate(TenantRef, payload, action).tenant
+    action = next(iter(body.model_fields_set))
+    tenant = getattr(body, action).tenant
     with transaction() as session:
         flavor = _visible_flavor(session, context, flavorid)
         if flavor.is_public:

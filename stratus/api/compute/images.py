@@ -118,11 +118,10 @@ def _list(request: Request, context: RequestContext, detail: bool) -> dict[str, 
     with transaction() as session:
         marker = None
         if params.get("marker"):
-            marker = db_images.get(session, params["marker"])
-            if marker is None or not db_images.visible(
-                marker, context.project_id, context.is_admin
-            ):
-                raise BadRequest(f"marker [{params['marker']}] not found")
+            try:
+                marker = _visible(session, context, params["marker"])
+            except NotFound:
+                raise BadRequest(f"marker [{params['marker']}] not found") from None
         rows = db_images.query(
             session,
             filters,
