@@ -497,6 +497,12 @@ def test_hypervisor_servers_search_uptime(control_plane: ControlPlane, nodes: di
         ).json()["hypervisors"]
         assert empty[0]["servers"] == []
 
+    cli = control_plane.openstack_json("hypervisor", "list", "--matching", "computeres-hv-a")
+    assert [h["Hypervisor Hostname"] for h in cli] == ["computeres-hv-a.example"]
+    shown_cli = control_plane.openstack_json("hypervisor", "show", "computeres-hv-a.example")
+    # The CLI splits the uptime text Nova's format gives into its parts.
+    assert shown_cli["host_time"] and shown_cli["load_average"], shown_cli
+
     with control_plane.client(microversion="2.88") as v288:
         assert v288.get(f"{API}/os-hypervisors/{node_a['uuid']}/uptime").status_code == 404
         assert v288.get(f"{API}/os-hypervisors/statistics").status_code == 404

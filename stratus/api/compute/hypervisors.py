@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import struct
 import time
 import uuid
 from typing import Any
@@ -102,17 +103,40 @@ def _state(service: Service | None) -> str:
 
 
 def _uptime() -> str:
-    """What ``uptime`` prints on the host. Stratus runs its API on the all-in-one host
-    of the compute service, so this host's own counters are read."""
+    """What ``uptime`` prints on the host (clients parse it: time, ``up``, users, load
+    average). Stratus runs its API on the all-in-one host of the compute service, so
+    this host's own counters are read."""
     with open("/proc/uptime") as handle:
         seconds = int(float(handle.read().split()[0]))
     with open("/proc/loadavg") as handle:
         loads = handle.read().split()[:3]
     days, rest = divmod(seconds, 86400)
     hours, minutes = divmod(rest // 60, 60)
+    up = f"{days} day{'s' if days != 1 else ''}, " if days else ""
+    up += f"{hours:2d}:{minutes:02d}" if hours else f"{minutes} min"
+    users = _logged_in_users()
     return (
-        f" {time.strftime('%H:%M:%S')} up {days} days, {hours:2d}:{minutes:02d},"
+        f" {time.strftime('%H:%M:%S')} up {up},  {users} user{'s' if users != 1 else ''},"
         f"  load average: {', '.join(loads)}"
+    )
+
+
+_UTMP = "/var/run/utmp"
+_UTMP_RECORD = 384  # struct utmp on Linux
+_USER_PROCESS = 7
+
+
+def _logged_in_users() -> int:
+    """Login sessions in utmp, as ``uptime`` counts them (0 where there is no utmp)."""
+    try:
+        with open(_UTMP, "rb") as handle:
+            data = handle.read()
+    except OSError:
+        return 0
+    return sum(
+        1
+        for offset in range(0, len(data) - _UTMP_RECORD + 1, _UTMP_RECORD)
+        if struct.unpack_from("<i", data, offset)[0] == _USER_PROCESS
     )
 
 
