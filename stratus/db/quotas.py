@@ -6,7 +6,14 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from stratus.conf import CONF
-from stratus.db.models import Instance, KeyPair, Quota, QuotaClass, ServerGroup
+from stratus.db.models import (
+    Instance,
+    KeyPair,
+    ProjectUserQuota,
+    Quota,
+    QuotaClass,
+    ServerGroup,
+)
 
 #: Every resource a limit can be stored for, by the API's names. The network ones
 #: (shown below microversion 2.36) have no effect: networking keeps no quotas here.
@@ -56,7 +63,10 @@ def defaults(session: Session) -> dict[str, int]:
 
 
 def _store(
-    session: Session, model: type[Quota | QuotaClass], owner: dict[str, str], values: dict[str, int]
+    session: Session,
+    model: type[Quota | QuotaClass | ProjectUserQuota],
+    owner: dict[str, str],
+    values: dict[str, int],
 ) -> None:
     """Insert or change the ``model`` rows of ``owner`` (its key columns) for ``values``."""
     for resource, hard_limit in values.items():
@@ -71,35 +81,62 @@ def set_class_limits(session: Session, class_name: str, values: dict[str, int]) 
     _store(session, QuotaClass, {"class_name": class_name}, values)
 
 
-def limits(session: Session, project_id: str) -> dict[str, int]:
+def limits(session: Session, project_id: str, user_id: str | None = None) -> dict[str, int]:
+    """A project's limits (the defaults with its own over them); with ``user_id``, that
+    user's within the project (the project's with the user's own over them)."""
     result = defaults(session)
     for quota in session.scalars(sa.select(Quota).where(Quota.project_id == project_id)):
         if quota.resource in result:
             result[quota.resource] = quota.hard_limit
+    if user_id is not None:
+        for row in session.scalars(
+            sa.select(ProjectUserQuota).where(
+                ProjectUserQuota.project_id == project_id, ProjectUserQuota.user_id == user_id
+            )
+        ):
+            if row.resource in result:
+                result[row.resource] = row.hard_limit
     return result
 
 
-def set_limits(session: Session, project_id: str, values: dict[str, int]) -> None:
-    _store(session, Quota, {"project_id": project_id}, values)
+def set_limits(
+    session: Session, project_id: str, values: dict[str, int], user_id: str | None = None
+) -> None:
+    if user_id is None:
+        _store(session, Quota, {"project_id": project_id}, values)
+    else:
+        _store(session, ProjectUserQuota, {"project_id": project_id, "user_id": user_id}, values)
 
 
-def reset(session: Session, project_id: str) -> None:
+def reset(session: Session, project_id: str, user_id: str | None = None) -> None:
+    """Back to the defaults: one user's limits, or the project's and all its users'."""
+    users = sa.delete(ProjectUserQuota).where(ProjectUserQuota.project_id == project_id)
+    if user_id is not None:
+        session.execute(users.where(ProjectUserQuota.user_id == user_id))
+        return
+    session.execute(users)
     session.execute(sa.delete(Quota).where(Quota.project_id == project_id))
 
 
-def instance_usage(session: Session, project_id: str) -> dict[str, int]:
-    """The project's live servers, and the cores and RAM they hold."""
-    instances, cores, ram = session.execute(
-        sa.select(
-            sa.func.count(Instance.id),
-            sa.func.coalesce(sa.func.sum(Instance.vcpus), 0),
-            sa.func.coalesce(sa.func.sum(Instance.memory_mb), 0),
-        ).where(Instance.project_id == project_id, Instance.deleted.is_(False))
-    ).one()
+def instance_usage(session: Session, project_id: str, user_id: str | None = None) -> dict[str, int]:
+    """The project's live servers (or one user's among them), and the cores and RAM
+    they hold."""
+    stmt = sa.select(
+        sa.func.count(Instance.id),
+        sa.func.coalesce(sa.func.sum(Instance.vcpus), 0),
+        sa.func.coalesce(sa.func.sum(Instance.memory_mb), 0),
+    ).where(Instance.project_id == project_id, Instance.deleted.is_(False))
+    if user_id is not None:
+        stmt = stmt.where(Instance.user_id == user_id)
+    instances, cores, ram = session.execute(stmt).one()
     return {"instances": int(instances), "cores": int(cores), "ram": int(ram)}
 
 
-def usage(session: Session, project_id: str, user_id: str | None = None) -> dict[str, int]:
+def usage(
+    session: Session, project_id: str, user_id: str | None = None, per_user: bool = False
+) -> dict[str, int]:
+    """What the project holds (key pairs: ``user_id``'s); with ``per_user``, its servers
+    are only those of ``user_id``."""
     groups = session.scalar(
         sa.select(sa.func.count(ServerGroup.id)).where(ServerGroup.project_id == project_id)
     )
@@ -109,7 +146,7 @@ def usage(session: Session, project_id: str, user_id: str | None = None) -> dict
             sa.select(sa.func.count(KeyPair.id)).where(KeyPair.user_id == user_id)
         )
     return {
-        **instance_usage(session, project_id),
+        **instance_usage(session, project_id, user_id if per_user else None),
         "server_groups": int(groups or 0),
         "key_pairs": int(key_pairs or 0),
     }

@@ -590,3 +590,37 @@ def test_flavor_spec_and_access_bodies(control_plane: ControlPlane, project: str
         removed = admin.post(action, json={"removeTenantAccess": {"tenant": project}})
         assert removed.json() == {"flavor_access": []}
         assert admin.delete(f"{API}/flavors/{flavor}").status_code == 202
+
+
+def test_user_quotas_within_a_project(
+    control_plane: ControlPlane, project: str, nodes: dict
+) -> None:
+    """``?user_id=`` reads and sets one user's limits under the project's."""
+    quota = f"{API}/os-quota-sets/{project}"
+    user = {"user_id": "computeres-user"}
+    with control_plane.client() as admin:
+        assert admin.put(quota, json={"quota_set": {"ram": 5120}}).status_code == 200
+        updated = admin.put(quota, params=user, json={"quota_set": {"ram": "2048"}})
+        assert updated.status_code == 200, updated.text
+        assert updated.json()["quota_set"]["ram"] == 2048
+        assert admin.get(quota, params=user).json()["quota_set"]["ram"] == 2048
+        # The project's limit is its own still.
+        assert admin.get(quota).json()["quota_set"]["ram"] == 5120
+        detail = admin.get(f"{quota}/detail", params=user).json()["quota_set"]
+        # The user has no servers; the project's running one is not theirs.
+        assert detail["ram"] == {"limit": 2048, "in_use": 0, "reserved": 0}
+        assert admin.get(f"{quota}/detail").json()["quota_set"]["ram"]["in_use"] == 512
+        _error(
+            admin.put(quota, params=user, json={"quota_set": {"ram": 6000}}),
+            400,
+            "less than or equal to 5120",
+        )
+        _error(admin.put(quota, params=user, json={"quota_set": {"ram": -1}}), 400, "5120")
+        assert admin.delete(quota, params=user).status_code == 202
+        assert admin.get(quota, params=user).json()["quota_set"]["ram"] == 5120
+        admin.put(quota, params=user, json={"quota_set": {"cores": 1}})
+        # Resetting the project resets its users too.
+        assert admin.delete(quota).status_code == 202
+        defaults = admin.get(f"{quota}/defaults").json()["quota_set"]
+        reset = admin.get(quota, params=user).json()["quota_set"]
+        assert (reset["ram"], reset["cores"]) == (defaults["ram"], defaults["cores"])

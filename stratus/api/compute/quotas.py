@@ -142,12 +142,26 @@ def quota_defaults(project_id: str, context: RequestContext = Depends(get_contex
     return {"quota_set": {"id": project_id, **_shown(values, fields)}}
 
 
+def _user(request: Request) -> str | None:
+    """The ``user_id`` query parameter: the request is about that user's limits within
+    the project, not the project's."""
+    user_id = request.query_params.get("user_id")
+    if user_id is not None and not 1 <= len(user_id) <= 64:
+        raise BadRequest("Invalid input for query parameter 'user_id': 1 to 64 characters.")
+    return user_id
+
+
 @router.get("/os-quota-sets/{project_id}/detail")
-def quota_detail(project_id: str, context: RequestContext = Depends(get_context)) -> dict:
+def quota_detail(
+    project_id: str, request: Request, context: RequestContext = Depends(get_context)
+) -> dict:
     authorize(SHOW_RULE, context, _target(project_id))
+    user_id = _user(request)
     with transaction() as session:
-        limits = db_quotas.limits(session, project_id)
-        used = db_quotas.usage(session, project_id, context.user_id)
+        limits = db_quotas.limits(session, project_id, user_id)
+        used = db_quotas.usage(
+            session, project_id, user_id or context.user_id, per_user=user_id is not None
+        )
     detail = {
         name: {"limit": limits[name], "in_use": used.get(name, 0), "reserved": 0}
         for name in quota_set_fields(context.api_version)
@@ -156,41 +170,64 @@ def quota_detail(project_id: str, context: RequestContext = Depends(get_context)
 
 
 @router.get("/os-quota-sets/{project_id}")
-def quota_show(project_id: str, context: RequestContext = Depends(get_context)) -> dict:
+def quota_show(
+    project_id: str, request: Request, context: RequestContext = Depends(get_context)
+) -> dict:
     authorize(SHOW_RULE, context, _target(project_id))
+    user_id = _user(request)
     with transaction() as session:
-        limits = db_quotas.limits(session, project_id)
+        limits = db_quotas.limits(session, project_id, user_id)
     fields = quota_set_fields(context.api_version)
     return {"quota_set": {"id": project_id, **_shown(limits, fields)}}
 
 
 @router.put("/os-quota-sets/{project_id}")
 def quota_update(
-    project_id: str, body: QuotaSetRequest, context: RequestContext = Depends(get_context)
+    project_id: str,
+    body: QuotaSetRequest,
+    request: Request,
+    context: RequestContext = Depends(get_context),
 ) -> dict:
     authorize(UPDATE_RULE, context, _target(project_id))
+    user_id = _user(request)
     fields = quota_set_fields(context.api_version)
     values = _requested(body.quota_set, fields, "quota_set")
     with transaction() as session:
+        if user_id is not None:
+            _check_under_project(db_quotas.limits(session, project_id), values)
         if not body.quota_set.force:
-            used = db_quotas.usage(session, project_id)
+            used = db_quotas.usage(session, project_id, user_id, per_user=user_id is not None)
             for name, limit in values.items():
                 if 0 <= limit < used.get(name, 0):
                     raise BadRequest(
                         f"Quota limit {limit} for {name} must be greater than or "
                         f"equal to already used and reserved {used[name]}."
                     )
-        db_quotas.set_limits(session, project_id, values)
+        db_quotas.set_limits(session, project_id, values, user_id)
         session.flush()
-        limits = db_quotas.limits(session, project_id)
+        limits = db_quotas.limits(session, project_id, user_id)
     return {"quota_set": _shown(limits, fields)}
 
 
+def _check_under_project(project: dict[str, int], values: dict[str, int]) -> None:
+    """A user's limit within a project cannot be above the project's (nor unlimited
+    where the project's is not)."""
+    for name, limit in values.items():
+        ceiling = project[name]
+        if ceiling >= 0 and (limit < 0 or limit > ceiling):
+            raise BadRequest(
+                f"Quota limit {limit} for {name} must be less than or equal to {ceiling}."
+            )
+
+
 @router.delete("/os-quota-sets/{project_id}", status_code=202)
-def quota_reset(project_id: str, context: RequestContext = Depends(get_context)) -> Response:
+def quota_reset(
+    project_id: str, request: Request, context: RequestContext = Depends(get_context)
+) -> Response:
     authorize(UPDATE_RULE, context, _target(project_id))
+    user_id = _user(request)
     with transaction() as session:
-        db_quotas.reset(session, project_id)
+        db_quotas.reset(session, project_id, user_id)
     return Response(status_code=202)
 
 

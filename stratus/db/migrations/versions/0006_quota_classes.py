@@ -1,4 +1,4 @@
-"""quota classes; the API's name injected_file_path_bytes for stored limits
+"""quota classes, per-user quotas; the API's name injected_file_path_bytes for stored limits
 
 Revision ID: 0006
 Revises: 0002
@@ -22,6 +22,14 @@ def upgrade() -> None:
         sa.Column("hard_limit", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("class_name", "resource"),
     )
+    op.create_table(
+        "project_user_quotas",
+        sa.Column("project_id", sa.String(length=64), nullable=False),
+        sa.Column("user_id", sa.String(length=64), nullable=False),
+        sa.Column("resource", sa.String(length=255), nullable=False),
+        sa.Column("hard_limit", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("project_id", "user_id", "resource"),
+    )
     op.execute(
         "UPDATE quotas SET resource = 'injected_file_path_bytes' "
         "WHERE resource = 'injected_file_path_length'"
@@ -33,4 +41,5 @@ def downgrade() -> None:
         "UPDATE quotas SET resource = 'injected_file_path_length' "
         "WHERE resource = 'injected_file_path_bytes'"
     )
+    op.drop_table("project_user_quotas")
     op.drop_table("quota_classes")
