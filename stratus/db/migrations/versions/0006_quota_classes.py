@@ -1,6 +1,6 @@
 """quota classes, per-user quotas; the API's name injected_file_path_bytes for stored limits
 
-Revision ID: 0006
+Revision ID: 0006_quota_classes
 Revises: 0002
 Create Date: 2026-12-07 15:00:00.000000
 """
@@ -8,7 +8,7 @@ Create Date: 2026-12-07 15:00:00.000000
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006"
+revision = "0006_quota_classes"
 down_revision = "0002"
 branch_labels = None
 depends_on = None
