@@ -44,11 +44,12 @@ def parse_int(
     raw: str | None,
     *,
     minimum: int = DB_INT_MIN,
-    maximum: int = DB_INT_MAX,
+    maximum: int | None = DB_INT_MAX,
     where: str = "query parameter",
 ) -> int | None:
-    """``raw`` (a query-string or path value) as an integer in ``[minimum, maximum]``;
-    anything else is a 400 that names ``name``. ``None`` stays ``None``."""
+    """``raw`` (a query-string or path value) as an integer in ``[minimum, maximum]``
+    (no upper bound for ``maximum=None``); anything else is a 400 that names ``name``.
+    ``None`` stays ``None``."""
     if raw is None:
         return None
     try:
@@ -57,10 +58,9 @@ def parse_int(
         raise BadRequest(
             f"Invalid input for {where} '{name}': {raw!r} is not an integer."
         ) from None
-    if not minimum <= value <= maximum:
-        raise BadRequest(
-            f"Invalid input for {where} '{name}': {raw} must be between {minimum} and {maximum}."
-        )
+    if value < minimum or (maximum is not None and value > maximum):
+        bound = f"between {minimum} and {maximum}" if maximum is not None else f"{minimum} or more"
+        raise BadRequest(f"Invalid input for {where} '{name}': {raw} must be {bound}.")
     return value
 
 
@@ -83,8 +83,9 @@ def page_limit(request: Request) -> int:
     raw = request.query_params.get("limit")
     if raw is None:
         return CONF.api.max_limit
-    # Any non-negative integer is a valid limit; the page is never longer than max_limit.
-    limit = parse_int("limit", raw, minimum=0)
+    # Any non-negative integer is a valid limit, however large (as in Nova and Glance):
+    # the page is never longer than max_limit, so the value never reaches a query.
+    limit = parse_int("limit", raw, minimum=0, maximum=None)
     return min(limit, CONF.api.max_limit)
 
 

@@ -26,6 +26,7 @@ def test_parse_int_range_and_names() -> None:
             common.parse_int("minRam", raw)
     with pytest.raises(BadRequest, match="'limit'"):
         common.parse_int("limit", "-1", minimum=0)
+    assert common.parse_int("limit", "9" * 30, minimum=0, maximum=None) == int("9" * 30)
 
 
 def test_db_id() -> None:
