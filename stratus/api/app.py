@@ -74,6 +74,8 @@ def extra_routers() -> list:
         "stratus.api.compute.aggregates",
         "stratus.api.compute.server_groups",
         "stratus.api.compute.keypairs",
+        "stratus.api.compute.usage",
+        "stratus.api.compute.images",
     ):
         try:
             found.append(importlib.import_module(module).router)

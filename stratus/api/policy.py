@@ -81,6 +81,11 @@ OPERATION_RULES: list[tuple[str, str, str]] = [
     ("compute:quotas:show", READER_API, "Show a project's quotas."),
     ("compute:quotas:update", ADMIN_API, "Change or reset a project's quotas."),
     ("compute:limits", ANY_READER, "Show the caller's absolute limits."),
+    ("compute:quota_classes:show", ADMIN_API, "Show a quota class's limits."),
+    ("compute:quota_classes:update", ADMIN_API, "Change a quota class's limits."),
+    ("compute:usage:list", ADMIN_API, "List every project's usage (os-simple-tenant-usage)."),
+    ("compute:usage:show", READER_API, "Show a project's usage (os-simple-tenant-usage)."),
+    ("compute:images", ANY_READER, "List and show images through the compute images proxy."),
 ]
 
 _extra_rules: list[policy.RuleDefault] = []

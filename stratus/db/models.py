@@ -312,6 +312,26 @@ class Quota(Base):
     hard_limit: Mapped[int] = mapped_column(Integer)
 
 
+class ProjectUserQuota(Base):
+    """A limit of one user within a project, under the project's own."""
+
+    __tablename__ = "project_user_quotas"
+    project_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    resource: Mapped[str] = mapped_column(String(255), primary_key=True)
+    hard_limit: Mapped[int] = mapped_column(Integer)
+
+
+class QuotaClass(Base):
+    """A quota class's limit for one resource; class ``default`` gives every project's
+    defaults (over the configured ones)."""
+
+    __tablename__ = "quota_classes"
+    class_name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    resource: Mapped[str] = mapped_column(String(255), primary_key=True)
+    hard_limit: Mapped[int] = mapped_column(Integer)
+
+
 class KeyPair(Base):
     __tablename__ = "key_pairs"
     __table_args__ = (UniqueConstraint("user_id", "name"),)
