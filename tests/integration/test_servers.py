@@ -760,9 +760,9 @@ def test_server_shapes_match_nova(cloud: Cloud) -> None:
 
     # os-resetState (admin): error, then active again, through the CLI; recorded as
     # an instance action; a state other than active or error is a 400 naming it.
-    cloud.openstack("server", "set", "--state", "error", "shape1")
+    cloud.openstack("server", "set", "--auto-approve", "--state", "error", "shape1")
     assert show(cloud, "shape1")["status"] == "ERROR"
-    cloud.openstack("server", "set", "--state", "active", "shape1")
+    cloud.openstack("server", "set", "--auto-approve", "--state", "active", "shape1")
     assert show(cloud, "shape1")["status"] == "ACTIVE"
     with cloud.client(microversion="2.100") as admin:
         bad = admin.post(
