@@ -801,6 +801,19 @@ def test_typed_bodies_are_clean_4xx(cloud: Cloud) -> None:
             ({**base, "networks": "none", "security_groups": [{"id": 1}]}, "security_groups"),
             ({**base, "networks": "none", "metadata": {"a": 1}}, "server.metadata"),
             ({**base, "networks": "none", "tags": [5]}, "server.tags"),
+            ({**base, "networks": "none", "tags": ["a/b"]}, "server.tags"),
+            (
+                {**base, "networks": "none", "block_device_mapping_v2": [{"source_type": "x"}]},
+                "server.block_device_mapping_v2",
+            ),
+            (
+                {
+                    **base,
+                    "networks": "none",
+                    "block_device_mapping_v2": [{"source_type": "image", "volume_size": "big"}],
+                },
+                "volume_size",
+            ),
             ({**base, "networks": "none", "OS-DCF:diskConfig": "SOME"}, "OS-DCF:diskConfig"),
             ({**base, "networks": "none", "min_count": "x"}, "server.min_count"),
             ({**base, "networks": "none", "return_reservation_id": "x"}, "return_reservation_id"),

@@ -32,6 +32,7 @@ def _ipv6(value: str) -> str:
 IPv4 = Annotated[str, AfterValidator(_ipv4)]
 IPv6 = Annotated[str, AfterValidator(_ipv6)]
 DiskConfig = Literal["AUTO", "MANUAL"]
+Tag = Annotated[str, Field(min_length=1, max_length=60, pattern=r"^[^,/]*$")]
 
 
 def hostname_error(value: str, version: Any) -> str | None:
@@ -74,11 +75,20 @@ class SecurityGroupRef(BaseModel):
 
 
 class BlockDevice(BaseModel):
+    """One ``block_device_mapping_v2`` entry: Nova's fields typed, others kept."""
+
     model_config = ConfigDict(extra="allow")
-    uuid: str | None = None
+    uuid: str | None = Field(default=None, max_length=255)
     boot_index: int | str | None = None
-    source_type: str
-    destination_type: str | None = None
+    source_type: Literal["image", "volume", "snapshot", "blank"]
+    destination_type: Literal["local", "volume"] | None = None
+    volume_size: int | None = Field(default=None, ge=0, le=2147483647)
+    delete_on_termination: bool | None = None
+    device_name: str | None = Field(default=None, max_length=255)
+    disk_bus: str | None = Field(default=None, max_length=255)
+    device_type: str | None = Field(default=None, max_length=255)
+    guest_format: str | None = Field(default=None, max_length=255)
+    tag: str | None = Field(default=None, max_length=60)
 
 
 class ServerCreate(BaseModel):
@@ -103,9 +113,7 @@ class ServerCreate(BaseModel):
     accessIPv6: IPv6 | None = None  # noqa: N815
     disk_config: DiskConfig | None = Field(default=None, alias="OS-DCF:diskConfig")
     return_reservation_id: bool = False
-    tags: list[Annotated[str, Field(min_length=1, max_length=60)]] | None = Field(
-        default=None, max_length=50
-    )
+    tags: list[Tag] | None = Field(default=None, max_length=50)
     hostname: str | None = Field(default=None, max_length=255)
     host: str | None = Field(default=None, min_length=1, max_length=255)
     hypervisor_hostname: str | None = Field(default=None, min_length=1, max_length=255)
