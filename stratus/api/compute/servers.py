@@ -263,16 +263,7 @@ def show_server(
 ) -> dict:
     details = compute_api.show(context, server_id, host_status=_wants_host_status(context))
     authorize("compute:servers:list", context, {"project_id": details.instance.project_id})
-    return {
-        "server": views.server_view(
-            request,
-            context,
-            details.instance,
-            details.fault,
-            details.groups,
-            details.host_statuses,
-        )
-    }
+    return {"server": views.details_view(request, context, details)}
 
 
 @router.put("/servers/{server_id}", openapi_extra=schemas.openapi_body("server", ServerUpdate))
@@ -303,17 +294,7 @@ async def update_server(
     # (with the server groups from 2.71).
     full = version >= "2.75"
     details = compute_api.show(context, server_id, host_status=full and _wants_host_status(context))
-    return {
-        "server": views.server_view(
-            request,
-            context,
-            details.instance,
-            details.fault,
-            details.groups if version >= "2.71" else None,
-            details.host_statuses,
-            full=full,
-        )
-    }
+    return {"server": views.details_view(request, context, details, full=full)}
 
 
 @router.delete("/servers/{server_id}", status_code=204)

@@ -10,6 +10,7 @@ from fastapi import Request
 from stratus.api.compute import common
 from stratus.api.context import RequestContext
 from stratus.compute import states
+from stratus.compute.api import ServerDetails
 from stratus.compute.virt.driver import instance_name
 from stratus.db.models import Instance, KeyPair, ServerGroup
 
@@ -157,6 +158,21 @@ def server_view(
         if show_details:
             body["fault"]["details"] = fault.details
     return body
+
+
+def details_view(
+    request: Request, context: RequestContext, details: ServerDetails, full: bool = True
+) -> dict[str, Any]:
+    """``server_view`` of what ``compute.API.show`` found."""
+    return server_view(
+        request,
+        context,
+        details.instance,
+        details.fault,
+        details.groups,
+        details.host_statuses,
+        full=full,
+    )
 
 
 def diagnostics_view(context: RequestContext, diagnostics: dict[str, Any]) -> dict[str, Any]:
