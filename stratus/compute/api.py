@@ -633,6 +633,11 @@ class API:
         diagnostics = self.compute_rpcapi.get_diagnostics(
             rpc_context(context), instance.host, instance_uuid=instance.uuid
         )
+        if diagnostics is None:
+            raise exception.Conflict(
+                f"Cannot get diagnostics of instance {instance.uuid}: the hypervisor of "
+                f"host {instance.host} has no guest for it."
+            )
         if diagnostics.get("uptime") is None and instance.launched_at is not None:
             diagnostics["uptime"] = int((utcnow() - instance.launched_at).total_seconds())
         return diagnostics

@@ -55,8 +55,9 @@ class ComputeAPI(RPCAPI):
             ctxt, "get_console_output", server=host, instance_uuid=instance_uuid, length=length
         )
 
-    def get_diagnostics(self, ctxt: dict, host: str, instance_uuid: str) -> dict:
-        """The guest's diagnostics in Nova's standard (2.48) form."""
+    def get_diagnostics(self, ctxt: dict, host: str, instance_uuid: str) -> dict | None:
+        """The guest's diagnostics in Nova's standard (2.48) form; None if the host's
+        hypervisor has no such guest."""
         return self._call(
             ctxt, "get_diagnostics", server=host, version="1.1", instance_uuid=instance_uuid
         )

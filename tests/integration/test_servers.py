@@ -74,11 +74,12 @@ def cloud(
     )
     yield cloud
     cloud.stop()
-    for host in COMPUTES:
-        for uuid in virsh("list", "--all", "--uuid").split():
-            if host in virsh("dumpxml", uuid):
-                virsh("destroy", uuid)
-                virsh("undefine", uuid, "--managed-save", "--nvram")
+    # Only this cloud's guests (its workdir is in their domain XML): the libvirtd is
+    # shared, and other clouds name their compute hosts the same.
+    for uuid in virsh("list", "--all", "--uuid").split():
+        if any(f"{cloud.workdir}/{host}/" in virsh("dumpxml", uuid) for host in COMPUTES):
+            virsh("destroy", uuid)
+            virsh("undefine", uuid, "--managed-save", "--nvram")
 
 
 def show(cloud: Cloud, name: str) -> dict:

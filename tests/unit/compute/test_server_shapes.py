@@ -185,3 +185,15 @@ def test_nova_binary_names() -> None:
     assert services.stratus_binary("stratus-compute") == "stratus-compute"
     assert services.stratus_binary("nova-api") == "nova-api"
     assert services.stratus_binary(None) is None
+
+
+def test_diagnostics_of_a_guest_the_host_lacks_are_a_conflict(api: compute.API) -> None:  # noqa: F811
+    """The compute manager answers None when its hypervisor has no such guest."""
+    from stratus.compute.manager import ComputeManager
+
+    manager = ComputeManager(FakeDriver("servershape-host"), conductor=object(), host="c1")
+    assert manager.get_diagnostics({}, "6b1b4a3e-0000-4000-8000-000000000002") is None
+    instance = make_instance(host="c1")
+    api.compute_rpcapi.answer = None
+    with pytest.raises(exception.Conflict, match="has no guest for it"):
+        api.get_diagnostics(ADMIN, instance)
