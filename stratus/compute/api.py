@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import sqlalchemy as sa
-from cryptography.hazmat.primitives import serialization
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, lazyload, load_only
@@ -729,8 +730,21 @@ def _metadata(instance: Instance) -> dict[str, str]:
     return {m.key: m.value for m in instance.metadata_items}
 
 
-def fingerprint(public_key: str) -> str:
-    """The MD5 fingerprint Nova shows, checking the key parses first."""
+def _colon_hex(digest: str) -> str:
+    return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
+
+
+def fingerprint(public_key: str, key_type: str = "ssh") -> str:
+    """The fingerprint Nova shows, checking the key parses first: MD5 of an OpenSSH
+    public key, SHA-1 of an x509 certificate."""
+    if key_type == "x509":
+        try:
+            cert = x509.load_pem_x509_certificate(public_key.strip().encode())
+        except ValueError:
+            raise exception.Invalid(
+                "Keypair data is invalid: the public key is not a PEM x509 certificate."
+            ) from None
+        return _colon_hex(cert.fingerprint(hashes.SHA1()).hex())  # noqa: S303 - Nova's format
     try:
         serialization.load_ssh_public_key(public_key.strip().encode())
         blob = base64.b64decode(public_key.split()[1])
@@ -739,19 +753,24 @@ def fingerprint(public_key: str) -> str:
             "Keypair data is invalid: the public key is not a valid OpenSSH "
             "ed25519, RSA or ECDSA key."
         ) from None
-    digest = hashlib.md5(blob).hexdigest()  # noqa: S324 - Nova's fingerprint format
-    return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
+    return _colon_hex(hashlib.md5(blob).hexdigest())  # noqa: S324 - Nova's fingerprint format
 
 
-def generate_ssh_key() -> tuple[str, str]:
-    """A new RSA 2048 key pair, as Nova generates one: (OpenSSH public key, PEM
-    private key in the traditional RSA format)."""
+def _new_rsa_key() -> tuple[rsa.RSAPrivateKey, str]:
+    """A new RSA 2048 key and its PEM (the traditional RSA format Nova returns)."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     private = key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.TraditionalOpenSSL,
         serialization.NoEncryption(),
     ).decode()
+    return key, private
+
+
+def generate_ssh_key() -> tuple[str, str]:
+    """A new RSA 2048 key pair, as Nova generates one: (OpenSSH public key, PEM
+    private key)."""
+    key, private = _new_rsa_key()
     public = (
         key.public_key()
         .public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
@@ -760,19 +779,34 @@ def generate_ssh_key() -> tuple[str, str]:
     return f"{public} Generated-by-Stratus", private
 
 
+def generate_x509_key(user_id: str) -> tuple[str, str]:
+    """A new self-signed x509 certificate for ``user_id`` (RSA 2048, ten years), as Nova
+    generates one for an x509 key pair: (PEM certificate, PEM private key)."""
+    key, private = _new_rsa_key()
+    name = x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, user_id)])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + dt.timedelta(days=3650))
+        .sign(key, hashes.SHA256())
+    )
+    return cert.public_bytes(serialization.Encoding.PEM).decode(), private
+
+
 class KeypairAPI:
     """Key pairs of a user, imported or generated, within the key_pairs quota."""
 
     def generate(
         self, context: Context, user_id: str, name: str, key_type: str
     ) -> tuple[KeyPair, str]:
-        """Generate an SSH key pair and keep its public half; the key pair and its
-        private key (which Stratus does not keep)."""
-        if key_type != "ssh":
-            raise exception.Invalid(
-                f"Keypair type {key_type} cannot be generated: import a public key."
-            )
-        public, private = generate_ssh_key()
+        """Generate a key pair (an x509 certificate for type x509) and keep its public
+        half; the key pair and its private key (which Stratus does not keep)."""
+        public, private = generate_x509_key(user_id) if key_type == "x509" else generate_ssh_key()
         return self.create(context, user_id, name, public, key_type), private
 
     def create(
@@ -789,7 +823,7 @@ class KeypairAPI:
                 name=name,
                 user_id=user_id,
                 public_key=public_key.strip(),
-                fingerprint=fingerprint(public_key),
+                fingerprint=fingerprint(public_key, key_type),
                 type=key_type,
             )
             session.add(key)

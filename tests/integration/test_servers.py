@@ -931,6 +931,17 @@ def test_keypairs_are_generated_below_2_92(cloud: Cloud) -> None:
             generated["fingerprint"],
         )
         assert client.delete(f"{API}/os-keypairs/servershape-gen").status_code == 204
+        # An x509 key pair is a self-signed certificate and its key.
+        response = client.post(
+            f"{API}/os-keypairs", json={"keypair": {"name": "servershape-cert", "type": "x509"}}
+        )
+        assert response.status_code == 201, response.text
+        cert = response.json()["keypair"]
+        assert cert["public_key"].startswith("-----BEGIN CERTIFICATE-----")
+        assert "PRIVATE KEY" in cert["private_key"] and cert["type"] == "x509"
+        shown = client.get(f"{API}/os-keypairs/servershape-cert").json()["keypair"]
+        assert (shown["type"], shown["fingerprint"]) == ("x509", cert["fingerprint"])
+        assert client.delete(f"{API}/os-keypairs/servershape-cert").status_code == 204
     with cloud.client(microversion="2.92") as client:
         refused = client.post(f"{API}/os-keypairs", json={"keypair": {"name": "servershape-x"}})
         assert refused.status_code == 400

@@ -197,3 +197,28 @@ def test_diagnostics_of_a_guest_the_host_lacks_are_a_conflict(api: compute.API) 
     api.compute_rpcapi.answer = None
     with pytest.raises(exception.Conflict, match="has no guest for it"):
         api.get_diagnostics(ADMIN, instance)
+
+
+def test_generated_x509_keys_are_a_certificate_and_its_key() -> None:
+    from cryptography import x509
+
+    cert_pem, private = compute.generate_x509_key("u1")
+    cert = x509.load_pem_x509_certificate(cert_pem.encode())
+    key = serialization.load_pem_private_key(private.encode(), None)
+    assert cert.public_key().public_numbers() == key.public_key().public_numbers()
+    assert cert.subject.rfc4514_string() == "CN=u1"
+    printed = compute.fingerprint(cert_pem, "x509")
+    assert printed.count(":") == 19 and printed == printed.lower()
+    with pytest.raises(exception.Invalid, match="not a PEM x509 certificate"):
+        compute.fingerprint("ssh-rsa AAAA", "x509")
+
+
+def test_keypairs_of_both_types_are_generated(api: compute.API) -> None:  # noqa: F811
+    keypairs = compute.KeypairAPI()
+    ssh, ssh_private = keypairs.generate(ADMIN, "u1", "gen-ssh", "ssh")
+    cert, cert_private = keypairs.generate(ADMIN, "u1", "gen-x509", "x509")
+    assert ssh.public_key.startswith("ssh-rsa ") and "RSA PRIVATE KEY" in ssh_private
+    assert cert.public_key.startswith("-----BEGIN CERTIFICATE-----")
+    assert (cert.type, cert.fingerprint.count(":")) == ("x509", 19)
+    assert [k.name for k in keypairs.get_all("u1")] == ["gen-ssh", "gen-x509"]
+    assert "RSA PRIVATE KEY" in cert_private
