@@ -14,10 +14,11 @@ class ComputeAPI(RPCAPI):
 
     * 1.0 - build_and_run_instance, terminate_instance, run_action,
       get_console_output
+    * 1.1 - get_diagnostics
     """
 
     TOPIC = TOPIC
-    VERSION = "1.0"
+    VERSION = "1.1"
 
     def build_and_run_instance(
         self,
@@ -52,4 +53,11 @@ class ComputeAPI(RPCAPI):
     ) -> str:
         return self._call(
             ctxt, "get_console_output", server=host, instance_uuid=instance_uuid, length=length
+        )
+
+    def get_diagnostics(self, ctxt: dict, host: str, instance_uuid: str) -> dict | None:
+        """The guest's diagnostics in Nova's standard (2.48) form; None if the host's
+        hypervisor has no such guest."""
+        return self._call(
+            ctxt, "get_diagnostics", server=host, version="1.1", instance_uuid=instance_uuid
         )
