@@ -1,7 +1,7 @@
 """image members
 
 Revision ID: 0004_image_members
-Revises: 0002
+Revises: 0003_server_access_ips
 Create Date: 2026-12-07 15:10:00.000000
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004_image_members"
-down_revision = "0002"
+down_revision = "0003_server_access_ips"
 branch_labels = None
 depends_on = None
 
