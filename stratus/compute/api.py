@@ -386,23 +386,36 @@ class API:
     ) -> int:
         """How many servers may be created (at most ``max_count``); OverQuota below
         ``min_count``."""
-        if not _instance_quotas_limited(limits):
-            return max_count
-        used = db_quotas.instance_usage(session, context.project_id)
         per_server = {"instances": 1, "cores": flavor["vcpus"], "ram": flavor["memory_mb"]}
         allowed = max_count
-        for resource, each in per_server.items():
-            limit = limits[resource]
-            if limit < 0 or each == 0:
-                continue
-            fits = max(0, (limit - used[resource]) // each)
-            if fits < min_count:
-                raise exception.OverQuota(
-                    f"Quota exceeded for {resource}: Requested {each * min_count}, but already "
-                    f"used {used[resource]} of {limit} {resource}"
-                )
-            allowed = min(allowed, fits)
+        for scope_limits, used in self._quota_scopes(session, context, limits):
+            for resource, each in per_server.items():
+                limit = scope_limits[resource]
+                if limit < 0 or each == 0:
+                    continue
+                fits = max(0, (limit - used[resource]) // each)
+                if fits < min_count:
+                    raise exception.OverQuota(
+                        f"Quota exceeded for {resource}: Requested {each * min_count}, but "
+                        f"already used {used[resource]} of {limit} {resource}"
+                    )
+                allowed = min(allowed, fits)
         return allowed
+
+    def _quota_scopes(
+        self, session: Session, context: Context, limits: dict[str, int]
+    ) -> list[tuple[dict[str, int], dict[str, int]]]:
+        """The limits that bind a create and the usage each is counted against: the
+        project's, and the user's own within the project where it has any (as Nova's
+        per-user quotas). Usage is counted only for a scope with a limited instance quota."""
+        scopes = []
+        if _instance_quotas_limited(limits):
+            scopes.append((limits, db_quotas.instance_usage(session, context.project_id)))
+        mine = db_quotas.user_limits(session, context.project_id, context.user_id, limits)
+        if mine != limits and _instance_quotas_limited(mine):
+            used = db_quotas.instance_usage(session, context.project_id, context.user_id)
+            scopes.append((mine, used))
+        return scopes
 
     def _group(
         self, session: Session, context: Context, group_uuid: str, adding: int
@@ -419,11 +432,13 @@ class API:
         self, context: Context, limits: dict[str, int], created: list[Instance]
     ) -> None:
         """Two requests may pass the check at once; the later one gives its servers back."""
-        if not _instance_quotas_limited(limits):
-            return
         with transaction() as session:
-            used = db_quotas.instance_usage(session, context.project_id)
-            over = [r for r in INSTANCE_QUOTAS if 0 <= limits[r] < used[r]]
+            over = [
+                r
+                for scope_limits, used in self._quota_scopes(session, context, limits)
+                for r in INSTANCE_QUOTAS
+                if 0 <= scope_limits[r] < used[r]
+            ]
             for instance in created if over else ():
                 db_instances.soft_delete(session, instance.uuid)
         if over:

@@ -89,13 +89,23 @@ def limits(session: Session, project_id: str, user_id: str | None = None) -> dic
         if quota.resource in result:
             result[quota.resource] = quota.hard_limit
     if user_id is not None:
-        for row in session.scalars(
-            sa.select(ProjectUserQuota).where(
-                ProjectUserQuota.project_id == project_id, ProjectUserQuota.user_id == user_id
-            )
-        ):
-            if row.resource in result:
-                result[row.resource] = row.hard_limit
+        result = user_limits(session, project_id, user_id, result)
+    return result
+
+
+def user_limits(
+    session: Session, project_id: str, user_id: str, project_limits: dict[str, int]
+) -> dict[str, int]:
+    """One user's limits within a project: the project's (as given) with the user's own
+    over them."""
+    result = dict(project_limits)
+    for row in session.scalars(
+        sa.select(ProjectUserQuota).where(
+            ProjectUserQuota.project_id == project_id, ProjectUserQuota.user_id == user_id
+        )
+    ):
+        if row.resource in result:
+            result[row.resource] = row.hard_limit
     return result
 
 

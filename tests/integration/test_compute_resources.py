@@ -636,3 +636,50 @@ def test_user_quotas_within_a_project(
         defaults = admin.get(f"{quota}/defaults").json()["quota_set"]
         reset = admin.get(quota, params=user).json()["quota_set"]
         assert (reset["ram"], reset["cores"]) == (defaults["ram"], defaults["cores"])
+
+
+def test_user_quotas_bind_server_create(control_plane: ControlPlane) -> None:
+    """A user's own instance limit within the project refuses a create that the
+    project's limits allow, before anything is recorded. (This control plane has no
+    message broker, so the accepted case is left to the tests with a whole cloud.)"""
+    with control_plane.client() as admin:
+        token = admin.get(
+            "/identity/v3/auth/tokens", headers={"X-Subject-Token": admin.headers["X-Auth-Token"]}
+        )
+        who = token.json()["token"]
+        user, project = who["user"]["id"], who["project"]["id"]
+        image = admin.post(
+            "/image/v2/images",
+            json={"name": "computeres-quota", "disk_format": "raw", "container_format": "bare"},
+        ).json()["id"]
+        uploaded = admin.put(
+            f"/image/v2/images/{image}/file",
+            content=b"\0" * 65536,
+            headers={"Content-Type": "application/octet-stream"},
+        )
+        assert uploaded.status_code == 204, uploaded.text
+        flavor = admin.post(
+            f"{API}/flavors",
+            json={"flavor": {"name": "computeres-quota", "ram": 64, "vcpus": 1, "disk": 1}},
+        ).json()["flavor"]["id"]
+        quota = f"{API}/os-quota-sets/{project}"
+        body = {
+            "server": {
+                "name": "computeres-user-quota",
+                "imageRef": image,
+                "flavorRef": flavor,
+                "networks": "none",
+            }
+        }
+        assert admin.get(quota).json()["quota_set"]["instances"] > 0
+        servers = admin.get(f"{API}/servers", params={"all_tenants": 1}).json()["servers"]
+        before = {s["id"] for s in servers}
+        assert admin.put(quota, params={"user_id": user}, json={"quota_set": {"instances": 0}})
+        refused = admin.post(
+            f"{API}/servers", json=body, headers={"OpenStack-API-Version": "compute 2.37"}
+        )
+        _error(refused, 403, "instances")
+        after = admin.get(f"{API}/servers", params={"all_tenants": 1}).json()["servers"]
+        assert {s["id"] for s in after} == before
+        assert admin.delete(quota, params={"user_id": user}).status_code == 202
+        assert admin.delete(f"/image/v2/images/{image}").status_code == 204
