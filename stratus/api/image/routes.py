@@ -70,8 +70,8 @@ RULES = (
     ("image:publicize_image", policy.ADMIN_API, "Make an image public."),
     ("image:communitize_image", _OWNER, "Make an image a community image."),
     ("image:set_owner", policy.ADMIN_API, "Give an image to another project."),
-    ("image:deactivate", policy.ADMIN_API, "Deactivate an image."),
-    ("image:reactivate", policy.ADMIN_API, "Reactivate a deactivated image."),
+    ("image:deactivate", _OWNER, "Deactivate an image (as Glance: its project's members)."),
+    ("image:reactivate", _OWNER, "Reactivate a deactivated image."),
 )
 for _rule in RULES:
     policy.register(*_rule)
