@@ -30,6 +30,8 @@ import logging
 import os
 import shutil
 
+from oslo_config import cfg
+
 from stratus.privsep import sys_admin_pctxt
 
 LOG = logging.getLogger(__name__)
@@ -46,12 +48,37 @@ def start() -> None:
         sys_admin_pctxt.set_client_mode(False)
 
 
+#: The options the daemon reads, with stratus.conf's defaults (a unit test keeps
+#: them equal).
+DAEMON_OPTS = {
+    None: [cfg.StrOpt("state_path", default="/var/lib/stratus")],
+    "compute": [cfg.StrOpt("instances_path", default="$state_path/instances")],
+}
+
+
+def instances_root() -> str:
+    """``[compute] instances_path`` as this process's configuration files say.
+
+    In the service's process stratus.conf's options are registered. In the
+    privsep daemon (privsep-helper) they are not, and cannot be: oslo.log's
+    ``log_dir`` and ``debug`` are registered there and clash with Stratus's, so
+    the two options needed are read from the same files on their own.
+    """
+    try:
+        return cfg.CONF.compute.instances_path
+    except (cfg.NoSuchOptError, cfg.NoSuchGroupError):
+        pass
+    conf = cfg.ConfigOpts()
+    for group, opts in DAEMON_OPTS.items():
+        conf.register_opts(opts, group=group)
+    conf(args=[], project="stratus", default_config_files=list(cfg.CONF.config_file or []))
+    return conf.compute.instances_path
+
+
 def _inside_instances(path: str, *, allow_root: bool = False) -> str:
     """``path`` resolved (symlinks followed); refused unless it is below
     ``instances_path`` (or, with ``allow_root``, is instances_path itself)."""
-    from stratus.conf import CONF
-
-    root = os.path.realpath(CONF.compute.instances_path)
+    root = os.path.realpath(instances_root())
     real = os.path.realpath(path)
     if real == root and allow_root:
         return real
