@@ -472,11 +472,11 @@ class LibvirtDriver(ComputeDriver):
         if kernel_src:
             kernel = inst_dir / "kernel"
             shutil.copyfile(kernel_src, kernel)
-            os.chmod(kernel, 0o644)
+            os.chmod(kernel, 0o640)  # libvirt gives it to QEMU (dynamic_ownership)
         if ramdisk_src:
             ramdisk = inst_dir / "ramdisk"
             shutil.copyfile(ramdisk_src, ramdisk)
-            os.chmod(ramdisk, 0o644)
+            os.chmod(ramdisk, 0o640)
         console_log = inst_dir / "console.log"
         console_log.touch()
         xml = self.render_domain_xml(
