@@ -9,7 +9,9 @@ everything works without privileges; root is needed only for what others made:
 * an instance directory that the service cannot empty (files or directories of
   root) is removed;
 * a console log that virtlogd (root) re-created after a rotation, mode 0600, is
-  read.
+  read;
+* the image cache's base files, which libvirt gives to QEMU as backing files
+  (and keeps so), have their mtime (the record of their last use) refreshed.
 
 Each entry point takes and returns plain data and refuses paths outside
 ``[compute] instances_path`` (as the daemon sees its configuration), so that a
@@ -102,6 +104,14 @@ def adopt_dir(path: str, uid: int, gid: int) -> bool:
         return False
     os.chown(real, uid, gid)
     return True
+
+
+@sys_admin_pctxt.entrypoint
+def touch(path: str) -> None:
+    """Set the mtime of the file ``path`` below instances_path to now (the image
+    cache's record of use) when its owner is not the service: libvirt gives a
+    base image to QEMU as a backing file and does not give it back."""
+    os.utime(_inside_instances(path))
 
 
 @sys_admin_pctxt.entrypoint

@@ -85,6 +85,14 @@ def test_in_process_operations(instances: Path, in_process: None) -> None:
     assert privileged.adopt_dir(str(instances), 65534, 65534) is False
     with pytest.raises(NotADirectoryError):
         privileged.adopt_dir(str(log), 65534, 65534)
+    base = instances / "inst" / "base"
+    base.write_bytes(b"image")
+    os.chown(base, 65534, 65534)  # as libvirt leaves a backing file: QEMU's
+    os.utime(base, (1, 1))
+    privileged.touch(str(base))
+    assert base.stat().st_mtime > 1
+    with pytest.raises(privileged.PathOutsideInstances):
+        privileged.touch("/etc/passwd")
     privileged.remove_tree(str(instances / "inst"))
     assert not (instances / "inst").exists()
     privileged.remove_tree(str(instances / "inst"))  # already gone: nothing to do
