@@ -13,12 +13,18 @@ from typing import Any
 from stratus.conf import CONF
 
 DEFAULT_CONFIG = "/etc/stratus/stratus.conf"
+#: Files a service creates (the SQLite database and its -wal/-shm, instance
+#: disks, console logs, libvirt.xml) are 0640 and directories 0750: the
+#: database holds password hashes, instances hold guests' data.
+UMASK = 0o027
 LOG = logging.getLogger(__name__)
 
 
 def prepare(argv: list[str] | None, name: str) -> None:
     """Parse ``--config-file`` (default /etc/stratus/stratus.conf when it exists) and
-    the command line, then set up logging to stderr and ``<log_dir>/<name>.log``."""
+    the command line, then set up logging to stderr and ``<log_dir>/<name>.log``.
+    Sets the process umask to ``UMASK`` first."""
+    os.umask(UMASK)
     defaults = [DEFAULT_CONFIG] if os.path.exists(DEFAULT_CONFIG) else []
     CONF(
         argv if argv is not None else sys.argv[1:],

@@ -6,6 +6,8 @@ and any attempt to open the database in this process fails.
 
 from __future__ import annotations
 
+import os
+
 from stratus import service
 from stratus.conf import CONF
 from stratus.db import session
@@ -21,9 +23,44 @@ def node_names() -> list[str]:
     return [f"{CONF.host}-{index:03d}" for index in range(count)]
 
 
+def prepare_instances_path() -> None:
+    """Create instances_path and its missing parents, mode 0711 (QEMU, its own
+    user, passes through them; the service's umask would make them 0750).
+
+    instances_path, the image cache and its lock directory belong to this
+    service's user: those left by root (a compute service that ran as root, an
+    operator's mkdir) are handed over through privsep; files stay as they are."""
+    from stratus.compute import privileged
+    from stratus.compute.virt.driver import INSTANCE_DIR_MODE
+
+    missing = []
+    path = os.path.abspath(CONF.compute.instances_path)
+    while not os.path.exists(path):
+        missing.append(path)
+        path = os.path.dirname(path)
+    for path in reversed(missing):
+        os.makedirs(path, mode=INSTANCE_DIR_MODE, exist_ok=True)
+        os.chmod(path, INSTANCE_DIR_MODE)
+    uid, gid = os.geteuid(), os.getegid()
+    if uid == 0:
+        return
+    base = os.path.join(CONF.compute.instances_path, CONF.compute.image_cache_subdirectory_name)
+    for path in (CONF.compute.instances_path, base, os.path.join(base, "locks")):
+        try:
+            owner = os.stat(path).st_uid
+        except FileNotFoundError:
+            continue
+        if owner != uid and privileged.adopt_dir(path, uid, gid):
+            service.LOG.info("%s now belongs to uid %d", path, uid)
+
+
 def main(argv: list[str] | None = None) -> None:
     service.prepare(argv, "stratus-compute")
     session.forbid()
+    from stratus.compute import privileged
+
+    privileged.start()
+    prepare_instances_path()
     from stratus.compute.manager import ComputeManager
     from stratus.compute.virt import load_driver
 

@@ -87,6 +87,17 @@ class CachedImage:
     virtual_size: int | None
 
 
+def _touch(path: str | os.PathLike[str]) -> None:
+    """Record a use of a base file (its mtime), through privsep when libvirt has
+    given the file to QEMU (a backing file stays QEMU's)."""
+    try:
+        os.utime(path)
+    except PermissionError:
+        from stratus.compute import privileged
+
+        privileged.touch(str(path))
+
+
 def base_name(image_id: str) -> str:
     """File name of an image's base file (the SHA-1 of its ID, as Nova names them)."""
     return hashlib.sha1(image_id.encode(), usedforsecurity=False).hexdigest()
@@ -162,7 +173,7 @@ class ImageCache:
         final = self.base_dir / name
         with self._lock(name):
             if final.exists():
-                os.utime(final)
+                _touch(final)
                 return self._describe(image_id, final)
             return self._download(
                 image_id,
@@ -248,7 +259,7 @@ class ImageCache:
                 continue
             if name in in_use:
                 with contextlib.suppress(FileNotFoundError):
-                    os.utime(entry.path)
+                    _touch(entry.path)
                 continue
             try:
                 if now - entry.stat().st_mtime <= max_age_s:

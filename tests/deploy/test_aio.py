@@ -218,6 +218,137 @@ def test_declared_server_is_active_and_booted(deployment) -> None:
     )
 
 
+def as_nobody(*args: str) -> subprocess.CompletedProcess[str]:
+    """A command run by a user with no business with Stratus."""
+    return subprocess.run(
+        ["runuser", "-u", "nobody", "--", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_database_files_are_private(deployment) -> None:
+    """The SQLite database holds bcrypt password hashes: its directory is 0750 and the
+    database with its -wal and -shm 0640, all the stratus user's."""
+    state = Path("/var/lib/stratus")
+    st = state.stat()
+    assert (state.owner(), stat.S_IMODE(st.st_mode)) == ("stratus", 0o750)
+    # QEMU passes through it to the instances by its group (kvm), not as "other".
+    assert state.group() == "kvm"
+    files = [p for p in state.glob("stratus.sqlite*") if p.exists()]
+    assert Path("/var/lib/stratus/stratus.sqlite") in files
+    for path in files:
+        st = path.stat()
+        assert (path.owner(), path.group()) == ("stratus", "stratus"), path
+        assert stat.S_IMODE(st.st_mode) == 0o640, (path, oct(st.st_mode))
+    assert as_nobody("ls", str(state)).returncode != 0
+    assert as_nobody("cat", "/var/lib/stratus/stratus.sqlite").returncode != 0
+
+
+def test_instance_files_are_private(deployment) -> None:
+    """Instance directories are 0711 (QEMU passes through, nobody lists them) and no
+    instance file is world-readable; the guest still boots (the test above)."""
+    server_id = openstack("server", "show", DECLARED, "-f", "json")["id"]
+    instances = Path(INSTANCES)
+    inst_dir = instances / server_id
+    for path in (instances, instances / "_base", inst_dir):
+        st = path.stat()
+        assert (path.owner(), stat.S_IMODE(st.st_mode)) == ("stratus", 0o711), path
+    names = {p.name for p in inst_dir.iterdir()}
+    assert {"console.log", "disk", "disk.info", "libvirt.xml"} <= names
+    for path in inst_dir.iterdir():
+        assert stat.S_IMODE(path.stat().st_mode) & 0o004 == 0, (path, oct(path.stat().st_mode))
+    assert as_nobody("ls", str(instances)).returncode != 0
+    assert as_nobody("cat", str(inst_dir / "console.log")).returncode != 0
+
+
+def test_compute_runs_as_stratus_in_the_libvirt_and_kvm_groups(deployment) -> None:
+    pid = pids()["stratus-compute"]
+    assert pid
+    status = dict(
+        line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+    )
+    uids = set(status["Uid"].split())
+    groups = {int(g) for g in status["Groups"].split()}
+    stratus_uid = subprocess.run(["id", "-u", "stratus"], capture_output=True, text=True)
+    assert uids == {stratus_uid.stdout.strip()}, status["Uid"]
+    for group in ("libvirt", "kvm"):
+        gid = int(subprocess.run(["getent", "group", group], capture_output=True,
+                                 text=True).stdout.split(":")[2])  # fmt: skip
+        assert gid in groups, (group, status["Groups"])
+    for name in SERVICES:
+        owner = Path(f"/proc/{pids()[name]}").owner()
+        assert owner == "stratus", (name, owner)
+
+
+def test_compute_reads_a_root_only_console_log_through_privsep(deployment) -> None:
+    """A console log that only root may read (as virtlogd leaves one after a rotation)
+    is read by stratus-compute's privsep daemon: started through sudo, by the one
+    command line the sudoers rule allows."""
+    server_id = openstack("server", "show", DECLARED, "-f", "json")["id"]
+    log = Path(INSTANCES) / server_id / "console.log"
+    os.chown(log, 0, 0)
+    log.chmod(0o600)
+    marker = f"STRATUS-GUEST-READY {server_id}"
+    assert marker in openstack("console", "log", "show", DECLARED)
+    helper = subprocess.run(
+        ["pgrep", "-f", "-u", "root", "privsep-helper.*stratus.privsep.sys_admin_pctxt"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert helper.stdout.split(), "no privsep daemon runs"
+    rule = ["sudo", "-n", "-l", "-U", "stratus", "/opt/stratus/bin/privsep-helper",
+            "--config-file", "/etc/stratus/stratus.conf", "--privsep_context",
+            "stratus.privsep.sys_admin_pctxt", "--privsep_sock_path",
+            "/tmp/tmpabc_123/privsep.sock"]  # fmt: skip
+    assert subprocess.run(rule, capture_output=True, check=False).returncode == 0
+    other = [*rule[:-1], "/tmp/tmpabc_123/privsep.sock", "--config-file", "/tmp/x.conf"]
+    assert subprocess.run(other, capture_output=True, check=False).returncode != 0
+    shell = ["sudo", "-n", "-l", "-U", "stratus", "/bin/sh"]
+    assert subprocess.run(shell, capture_output=True, check=False).returncode != 0
+
+
+def test_rabbitmq_has_no_guest(deployment) -> None:
+    users = subprocess.run(
+        ["rabbitmqctl", "-q", "list_users"], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert "stratus" in users
+    assert "guest" not in users
+
+
+def listeners() -> list[tuple[str, int, str]]:
+    """(address, port, process) of every listening TCP socket (`ss -ltnp`)."""
+    out = subprocess.run(["ss", "-Hltnp"], capture_output=True, text=True, check=True).stdout
+    result = []
+    for line in out.splitlines():
+        fields = line.split()
+        address, _, port = fields[3].rpartition(":")
+        process = fields[5] if len(fields) > 5 else ""
+        result.append((address.strip("[]").split("%")[0], int(port), process))
+    return result
+
+
+def test_broker_and_erlang_distribution_listen_on_loopback_only(deployment) -> None:
+    """AMQP (5672), epmd (4369) and the node's distribution port (25672) of the
+    all-in-one's broker answer on loopback only."""
+    sockets = listeners()
+    for port in (4369, 5672, 25672):
+        addresses = {a for a, p, _ in sockets if p == port}
+        assert addresses, f"nothing listens on {port}"
+        assert addresses <= {"127.0.0.1", "::1"}, (port, addresses)
+    # Every socket of the broker's processes (the node, epmd, their helpers).
+    broker = subprocess.run(
+        ["pgrep", "-u", "rabbitmq,epmd"], capture_output=True, text=True, check=False
+    ).stdout.split()
+    assert broker, "the broker runs under no rabbitmq or epmd process"
+    erlang = [(a, p) for a, p, proc in sockets if any(f"pid={pid}," in proc for pid in broker)]
+    assert {p for _, p in erlang} >= {4369, 5672, 25672}, erlang
+    assert all(a in ("127.0.0.1", "::1") for a, _ in erlang), erlang
+
+
 def test_files_with_secrets_are_private(deployment) -> None:
     conf = Path("/etc/stratus/stratus.conf")
     st = conf.stat()
@@ -238,9 +369,6 @@ def test_files_with_secrets_are_private(deployment) -> None:
     rabbit = Path("/etc/rabbitmq/rabbitmq.conf").read_text()
     assert "loopback_users.guest = true" in rabbit
     assert "listeners.tcp.default = 127.0.0.1:5672" in rabbit
-    # QEMU (libvirt-qemu) must be able to reach the instances.
-    for path in (Path("/var/lib/stratus"), Path(INSTANCES)):
-        assert stat.S_IMODE(path.stat().st_mode) == 0o755
 
 
 def test_second_make_aio_changes_nothing(deployment) -> None:

@@ -180,8 +180,41 @@ def test_init_scripts_are_valid_shell(rendered: Path) -> None:
         text = script.read_text()
         assert "### BEGIN INIT INFO" in text and "start-stop-daemon" in text
     compute = (rendered / "compute1" / "stratus-compute.init").read_text()
-    assert "RUN_AS=root" in compute
-    assert "RUN_AS=stratus" in (rendered / "controller1" / "stratus-api.init").read_text()
+    # Every service runs as stratus with umask 0027 (start-stop-daemon's --chuid
+    # also sets the groups that stratus_compute puts the user in).
+    for text in (compute, (rendered / "controller1" / "stratus-api.init").read_text()):
+        assert "RUN_AS=stratus" in text and "UMASK=0027" in text
+        assert '--chuid "$RUN_AS" --umask "$UMASK"' in text
+
+
+def test_compute_runs_unprivileged_with_a_privsep_helper(rendered: Path) -> None:
+    unit = (rendered / "compute1" / "stratus-compute.service").read_text()
+    assert "User=stratus\n" in unit and "UMask=0027\n" in unit
+    assert "SupplementaryGroups=libvirt kvm\n" in unit
+    helper = _conf(rendered / "compute1" / "stratus.conf")["stratus_sys_admin"]["helper_command"]
+    assert helper == "sudo /opt/stratus/bin/privsep-helper --config-file /etc/stratus/stratus.conf"
+    assert not _conf(rendered / "controller1" / "stratus.conf").has_section("stratus_sys_admin")
+    sudoers = rendered / "compute1" / "sudoers"
+    rule = [line for line in sudoers.read_text().splitlines() if not line.startswith("#")]
+    assert rule == [
+        "stratus ALL=(root) NOPASSWD: /opt/stratus/bin/privsep-helper ^--config-file "
+        "/etc/stratus/stratus[.]conf --privsep_context stratus[.]privsep[.]sys_admin_pctxt "
+        "--privsep_sock_path /tmp/tmp[a-z0-9_]+/privsep[.]sock$"
+    ]
+    if shutil.which("visudo"):
+        subprocess.run(["visudo", "-cf", str(sudoers)], check=True, capture_output=True)
+
+
+def test_broker_binds_amqp_to_the_management_address_and_erlang_to_loopback(
+    rendered: Path,
+) -> None:
+    conf = (rendered / "controller1" / "rabbitmq.conf").read_text()
+    assert "listeners.tcp.default = 192.0.2.10:5672\n" in conf
+    assert "listeners.tcp.loopback = 127.0.0.1:5672\n" in conf
+    env = (rendered / "controller1" / "rabbitmq-env.conf").read_text()
+    assert "NODENAME=rabbit@localhost\n" in env
+    assert "export ERL_EPMD_ADDRESS=127.0.0.1\n" in env
+    assert "-kernel inet_dist_use_interface {127,0,0,1}" in env
 
 
 @pytest.mark.skipif(not shutil.which("systemd-analyze"), reason="systemd-analyze not installed")

@@ -102,3 +102,25 @@ def test_database_password_is_only_in_the_database_section(host):
     they are in [database] and nowhere else: not in the other sections, the
     units, clouds.yaml, the logs or the command lines."""
     assert_secret_confined(host, credential("mariadb-password"), {("database", "connection")})
+
+
+def test_compute_runs_as_stratus_in_the_libvirt_and_kvm_groups(host):
+    pid = host.check_output("systemctl show -p MainPID --value stratus-compute")
+    assert host.check_output(f"ps -o user= -p {pid}") == "stratus"
+    assert {"libvirt", "kvm"} <= set(host.check_output("id -nG stratus").split())
+
+
+def test_instances_are_not_world_listable(host):
+    instances = host.file(INSTANCES_PATH)
+    assert (instances.user, instances.mode) == ("stratus", 0o711)
+    state = host.file(INSTANCES_PATH.rsplit("/", 1)[0])
+    assert (state.user, state.mode) == ("stratus", 0o750)
+
+
+def test_broker_has_no_guest_and_keeps_erlang_distribution_on_loopback(host):
+    users = host.check_output("rabbitmqctl -q list_users").split()
+    assert "stratus" in users and "guest" not in users
+    for line in host.check_output("ss -Hltn").splitlines():
+        address, _, port = line.split()[3].rpartition(":")
+        if port in ("4369", "25672", "5672"):
+            assert address.strip("[]") in ("127.0.0.1", "::1"), line

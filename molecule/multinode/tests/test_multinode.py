@@ -67,9 +67,47 @@ def test_compute_node_runs_no_control_service(name):
         assert not machine(name).service(unit).is_running, unit
 
 
-@pytest.mark.parametrize("port", [5672, 3306, 8774])
+@pytest.mark.parametrize("port", [3306, 8774])
 def test_controller_listens_for_the_other_machines(port):
     assert machine(CONTROLLER).socket(f"tcp://0.0.0.0:{port}").is_listening
+
+
+def listening_addresses(host, port):
+    """Addresses with a TCP socket listening on ``port`` (`ss -Hltn`)."""
+    found = set()
+    for line in host.check_output("ss -Hltn").splitlines():
+        address, _, found_port = line.split()[3].rpartition(":")
+        if found_port == str(port):
+            found.add(address.strip("[]").split("%")[0])
+    return found
+
+
+def test_broker_listens_on_the_management_address_and_loopback_only():
+    """AMQP on the address the compute nodes reach the controller by (the
+    rabbitmq role's default: the default route's address) and on loopback; the
+    Erlang distribution (epmd, the node's port) on loopback only; no wildcard."""
+    controller = machine(CONTROLLER)
+    own = set(controller.check_output("hostname -I").split())
+    amqp = listening_addresses(controller, 5672)
+    assert "127.0.0.1" in amqp and len(amqp) == 2, amqp
+    assert (amqp - {"127.0.0.1"}) <= own, (amqp, own)
+    for port in (4369, 25672):
+        addresses = listening_addresses(controller, port)
+        assert addresses and addresses <= {"127.0.0.1", "::1"}, (port, addresses)
+
+
+def test_broker_has_no_guest_user():
+    users = machine(CONTROLLER).check_output("rabbitmqctl -q list_users").split()
+    assert "stratus" in users and "guest" not in users
+
+
+@pytest.mark.parametrize("name", COMPUTES)
+def test_compute_runs_as_stratus(name):
+    host = machine(name)
+    pid = host.check_output("systemctl show -p MainPID --value stratus-compute")
+    assert host.check_output(f"ps -o user= -p {pid}") == "stratus"
+    groups = host.check_output("id -nG stratus").split()
+    assert {"libvirt", "kvm"} <= set(groups)
 
 
 @pytest.mark.parametrize("name", COMPUTES)

@@ -38,7 +38,13 @@ Instance = Mapping[str, Any]
 ImageMeta = Mapping[str, Any]
 ImagePaths = Mapping[str, str]
 
+#: instances_path, the image cache and each instance directory: QEMU (its own
+#: user) may pass through to the files libvirt hands it; nobody else may list
+#: them. Files follow the service's umask (0640).
+INSTANCE_DIR_MODE = 0o711
+
 __all__ = [
+    "INSTANCE_DIR_MODE",
     "ComputeDriver",
     "ImageMeta",
     "ImagePaths",

@@ -42,8 +42,9 @@ import jinja2
 import libvirt
 from oslo_config import cfg
 
-from stratus.compute import states
+from stratus.compute import privileged, states
 from stratus.compute.virt.driver import (
+    INSTANCE_DIR_MODE,
     ComputeDriver,
     ImageMeta,
     ImagePaths,
@@ -245,7 +246,7 @@ class LibvirtDriver(ComputeDriver):
         conn = self._connect()
         for path in (self.instances_path, self.base_dir):
             path.mkdir(parents=True, exist_ok=True)
-            os.chmod(path, 0o755)
+            os.chmod(path, INSTANCE_DIR_MODE)
         decision = self.virt_type_decision
         LOG.info(
             "libvirt driver on %s (%s %s): virt_type %s (%s)",
@@ -465,18 +466,18 @@ class LibvirtDriver(ComputeDriver):
                 )
 
         inst_dir.mkdir(parents=True, exist_ok=True)
-        os.chmod(inst_dir, 0o755)
+        os.chmod(inst_dir, INSTANCE_DIR_MODE)
         disk_path, disk_format = self._create_root_disk(instance, base, inst_dir)
         (inst_dir / "disk.info").write_text(json.dumps({str(disk_path): disk_format}) + "\n")
         kernel = ramdisk = None
         if kernel_src:
             kernel = inst_dir / "kernel"
             shutil.copyfile(kernel_src, kernel)
-            os.chmod(kernel, 0o644)
+            os.chmod(kernel, 0o640)  # libvirt gives it to QEMU (dynamic_ownership)
         if ramdisk_src:
             ramdisk = inst_dir / "ramdisk"
             shutil.copyfile(ramdisk_src, ramdisk)
-            os.chmod(ramdisk, 0o644)
+            os.chmod(ramdisk, 0o640)
         console_log = inst_dir / "console.log"
         console_log.touch()
         xml = self.render_domain_xml(
@@ -541,7 +542,10 @@ class LibvirtDriver(ComputeDriver):
         if cleanup:
             inst_dir = self.instance_dir(instance)
             try:
-                shutil.rmtree(inst_dir)
+                try:
+                    shutil.rmtree(inst_dir)
+                except PermissionError:  # root's files (virtlogd's, or an older root compute's)
+                    privileged.remove_tree(str(inst_dir))
             except FileNotFoundError:
                 pass
             except OSError as exc:
@@ -792,6 +796,8 @@ class LibvirtDriver(ComputeDriver):
             if self._find(instance) is None:
                 raise InstanceNotFound(instance["uuid"]) from None
             return ""
+        except PermissionError:  # virtlogd (root) re-created it after a rotation
+            data = privileged.read_tail(str(path), MAX_CONSOLE_BYTES)
         return tail_lines(data.decode("utf-8", errors="replace"), length)
 
 
