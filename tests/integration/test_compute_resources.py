@@ -565,6 +565,24 @@ def test_images_proxy(control_plane: ControlPlane) -> None:
             "meta": {"colour": "blue"}
         }
         _error(admin.get(f"{API}/images/{image_id}/metadata/size"), 404, "size")
+        # Metadata writes go to the image's extra properties, as Nova's proxy did.
+        meta = f"{API}/images/{image_id}/metadata"
+        merged = admin.post(meta, json={"metadata": {"shape": "round"}})
+        assert merged.json() == {"metadata": {"colour": "blue", "shape": "round"}}
+        item = admin.put(f"{meta}/colour", json={"meta": {"colour": "red"}})
+        assert item.json() == {"meta": {"colour": "red"}}
+        _error(admin.put(f"{meta}/colour", json={"meta": {"shape": "x"}}), 400, "one item")
+        _error(admin.post(meta, json={"metadata": {"k": 1}}), 400, "metadata.k")
+        _error(admin.post(meta, json={"metadata": {"name": "x"}}), 403, "reserved")
+        assert admin.delete(f"{meta}/shape").status_code == 204
+        _error(admin.delete(f"{meta}/shape"), 404, "shape")
+        assert admin.put(meta, json={"metadata": {"a": "1"}}).json() == {"metadata": {"a": "1"}}
+        v2 = admin.get(f"/image/v2/images/{image_id}").json()
+        assert v2["a"] == "1" and "colour" not in v2
+        missing = f"{API}/images/{uuid.uuid4()}/metadata"
+        _error(admin.post(missing, json={"metadata": {"a": "1"}}), 404, "could not be found")
+        _error(admin.put(f"{missing}/a", json={"meta": {"a": "1"}}), 404, "could not be found")
+        _error(admin.delete(f"{missing}/a"), 404, "could not be found")
         _error(admin.get(f"{API}/images/{uuid.uuid4()}"), 404, "could not be found")
         _error(admin.get(f"{API}/images/detail", params={"minRam": HUGE}), 400, "'minRam'")
         _error(admin.get(f"{API}/images", params={"status": "SLEEPING"}), 400, "'status'")

@@ -1,15 +1,17 @@
 """The compute images proxy (``/images``): the Image service's images as Nova showed
-them, read only. Nova removed it at microversion 2.36; so does Stratus (404)."""
+them, and their metadata (the images' extra properties) read and written as Nova's
+proxy did. Nova removed it at microversion 2.36; so does Stratus (404)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 
 from stratus.api.compute import common
 from stratus.api.context import RequestContext, get_context
-from stratus.api.errors import BadRequest, NotFound
+from stratus.api.errors import BadRequest, Forbidden, NotFound
+from stratus.api.image import attributes
 from stratus.api.policy import authorize
 from stratus.api.urls import base_url
 from stratus.db import images as db_images
@@ -169,6 +171,78 @@ def image_metadata(image_id: str, context: RequestContext = Depends(get_context)
     _check_version(context)
     with transaction() as session:
         return {"metadata": _metadata(_visible(session, context, image_id))}
+
+
+def _metadata_body(body: Any, key: str) -> dict[str, str]:
+    """``{key: {name: value}}``: names and values strings of at most 255 characters,
+    never one of the image's own attributes (Nova's image metadata schema)."""
+    value = common.unwrap(body, key)
+    if not isinstance(value, dict):
+        raise BadRequest(f"Invalid input for field/attribute {key}: must be an object.")
+    for name, item in value.items():
+        if not 1 <= len(name) <= 255 or not isinstance(item, str) or len(item) > 255:
+            raise BadRequest(
+                f"Invalid input for field/attribute {key}.{name}: names and values are "
+                "strings of 1 to 255 and 0 to 255 characters."
+            )
+        reserved = attributes.CORE + tuple(attributes.READ_ONLY) + tuple(attributes.RESERVED)
+        if name in reserved or name.startswith(attributes.RESERVED_PREFIX):
+            raise Forbidden(f"Attribute '{name}' is reserved and cannot be set as metadata.")
+    return value
+
+
+def _change_metadata(image_id: str, context: RequestContext, change: Any) -> dict[str, str]:
+    """Apply ``change(current) -> new`` to an image's metadata as its owner may."""
+    _check_version(context)
+    with transaction() as session:
+        image = _visible(session, context, image_id)
+        authorize("image:modify_image", context, {"project_id": image.owner})
+        metadata = change(_metadata(image))
+        if len(metadata) > attributes.MAX_PROPERTIES:
+            raise Forbidden(f"Maximum number of metadata items ({attributes.MAX_PROPERTIES}).")
+        db_images.set_properties(image, metadata)
+        db_images.touch(image)
+        return metadata
+
+
+@router.post("/images/{image_id}/metadata")
+async def update_image_metadata(
+    image_id: str, request: Request, context: RequestContext = Depends(get_context)
+) -> dict:
+    given = _metadata_body(await common.json_body(request), "metadata")
+    return {"metadata": _change_metadata(image_id, context, lambda old: {**old, **given})}
+
+
+@router.put("/images/{image_id}/metadata")
+async def replace_image_metadata(
+    image_id: str, request: Request, context: RequestContext = Depends(get_context)
+) -> dict:
+    given = _metadata_body(await common.json_body(request), "metadata")
+    return {"metadata": _change_metadata(image_id, context, lambda old: dict(given))}
+
+
+@router.put("/images/{image_id}/metadata/{key}")
+async def set_image_metadata_item(
+    image_id: str, key: str, request: Request, context: RequestContext = Depends(get_context)
+) -> dict:
+    given = _metadata_body(await common.json_body(request), "meta")
+    if list(given) != [key]:
+        raise BadRequest("The request body must have exactly one item, named as in the URL.")
+    _change_metadata(image_id, context, lambda old: {**old, **given})
+    return {"meta": given}
+
+
+@router.delete("/images/{image_id}/metadata/{key}", status_code=204)
+def delete_image_metadata_item(
+    image_id: str, key: str, context: RequestContext = Depends(get_context)
+) -> Response:
+    def drop(old: dict[str, str]) -> dict[str, str]:
+        if key not in old:
+            raise NotFound(f"Image {image_id} has no metadata with key {key}.")
+        return {name: value for name, value in old.items() if name != key}
+
+    _change_metadata(image_id, context, drop)
+    return Response(status_code=204)
 
 
 @router.get("/images/{image_id}/metadata/{key}")
