@@ -21,7 +21,7 @@ ALIAS_PREFIX = "stratus:"
 
 def bridge_name(network_id: str) -> str:
     """The network's bridge on every host: ``brq`` + the first 11 characters of its id."""
-    return (BRIDGE_PREFIX + network_id)[:IFNAMSIZ]
+    return BRIDGE_PREFIX + network_id[:11]
 
 
 def vxlan_name(vni: int) -> str:
@@ -41,12 +41,12 @@ def dhcp_namespace(network_id: str) -> str:
 
 def tap_name(port_id: str) -> str:
     """A port's device on the bridge (a guest's tap, or the bridge end of a veth)."""
-    return (TAP_PREFIX + port_id)[: IFNAMSIZ - 1]
+    return TAP_PREFIX + port_id[:11]
 
 
 def ns_device_name(port_id: str) -> str:
     """The namespace end of a DHCP port's veth pair."""
-    return (NS_DEVICE_PREFIX + port_id)[: IFNAMSIZ - 1]
+    return NS_DEVICE_PREFIX + port_id[:11]
 
 
 def owner_alias(host: str, network_id: str) -> str:
