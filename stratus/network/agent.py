@@ -125,7 +125,7 @@ class NetworkAgent:
                 if self._dhcp_wanted(network):
                     wanted_dhcp.add(network["id"])
                     self._dhcp(network, result)
-            except (NetworkSetupError, RuntimeError, OSError) as exc:
+            except Exception as exc:  # one network's failure must not stop the others
                 LOG.error("network %s: %s", network["id"], exc)
                 result.errors[network["id"]] = str(exc)
                 wanted_links |= self._links_of(network)  # keep what it has

@@ -363,7 +363,7 @@ def process_running(pid_file: str) -> int | None:
 @sys_admin_pctxt.entrypoint
 def start_dnsmasq(namespace: str, argv: list[str], pid_file: str) -> int:
     """Start dnsmasq (it forks) inside ``namespace``; the daemon's pid."""
-    _run(["ip", "netns", "exec", namespace] + argv)
+    _run(["ip", "netns", "exec", namespace, *argv])
     pid = process_running(pid_file)
     if pid is None:
         raise RuntimeError(f"dnsmasq did not start: no process for {pid_file}")
