@@ -361,3 +361,69 @@ def test_vlan_fails_clearly_without_8021q_and_the_rest_is_set_up() -> None:
         assert have["phys0"]["master"] == names.bridge_name(flat_id)
     finally:
         cleanup(agent, [host_ns], [])
+
+
+# --- (3) VXLAN between two "hosts" ----------------------------------------------
+
+
+def test_vxlan_joins_two_hosts_only_with_forwarding_entries() -> None:
+    """Two network namespaces stand for two hosts, joined by a veth pair as the
+    underlay (192.0.2.1 and 192.0.2.2 are their VTEP addresses). Each runs its
+    own agent (``netns=``), so each has its own bridge, VXLAN device, VXLAN UDP
+    socket and routing table, and a client namespace plugged into its bridge.
+
+    How faithful: the encapsulation, the forwarding database and the bridges are
+    the kernel's own, exactly as on two machines; what differs is that both
+    "hosts" share one kernel and the underlay is a single wire instead of a
+    routed network (no MTU or reordering effects beyond a veth's)."""
+    sfx = uuid.uuid4().hex[:6]
+    hosts = {side: f"dataplane-{sfx}-{side}" for side in "ab"}
+    clients = {side: f"dataplane-{sfx}-cli{side}" for side in "ab"}
+    vtep = {"a": "192.0.2.1", "b": "192.0.2.2"}
+    ip = {"a": "10.203.0.10", "b": "10.203.0.11"}
+    macs = {"a": mac(), "b": mac()}
+    net_id, vni = str(uuid.uuid4()), random.randint(100_000, 16_000_000)
+    agents = {
+        side: NetworkAgent(hosts[side], AgentConfig(state_path=str(state_dir())), netns=hosts[side])
+        for side in "ab"
+    }
+    for side in "ab":
+        privileged.ensure_namespace(hosts[side])
+    sh("ip", "-n", hosts["a"], "link", "add", "under0", "type", "veth",
+       "peer", "name", "under0", "netns", hosts["b"])  # fmt: skip
+    for side in "ab":
+        sh("ip", "-n", hosts[side], "addr", "add", f"{vtep[side]}/24", "dev", "under0")
+        sh("ip", "-n", hosts[side], "link", "set", "under0", "up")
+
+    def state(side: str, with_fdb: bool) -> dict[str, Any]:
+        other = "b" if side == "a" else "a"
+        remote = [{"ip": vtep[other], "macs": [macs[other]]}] if with_fdb else []
+        net = network(net_id, "vxlan", vni=vni, cidr="10.203.0.0/24", dhcp=False,
+                      host=hosts[side], remote_vteps=remote,
+                      ports=[(macs[s], ip[s], "compute:nova") for s in "ab"])  # fmt: skip
+        return {"host": hosts[side], "vtep_ip": vtep[side], "networks": [net]}
+
+    bridge, dev = names.bridge_name(net_id), names.vxlan_name(vni)
+    try:
+        for side in "ab":
+            assert agents[side].reconcile(state(side, with_fdb=False)).errors == {}
+            client_namespace(clients[side], "cli0", bridge, macs[side], f"{ip[side]}/24",
+                             netns=hosts[side])  # fmt: skip
+        assert privileged.fdb_entries(dev, hosts["a"]) == ()
+        assert not pings(clients["a"], ip["b"], count=1)
+
+        for side in "ab":
+            assert agents[side].reconcile(state(side, with_fdb=True)).errors == {}
+        assert sorted(map(tuple, privileged.fdb_entries(dev, hosts["a"]))) == sorted(
+            [("00:00:00:00:00:00", vtep["b"]), (macs["b"], vtep["b"])]
+        )
+        assert pings(clients["a"], ip["b"]) and pings(clients["b"], ip["a"])
+
+        # host a loses its entries (b left the network): the tunnel is closed again
+        assert agents["a"].reconcile(state("a", with_fdb=False)).errors == {}
+        assert privileged.fdb_entries(dev, hosts["a"]) == ()
+        sh("ip", "-n", clients["b"], "neigh", "flush", "all")
+        assert not pings(clients["b"], ip["a"], count=1)
+    finally:
+        for side in "ab":
+            cleanup(agents[side], [clients[side], hosts[side]], [])
