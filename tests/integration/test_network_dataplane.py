@@ -12,12 +12,14 @@ only in namespaces the tests create or in the agent's DHCP namespaces.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -427,3 +429,129 @@ def test_vxlan_joins_two_hosts_only_with_forwarding_entries() -> None:
     finally:
         for side in "ab":
             cleanup(agents[side], [clients[side], hosts[side]], [])
+
+
+# --- (2) QEMU guests take their addresses from dnsmasq ---------------------------
+
+DOMAIN_XML = """<domain type='qemu'>
+  <name>{name}</name>
+  <uuid>{uuid}</uuid>
+  <memory unit='MiB'>128</memory>
+  <vcpu>1</vcpu>
+  <os>
+    <type arch='x86_64' machine='pc'>hvm</type>
+    <kernel>{kernel}</kernel>
+    <initrd>{initrd}</initrd>
+    <cmdline>console=ttyS0,115200 stratus.uuid={uuid} panic=10</cmdline>
+  </os>
+  <features><acpi/></features>
+  <on_reboot>destroy</on_reboot>
+  <devices>
+    <interface type='bridge'>
+      <source bridge='{bridge}'/>
+      <mac address='{mac}'/>
+      <model type='virtio'/>
+      <mtu size='1500'/>
+    </interface>
+    <serial type='pty'><log file='{console}' append='on'/></serial>
+    <console type='pty'/>
+  </devices>
+</domain>
+"""
+
+
+@pytest.fixture(scope="module")
+def tiny_kernel() -> Path:
+    """The tiny image's kernel and initramfs (built if needed)."""
+    cache = REPO / "tests/images/cache"
+    subprocess.run(
+        [str(REPO / "tests/images/build-tiny-image"), str(cache)], check=True, timeout=600
+    )
+    return cache
+
+
+def test_guests_get_their_port_addresses_and_networks_stay_apart(
+    libvirtd: None, tiny_kernel: Path
+) -> None:
+    """Two flat networks with the same CIDR on bridges in the root namespace
+    (their "physical" interfaces are veths the test creates; nothing reaches the
+    uplink), one tiny QEMU guest on each, booted directly with libvirt. Each
+    guest prints the address dnsmasq leased to its port's MAC; a client
+    namespace on network A (another port's address) pings guest A and talks to
+    its echo service, and cannot reach guest B at its address on network B,
+    which B's own DHCP namespace can."""
+    libvirt = pytest.importorskip("libvirt")
+    sfx = uuid.uuid4().hex[:4]
+    host = f"dataplane-{sfx}"
+    client = f"dataplane-{sfx}-cli"
+    phys = {side: f"dataplane{sfx}{side}" for side in "ab"}
+    nets = {side: str(uuid.uuid4()) for side in "ab"}
+    guest_ip = {"a": "10.204.0.10", "b": "10.204.0.11"}
+    guest_mac = {side: mac() for side in "ab"}
+    client_mac = mac()
+    workdir = state_dir()
+    agent = NetworkAgent(
+        host,
+        AgentConfig(
+            state_path=str(workdir / "network"),
+            physical_interface_mappings={f"physnet-{side}": phys[side] for side in "ab"},
+        ),
+    )
+    for side in "ab":
+        sh("ip", "link", "add", phys[side], "type", "veth", "peer", "name", f"{phys[side]}w")
+    state = {"host": host, "vtep_ip": None, "networks": [
+        network(nets[side], "flat", physnet=f"physnet-{side}", cidr="10.204.0.0/24", host=host,
+                ports=[("fa:16:3e:00:00:02", "10.204.0.2", "network:dhcp"),
+                       (guest_mac[side], guest_ip[side], "compute:nova"),
+                       (client_mac, "10.204.0.20", "compute:nova")])
+        for side in "ab"
+    ]}  # fmt: skip
+    conn = libvirt.open("qemu:///system")
+    domains = []
+    try:
+        assert agent.reconcile(state).errors == {}
+        shutil.copy(tiny_kernel / "tiny.vmlinuz", workdir / "vmlinuz")
+        shutil.copy(tiny_kernel / "tiny.initrd", workdir / "initrd")
+        for side in "ab":
+            guest_uuid = str(uuid.uuid4())
+            xml = DOMAIN_XML.format(
+                name=f"dataplane-{sfx}-guest-{side}", uuid=guest_uuid,
+                kernel=workdir / "vmlinuz", initrd=workdir / "initrd",
+                bridge=names.bridge_name(nets[side]), mac=guest_mac[side],
+                console=workdir / f"console-{side}.log",
+            )  # fmt: skip
+            domains.append(conn.createXML(xml, 0))
+        client_namespace(client, f"dataplane{sfx}c", names.bridge_name(nets["a"]), client_mac,
+                         "10.204.0.20/24")  # fmt: skip
+
+        def console(side: str) -> str:
+            path = workdir / f"console-{side}.log"
+            return path.read_text(errors="replace") if path.exists() else ""
+
+        for side in "ab":
+            marker = f"STRATUS-GUEST-IP eth0 {guest_ip[side]}/24"
+            try:
+                wait_for(
+                    lambda s=side, m=marker: m in console(s), 180, f"{marker!r} on guest {side}"
+                )
+            except AssertionError as exc:
+                raise AssertionError(f"{exc}; console:\n{console(side)[-2000:]}") from None
+            assert "STRATUS-GUEST-READY" in console(side)
+
+        assert pings(client, guest_ip["a"], count=3)
+        echo = in_ns(client, sys.executable, "-c", (
+            "import socket; s = socket.create_connection(('10.204.0.10', 7), timeout=10); "
+            "s.sendall(b'stratus-dataplane\\n'); print(s.recv(100).decode().strip())"
+        ))  # fmt: skip
+        assert echo.stdout.strip() == "stratus-dataplane"
+
+        # guest b: reachable on its own network, not from network a
+        assert pings(names.dhcp_namespace(nets["b"]), guest_ip["b"])
+        assert not pings(client, guest_ip["b"], count=2)
+    finally:
+        for domain in domains:
+            with contextlib.suppress(libvirt.libvirtError):
+                domain.destroy()
+        conn.close()
+        cleanup(agent, [client], [phys["a"], phys["b"]])
+        shutil.rmtree(workdir, ignore_errors=True)
