@@ -411,7 +411,7 @@ def test_vxlan_joins_two_hosts_only_with_forwarding_entries() -> None:
             assert agents[side].reconcile(state(side, with_fdb=False)).errors == {}
             client_namespace(clients[side], "cli0", bridge, macs[side], f"{ip[side]}/24",
                              netns=hosts[side])  # fmt: skip
-        assert privileged.fdb_entries(dev, hosts["a"]) == ()
+        assert not privileged.fdb_entries(dev, hosts["a"])
         assert not pings(clients["a"], ip["b"], count=1)
 
         for side in "ab":
@@ -423,7 +423,7 @@ def test_vxlan_joins_two_hosts_only_with_forwarding_entries() -> None:
 
         # host a loses its entries (b left the network): the tunnel is closed again
         assert agents["a"].reconcile(state("a", with_fdb=False)).errors == {}
-        assert privileged.fdb_entries(dev, hosts["a"]) == ()
+        assert not privileged.fdb_entries(dev, hosts["a"])
         sh("ip", "-n", clients["b"], "neigh", "flush", "all")
         assert not pings(clients["b"], ip["a"], count=1)
     finally:
@@ -479,7 +479,8 @@ def test_guests_get_their_port_addresses_and_networks_stay_apart(
     guest prints the address dnsmasq leased to its port's MAC; a client
     namespace on network A (another port's address) pings guest A and talks to
     its echo service, and cannot reach guest B at its address on network B,
-    which B's own DHCP namespace can."""
+    which B's own DHCP namespace can. Then guest A gets a second NIC on network
+    B, hot-plugged, and takes that port's address too."""
     libvirt = pytest.importorskip("libvirt")
     sfx = uuid.uuid4().hex[:4]
     host = f"dataplane-{sfx}"
@@ -506,6 +507,11 @@ def test_guests_get_their_port_addresses_and_networks_stay_apart(
                        (client_mac, "10.204.0.20", "compute:nova")])
         for side in "ab"
     ]}  # fmt: skip
+    hot_mac = mac()
+    state["networks"][1]["ports"].append(
+        port(port_id(nets["b"], "10.204.0.12"), hot_mac, f"sub-{nets['b']}", "10.204.0.12",
+             "compute:nova", host)
+    )  # fmt: skip
     conn = libvirt.open("qemu:///system")
     domains = []
     try:
@@ -548,6 +554,17 @@ def test_guests_get_their_port_addresses_and_networks_stay_apart(
         # guest b: reachable on its own network, not from network a
         assert pings(names.dhcp_namespace(nets["b"]), guest_ip["b"])
         assert not pings(client, guest_ip["b"], count=2)
+
+        # hot-plug: a NIC on network b appears in guest a and takes its address
+        domains[0].attachDeviceFlags(
+            f"<interface type='bridge'><source bridge='{names.bridge_name(nets['b'])}'/>"
+            f"<mac address='{hot_mac}'/><model type='virtio'/></interface>",
+            libvirt.VIR_DOMAIN_AFFECT_LIVE,
+        )
+        marker = "STRATUS-GUEST-IP eth1 10.204.0.12/24"
+        # (the lease is the proof of traffic both ways on b; a ping would be
+        # answered through eth0, on the same CIDR of network a)
+        wait_for(lambda: marker in console("a"), 120, f"{marker!r} on guest a")
     finally:
         for domain in domains:
             with contextlib.suppress(libvirt.libvirtError):

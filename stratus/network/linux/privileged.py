@@ -350,19 +350,32 @@ def _cmdline(pid: int) -> list[str]:
         return []
 
 
+def _is_dnsmasq(argv: list[str]) -> bool:
+    return bool(argv) and os.path.basename(argv[0]) == "dnsmasq"
+
+
 def process_running(pid_file: str) -> int | None:
-    """The pid in ``pid_file`` if that process still runs with that pid file."""
+    """The pid in ``pid_file`` if a dnsmasq still runs with that pid file."""
     try:
         with open(pid_file) as f:
             pid = int(f.read().strip())
     except (OSError, ValueError):
         return None
-    return pid if f"--pid-file={pid_file}" in _cmdline(pid) else None
+    argv = _cmdline(pid)
+    return pid if _is_dnsmasq(argv) and f"--pid-file={pid_file}" in argv else None
 
 
 @sys_admin_pctxt.entrypoint
 def start_dnsmasq(namespace: str, argv: list[str], pid_file: str) -> int:
-    """Start dnsmasq (it forks) inside ``namespace``; the daemon's pid."""
+    """Start dnsmasq (it forks) inside ``namespace``; the daemon's pid.
+
+    Only a dnsmasq command line (options only) is accepted: this entry point
+    must not become a way to run any program as root."""
+    argv = list(argv)
+    if not _is_dnsmasq(argv) or not all(a.startswith("--") for a in argv[1:]):
+        raise ValueError("start_dnsmasq runs dnsmasq with options only")
+    if f"--pid-file={pid_file}" not in argv:
+        raise ValueError("the command line must write the given pid file")
     _run(["ip", "netns", "exec", namespace, *argv])
     pid = process_running(pid_file)
     if pid is None:
