@@ -106,12 +106,28 @@ def client_namespace(
         sh("ip", "-n", ns, "addr", "add", cidr, "dev", "eth0")
 
 
-def dhcp_lease(ns: str) -> str | None:
-    """The address busybox udhcpc gets on the client's eth0 (None: no offer)."""
-    done = in_ns(ns, BUSYBOX, "udhcpc", "-i", "eth0", "-n", "-q", "-f", "-t", "3", "-T", "1",
-                 "-s", "/bin/true", check=False)  # fmt: skip
-    found = re.search(r"lease of (\S+) obtained", done.stdout + done.stderr)
-    return found.group(1) if found else None
+LEASE_SCRIPT = """#!/bin/sh
+[ "$1" = bound ] && echo "ip=$ip|mask=$mask|router=$router|dns=$dns|staticroutes=$staticroutes"
+exit 0
+"""
+
+
+def dhcp_lease(ns: str) -> dict[str, str] | None:
+    """What busybox udhcpc gets on the client's eth0 (None: no offer): address,
+    prefix, router, DNS servers and classless static routes (option 121)."""
+    fd, script = tempfile.mkstemp(prefix="stratus-dataplane-", suffix=".sh", dir="/var/tmp")
+    try:
+        with os.fdopen(fd, "w") as f:  # closed before it runs (ETXTBSY)
+            f.write(LEASE_SCRIPT)
+        os.chmod(script, 0o755)
+        done = in_ns(ns, BUSYBOX, "udhcpc", "-i", "eth0", "-n", "-q", "-f", "-t", "3", "-T", "1",
+                     "-O", "staticroutes", "-s", script, check=False)  # fmt: skip
+    finally:
+        os.unlink(script)
+    found = re.search(r"^ip=.*$", done.stdout, re.M)
+    if not found:
+        return None
+    return dict(item.split("=", 1) for item in found.group(0).split("|"))
 
 
 def state_dir() -> Path:
@@ -234,6 +250,10 @@ def test_agent_reconciles_vxlan_and_flat_networks_and_removes_what_was_dropped()
             flat_ports.append((new_mac, "10.201.0.11", "compute:nova"))
         nets = [network(flat_id, "flat", physnet="physnet-dp", cidr="10.201.0.0/24",
                         ports=flat_ports, host=host)]  # fmt: skip
+        nets[0]["subnets"][0]["dns_nameservers"] = ["192.0.2.53", "192.0.2.54"]
+        nets[0]["subnets"][0]["host_routes"] = [
+            {"destination": "172.31.0.0/16", "nexthop": "10.201.0.254"}
+        ]
         if vxlan:
             nets.append(network(
                 vx_id, "vxlan", vni=vni, cidr="10.202.0.0/24", host=host,
@@ -283,7 +303,13 @@ def test_agent_reconciles_vxlan_and_flat_networks_and_removes_what_was_dropped()
 
         # dnsmasq hands the port its address by MAC, and nothing to unknown MACs
         client_namespace(client, "cli0", flat_br, vm_mac, None, netns=host_ns)
-        assert dhcp_lease(client) == "10.201.0.10"
+        assert dhcp_lease(client) == {
+            "ip": "10.201.0.10",
+            "mask": "24",
+            "router": "10.201.0.1",
+            "dns": "192.0.2.53 192.0.2.54",
+            "staticroutes": "172.31.0.0/16 10.201.0.254 0.0.0.0/0 10.201.0.1",
+        }
         sh("ip", "-n", client, "link", "set", "eth0", "address", mac())
         assert dhcp_lease(client) is None
 
@@ -292,7 +318,7 @@ def test_agent_reconciles_vxlan_and_flat_networks_and_removes_what_was_dropped()
         assert result.reloaded == [f"dnsmasq:{flat_id}"] and result.created == []
         assert dnsmasq_pid(agent, flat_id) == pid
         sh("ip", "-n", client, "link", "set", "eth0", "address", new_mac)
-        assert dhcp_lease(client) == "10.201.0.11"
+        assert (dhcp_lease(client) or {}).get("ip") == "10.201.0.11"
 
         # objects this agent does not own stay
         sh("ip", "-n", host_ns, "link", "add", "brqforeign01", "type", "bridge")
