@@ -261,6 +261,14 @@ def test_agent_reconciles_vxlan_and_flat_networks_and_removes_what_was_dropped()
                 remote_vteps=[{"ip": "192.0.2.2", "macs": [remote_mac]},
                               {"ip": "192.0.2.1", "macs": ["fa:16:3e:ff:ff:ff"]}],
             ))  # fmt: skip
+            # a DHCPv6 stateful subnet beside the IPv4 one (dnsmasq with RA)
+            v6 = subnet(f"sub6-{vx_id}", "2001:db8:202::/64", "2001:db8:202::1")
+            v6.update(ip_version=6, ipv6_address_mode="dhcpv6-stateful",
+                      ipv6_ra_mode="dhcpv6-stateful")  # fmt: skip
+            nets[-1]["subnets"].append(v6)
+            nets[-1]["ports"][0]["fixed_ips"].append(
+                {"subnet_id": v6["id"], "ip_address": "2001:db8:202::2"}
+            )
         return {"host": host, "vtep_ip": "192.0.2.1", "networks": nets}
 
     flat_br, vx_br, vx_dev = (
@@ -293,6 +301,16 @@ def test_agent_reconciles_vxlan_and_flat_networks_and_removes_what_was_dropped()
         )
         dhcp_dev = names.ns_device_name(port_id(flat_id, "10.201.0.2"))
         assert ns_addresses(flat_ns, dhcp_dev) == {"10.201.0.2/24"}
+        vx_dhcp_dev = names.ns_device_name(port_id(vx_id, "10.202.0.2"))
+        v6_addrs = json.loads(
+            sh("ip", "-n", vx_ns, "-j", "-6", "addr", "show", "dev", vx_dhcp_dev).stdout
+        )
+        assert "2001:db8:202::2" in {a["local"] for a in v6_addrs[0]["addr_info"]}
+        vx_cmdline = Path(f"/proc/{dnsmasq_pid(agent, vx_id)}/cmdline").read_bytes().split(b"\0")
+        assert (
+            b"--dhcp-range=set:subnet-sub6-" + vx_id.encode() + b",2001:db8:202::,static,64,86400s"
+            in vx_cmdline
+        )
         pid = dnsmasq_pid(agent, flat_id)
         assert pid and dnsmasq_pid(agent, vx_id)
         assert sh("ip", "netns", "identify", str(pid)).stdout.strip() == flat_ns
