@@ -214,6 +214,17 @@ def cleanup(agent: NetworkAgent, namespaces: list[str], root_links: list[str]) -
         shutil.rmtree(agent.config.state_path, ignore_errors=True)
 
 
+def host_with_physnet(host: str, host_ns: str) -> NetworkAgent:
+    """A "host" namespace whose physical network ``physnet-dp`` is a veth
+    (``phys0``), and an agent for it with its own state directory."""
+    privileged.ensure_namespace(host_ns)
+    sh("ip", "-n", host_ns, "link", "add", "phys0", "type", "veth", "peer", "name", "phys0-wire")
+    config = AgentConfig(
+        state_path=str(state_dir()), physical_interface_mappings={"physnet-dp": "phys0"}
+    )
+    return NetworkAgent(host, config, netns=host_ns)
+
+
 def dnsmasq_pid(agent: NetworkAgent, net_id: str) -> int | None:
     return privileged.process_running(str(Path(agent.config.state_path, "dhcp", net_id, "pid")))
 
@@ -232,15 +243,7 @@ def test_agent_reconciles_vxlan_and_flat_networks_and_removes_what_was_dropped()
     flat_id, vx_id = str(uuid.uuid4()), str(uuid.uuid4())
     vni = random.randint(100_000, 16_000_000)
     remote_mac, vm_mac, new_mac = mac(), mac(), mac()
-    agent = NetworkAgent(
-        host,
-        AgentConfig(
-            state_path=str(state_dir()), physical_interface_mappings={"physnet-dp": "phys0"}
-        ),
-        netns=host_ns,
-    )
-    privileged.ensure_namespace(host_ns)
-    sh("ip", "-n", host_ns, "link", "add", "phys0", "type", "veth", "peer", "name", "phys0-wire")
+    agent = host_with_physnet(host, host_ns)
 
     def state(vxlan: bool = True, vm_port: bool = True, new_port: bool = False) -> dict[str, Any]:
         flat_ports = [("fa:16:3e:00:00:02", "10.201.0.2", "network:dhcp")]
@@ -386,15 +389,7 @@ def test_vlan_fails_clearly_without_8021q_and_the_rest_is_set_up() -> None:
     sfx = uuid.uuid4().hex[:6]
     host_ns, host = f"dataplane-{sfx}-host", f"dataplane-{sfx}"
     vlan_id, flat_id = str(uuid.uuid4()), str(uuid.uuid4())
-    agent = NetworkAgent(
-        host,
-        AgentConfig(
-            state_path=str(state_dir()), physical_interface_mappings={"physnet-dp": "phys0"}
-        ),
-        netns=host_ns,
-    )
-    privileged.ensure_namespace(host_ns)
-    sh("ip", "-n", host_ns, "link", "add", "phys0", "type", "veth", "peer", "name", "phys0-wire")
+    agent = host_with_physnet(host, host_ns)
     try:
         result = agent.reconcile({"host": host, "vtep_ip": None, "networks": [
             network(vlan_id, "vlan", physnet="physnet-dp", vni=100, dhcp=False),
