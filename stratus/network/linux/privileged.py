@@ -29,6 +29,7 @@ process that is already root, such as a test, has two ways:
 from __future__ import annotations
 
 import errno
+import functools
 import glob
 import json
 import os
@@ -68,8 +69,10 @@ def _run(argv: list[str]) -> str:
     return done.stdout
 
 
+@functools.cache
 def kernel_has_vlan() -> bool:
-    """Whether the running kernel has 802.1Q: loaded, built in, or loadable."""
+    """Whether the running kernel has 802.1Q: loaded, built in, or loadable
+    (looked up once per process)."""
     if os.path.exists("/proc/net/vlan"):
         return True
     release = platform.release()
