@@ -70,6 +70,7 @@ def extra_routers() -> list:
         "stratus.api.compute.aggregates",
         "stratus.api.compute.server_groups",
         "stratus.api.compute.keypairs",
+        "stratus.api.network.routes",
     ):
         try:
             found.append(importlib.import_module(module).router)
