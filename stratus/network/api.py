@@ -849,13 +849,26 @@ def quota_details(project_id: str) -> dict[str, dict[str, int]]:
     return {r: {"limit": limits[r], "used": used[r], "reserved": 0} for r in QUOTA_NAMES}
 
 
-def update_quotas(project_id: str, values: dict[str, int]) -> dict[str, int]:
+def update_quotas(project_id: str, values: dict[str, Any]) -> dict[str, int]:
+    """Set limits; with ``check_limit`` true (as clients send), a limit below the
+    project's current usage is refused."""
+    values = dict(values)
+    check_limit = values.pop("check_limit", False)
+    if not isinstance(check_limit, bool):
+        raise exc.InvalidInput("check_limit", f"'{check_limit}' is not a boolean.")
     for name, value in values.items():
         if name not in QUOTA_NAMES:
             raise exc.InvalidInput("quota", f"Unrecognized attribute(s) '{name}'.")
         if not isinstance(value, int) or isinstance(value, bool) or value < -1:
             raise exc.InvalidInput(name, f"'{value}' is not an integer of -1 or more.")
     with transaction() as session:
+        if check_limit:
+            used = db.quota_usage(session, project_id)
+            for name, value in values.items():
+                if 0 <= value < used[name]:
+                    raise exc.InvalidInput(
+                        name, f"limit {value} is below the {used[name]} {name}s in use."
+                    )
         db.set_quota_limits(session, project_id, values)
         session.flush()
         return db.quota_limits(session, project_id, default_quotas())

@@ -47,7 +47,7 @@ def parse_cidr(value: Any, ip_version: int | None = None) -> netaddr.IPNetwork:
         network = netaddr.IPNetwork(value)
     except (netaddr.AddrFormatError, ValueError, TypeError) as exc:
         raise InvalidInput("cidr", f"'{value}' is not a valid CIDR.") from exc
-    if network.cidr != network:
+    if network.ip != network.network:
         raise InvalidInput(
             "cidr", f"'{value}' is not a network address; did you mean '{network.cidr}'?"
         )
@@ -139,7 +139,7 @@ def validate_subnet(
     if ipv6_address_mode in ("slaac", "dhcpv6-stateless") and network.prefixlen != 64:
         raise InvalidInput("cidr", "An IPv6 SLAAC or stateless subnet must be a /64.")
     return SubnetSpec(
-        cidr=str(network),
+        cidr=str(network.cidr),
         ip_version=network.version,
         gateway_ip=gateway,
         allocation_pools=[{"start": str(p[0]), "end": str(p[-1])} for p in pools],

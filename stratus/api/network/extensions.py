@@ -8,63 +8,23 @@ from typing import Any
 _UPDATED = "2026-12-07T00:00:00-00:00"
 
 _ALL = (
-    ("provider", "Provider Network", "Expose mapping of virtual networks to physical networks"),
-    (
-        "external-net",
-        "Neutron external network",
-        "Adds external network attribute to network resource.",
-    ),
-    ("binding", "Port Binding", "Expose port bindings of a virtual port to external application"),
-    ("quotas", "Quota management support", "Expose functions for quotas management per project"),
-    (
-        "quota_details",
-        "Quota details management support",
-        "Expose functions for quotas usage statistics per project",
-    ),
-    (
-        "network-ip-availability",
-        "Network IP Availability",
-        "Provides IP availability data for each network and subnet.",
-    ),
-    ("net-mtu", "Network MTU", "Provides MTU attribute for a network resource."),
-    (
-        "net-mtu-writable",
-        "Network MTU (writable)",
-        "Provides a writable MTU attribute for a network resource.",
-    ),
-    (
-        "network_availability_zone",
-        "Network Availability Zone",
-        "Availability zone support for network.",
-    ),
-    ("port-security", "Port Security", "Provides port security"),
-    (
-        "project-id",
-        "project_id field enabled",
-        "Extension that indicates that project_id field is enabled.",
-    ),
-    (
-        "standard-attr-description",
-        "standard-attr-description",
-        "Extension to add descriptions to standard attributes",
-    ),
-    (
-        "standard-attr-revisions",
-        "Resource revision numbers",
-        "This extension will display the revision number of neutron resources.",
-    ),
-    (
-        "standard-attr-timestamp",
-        "Resource timestamps",
-        "Adds created_at and updated_at fields to all Neutron resources that have Neutron standard attributes.",
-    ),
-    ("pagination", "Pagination support", "Extension that indicates that pagination is enabled."),
-    ("sorting", "Sorting support", "Extension that indicates that sorting is enabled."),
-    (
-        "filter-validation",
-        "Filter parameters validation",
-        "Provides validation on filter parameters.",
-    ),
+    ("provider", "Provider Network", "Networks' segments: type, physical network, id."),
+    ("external-net", "External Network", "The router:external attribute of networks."),
+    ("binding", "Port Binding", "Ports' binding:host_id, vif type and details, vnic type."),
+    ("quotas", "Quotas", "Network, subnet and port quotas per project."),
+    ("quota_details", "Quota Details", "Quota limits with their usage per project."),
+    ("network-ip-availability", "Network IP Availability", "Used and total addresses."),
+    ("net-mtu", "Network MTU", "The mtu attribute of networks."),
+    ("net-mtu-writable", "Writable Network MTU", "Networks' mtu can be set and changed."),
+    ("network_availability_zone", "Network Availability Zone", "Networks' zones and hints."),
+    ("port-security", "Port Security", "The port_security_enabled attribute."),
+    ("project-id", "Project ID", "Resources carry project_id beside tenant_id."),
+    ("standard-attr-description", "Descriptions", "Resources carry a description."),
+    ("standard-attr-revisions", "Revision Numbers", "Resources carry a revision_number."),
+    ("standard-attr-timestamp", "Timestamps", "Resources carry created_at and updated_at."),
+    ("pagination", "Pagination", "Lists page with limit and marker."),
+    ("sorting", "Sorting", "Lists sort with sort_key and sort_dir."),
+    ("filter-validation", "Filter Validation", "Unknown list filters are refused."),
 )
 
 EXTENSIONS: list[dict[str, Any]] = [
