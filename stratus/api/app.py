@@ -54,7 +54,7 @@ def create_app() -> FastAPI:
 def _configure_worker() -> None:
     """Uvicorn workers are fresh processes: give them the parent's configuration."""
     raw = os.environ.get("STRATUS_API_ARGV")
-    if raw is not None and CONF.config_file is None:
+    if raw is not None and getattr(CONF, "config_file", None) is None:
         service.prepare(json.loads(raw), "stratus-api")
 
 
@@ -70,6 +70,7 @@ def extra_routers() -> list:
         "stratus.api.compute.aggregates",
         "stratus.api.compute.server_groups",
         "stratus.api.compute.keypairs",
+        "stratus.api.network.routes",
     ):
         try:
             found.append(importlib.import_module(module).router)
