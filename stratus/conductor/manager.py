@@ -25,6 +25,7 @@ from stratus.db.models import (
     utcnow,
 )
 from stratus.db.session import transaction
+from stratus.network import api as network_api
 from stratus.rpc.compute_rpcapi import ComputeAPI
 from stratus.rpc.conductor_rpcapi import ANY
 from stratus.rpc.scheduler_rpcapi import SchedulerAPI
@@ -108,7 +109,7 @@ def _record_event(
 
 class ConductorManager:
     # The interface version of stratus.rpc.conductor_rpcapi.ConductorAPI that this serves.
-    target = messaging.Target(version="1.0")
+    target = messaging.Target(version="1.1")
 
     def __init__(self) -> None:
         self.scheduler = SchedulerAPI()
@@ -424,3 +425,23 @@ class ConductorManager:
     ) -> None:
         with transaction() as session:
             db_instances.add_fault(session, instance_uuid, code, message, details, host)
+
+    # --- the network hosts' proxy ---------------------------------------------------------
+
+    def network_host_report(
+        self, ctxt: dict, host: str, vtep_address: str | None, physical_networks: list[str]
+    ) -> None:
+        network_api.report_host(host, vtep_address)
+        LOG.info(
+            "network host %s: VTEP %s, physical networks %s",
+            host,
+            vtep_address or "none",
+            ", ".join(physical_networks) or "none",
+        )
+
+    def network_host_state(self, ctxt: dict, host: str, dhcp: bool) -> dict:
+        return network_api.host_state(host, dhcp=dhcp)
+
+    def ports_plugged(self, ctxt: dict, port_ids: list[str], status: str) -> None:
+        for port_id in port_ids:
+            network_api.set_port_status(port_id, status)

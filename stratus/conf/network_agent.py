@@ -46,6 +46,20 @@ OPTS = [
         default=[],
         help="DNS servers handed to guests by DHCP for subnets that name none of their own.",
     ),
+    cfg.BoolOpt(
+        "dhcp_agent",
+        default=False,
+        help="Whether this host's stratus-network-agent serves DHCP: it then runs a "
+        "DHCP namespace with dnsmasq for every network with a DHCP-enabled subnet "
+        "(true on network hosts; in the all-in-one, the controller).",
+    ),
+    cfg.FloatOpt(
+        "agent_resync_interval",
+        default=60.0,
+        min=1.0,
+        help="Seconds between the network agent's full resyncs of its desired state "
+        "(besides the ones that network changes trigger).",
+    ),
     cfg.IntOpt(
         "dhcp_lease_duration",
         default=86400,

@@ -22,8 +22,8 @@ from stratus.api.context import RequestContext, get_context
 from stratus.api.network import attributes, listing
 from stratus.api.network.extensions import EXTENSIONS
 from stratus.api.urls import base_url
-from stratus.network import api as network_api
 from stratus.network import exceptions as net_exc
+from stratus.network import service as network_api
 
 ROOT = "/networking"
 PREFIX = f"{ROOT}/v2.0"
