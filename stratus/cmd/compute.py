@@ -24,6 +24,7 @@ def node_names() -> list[str]:
 def main(argv: list[str] | None = None) -> None:
     service.prepare(argv, "stratus-compute")
     session.forbid()
+    service.start_privsep()
     from stratus.compute.manager import ComputeManager
     from stratus.compute.virt import load_driver
 

@@ -16,6 +16,7 @@ from stratus.rpc.network_agent_rpcapi import TOPIC
 def main(argv: list[str] | None = None) -> None:
     service.prepare(argv, "stratus-network-agent")
     session.forbid()
+    service.start_privsep()
     from stratus.network.agent import AgentConfig
     from stratus.network.agent_manager import BINARY, NetworkAgentManager
 

@@ -55,6 +55,7 @@ class ComputeManager:
         self._locks: dict[str, threading.Lock] = collections.defaultdict(threading.Lock)
         self._locks_guard = threading.Lock()
         self._fetch_context = threading.local()
+        self._network_agent: Any = None
 
     def _ctxt(self) -> dict[str, Any]:
         return {"request_id": "", "host": self.host}
@@ -250,6 +251,7 @@ class ComputeManager:
         with self._lock(uuid):
             try:
                 paths = self._fetch_images(ctxt, instance, image_url)
+                self._plug_networks(instance.get("network_info") or [])
                 self.driver.spawn(instance, instance["images"]["disk"], paths)
             except Exception as exc:
                 LOG.warning("build of %s failed on %s: %s", uuid, self.host, exc)
@@ -265,6 +267,10 @@ class ComputeManager:
                     details=traceback.format_exc(),
                 )
                 return
+            if instance.get("network_info"):
+                self.conductor.ports_plugged(
+                    ctxt, port_ids=[v["port_id"] for v in instance["network_info"]], status="ACTIVE"
+                )
             if not self._update(
                 uuid,
                 {
@@ -281,6 +287,33 @@ class ComputeManager:
                 self.driver.destroy(instance, cleanup=True)
                 self.conductor.instance_destroyed(ctxt, instance_uuid=uuid)
                 self._event(ctxt, uuid, states.BUILD_EVENT, "Error", "deleted while spawning")
+
+    def _plug_networks(self, vifs: list[dict]) -> None:
+        """Make sure each VIF's network has its bridge (and VXLAN device or physical
+        interface) on this host before the guest's taps are attached to it: one
+        netlink call per network through the data plane library, not a round trip to
+        the host's network agent (which fills the VXLAN forwarding entries and
+        removes the bridge once no port of the network is bound here)."""
+        if not vifs:
+            return
+        if self._network_agent is None:
+            from stratus.network.agent import AgentConfig, NetworkAgent
+
+            self._network_agent = NetworkAgent(self.host, AgentConfig.from_conf(CONF))
+        done = set()
+        for vif in vifs:
+            if vif["network_id"] in done:
+                continue
+            done.add(vif["network_id"])
+            self._network_agent.plug_network(
+                {
+                    "id": vif["network_id"],
+                    "network_type": vif["network_type"],
+                    "physical_network": vif["physical_network"],
+                    "segmentation_id": vif["segmentation_id"],
+                    "mtu": vif["mtu"],
+                }
+            )
 
     def terminate_instance(self, ctxt: dict, instance_uuid: str) -> None:
         with self._lock(instance_uuid):

@@ -6,12 +6,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+import traceback
 from typing import Any
 
 import oslo_messaging as messaging
 import sqlalchemy as sa
 
-from stratus.compute import states
+from stratus.compute import networks, states
 from stratus.conf import CONF
 from stratus.db import identity as db_identity
 from stratus.db import images as db_images
@@ -66,6 +67,8 @@ def instance_dict(instance: Instance | sa.Row) -> dict[str, Any]:
         "user_data": spec.get("user_data"),
         "deleted": instance.deleted,
         "request_id": spec.get("request_id"),
+        "availability_zone": instance.availability_zone,
+        "network_info": instance.network_info or [],
     }
 
 
@@ -201,6 +204,20 @@ class ConductorManager:
             )
             payload = instance_dict(instance)
             payload["images"] = _images_to_fetch(session, instance)
+            requests = (instance.request_spec or {}).get("networks") or []
+        try:
+            payload["network_info"] = self._bind_ports(
+                payload, requests, selection["host"], attempt
+            )
+        except Exception as exc:
+            self._fail(
+                ctxt,
+                uuid,
+                f"Build of instance {uuid} failed: its ports could not be set up on "
+                f"{selection['host']}: {exc}",
+                traceback.format_exc(),
+            )
+            return
         LOG.info(
             "[%s] build of %s: attempt %d on host %s (alternates: %s)",
             ctxt.get("request_id", ""),
@@ -217,6 +234,32 @@ class ConductorManager:
             attempt=attempt,
             image_url=self.image_url(),
         )
+
+    def _bind_ports(
+        self, instance: dict[str, Any], requests: list[dict], host: str, attempt: int
+    ) -> list[dict]:
+        """The instance's VIFs bound to ``host``: its ports created on the first
+        attempt, rebound on a reschedule; recorded in its network info cache."""
+        vifs = instance["network_info"]
+        if not requests and not vifs:
+            return []
+        if vifs:
+            networks.bind(instance["project_id"], vifs, host)
+        else:
+            vifs = networks.allocate(
+                instance["uuid"],
+                instance["project_id"],
+                instance.get("availability_zone"),
+                requests,
+                host,
+            )
+            with transaction() as session:
+                session.execute(
+                    sa.update(Instance)
+                    .where(Instance.uuid == instance["uuid"])
+                    .values(network_info=vifs)
+                )
+        return vifs
 
     def build_failed(
         self,
@@ -281,13 +324,15 @@ class ConductorManager:
         scheduled_at: dt.datetime | None = None,
     ) -> None:
         """Put the instance in ERROR with a fault; ``scheduled_at`` records the failed
-        scheduling event."""
+        scheduling event. Its ports stay, unbound, until it is deleted."""
         with transaction() as session:
             claims.release(session, uuid)
             try:
                 db_instances.update(session, uuid, {"vm_state": states.ERROR, "task_state": None})
             except db_instances.UnexpectedState:
                 return
+            instance = db_instances.get(session, uuid)
+            vifs, project_id = (instance.network_info or [], instance.project_id)
             db_instances.add_fault(session, uuid, 500, message, details, CONF.host)
             if scheduled_at:
                 db_instances.record_event(
@@ -300,6 +345,8 @@ class ConductorManager:
                     "Error",
                     details=message,
                 )
+        if vifs:
+            networks.bind(project_id, vifs, "")
         LOG.warning("instance %s failed: %s", uuid, message)
 
     # --- the database proxy for compute nodes ---------------------------------------------
@@ -395,8 +442,12 @@ class ConductorManager:
             return applied
 
     def instance_destroyed(self, ctxt: dict, instance_uuid: str) -> None:
-        """The guest is gone: release its allocation and mark the instance deleted."""
+        """The guest is gone: release its allocation and its ports, and mark the
+        instance deleted."""
         with transaction() as session:
+            instance = db_instances.get(session, instance_uuid, include_deleted=True)
+            vifs = (instance.network_info or []) if instance else []
+            project_id = instance.project_id if instance else ""
             claims.release(session, instance_uuid)
             db_instances.soft_delete(session, instance_uuid)
             db_server_groups.remove_members(session, [instance_uuid])
@@ -407,6 +458,7 @@ class ConductorManager:
                 states.TERMINATE_EVENT,
                 "Success",
             )
+        networks.release(project_id, vifs)
 
     def action_event(
         self,

@@ -358,6 +358,9 @@ class Instance(Timestamps, Base):
     launch_index: Mapped[int] = mapped_column(Integer, default=0)
     reservation_id: Mapped[str | None] = mapped_column(String(64))
     request_spec: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The instance's network info cache: one entry per port (VIF), written when its
+    # ports are created, bound or released (stratus.compute.networks).
+    network_info: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, default=list)
     launched_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     terminated_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     deleted_at: Mapped[dt.datetime | None] = mapped_column(DateTime)

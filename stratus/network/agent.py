@@ -135,6 +135,13 @@ class NetworkAgent:
         self._remove_stale_dhcp(wanted_dhcp, result)
         return result
 
+    def plug_network(self, network: dict[str, Any]) -> list[str]:
+        """Set up one network's bridge and segment now, removing nothing (a compute
+        host about to plug a guest's VIF into the bridge); the devices created."""
+        result = ReconcileResult()
+        self._network(network, self.config.local_ip, result)
+        return result.created
+
     # --- L2 ------------------------------------------------------------------
 
     def vlan_supported(self) -> bool:

@@ -60,6 +60,7 @@ from stratus.compute.virt.driver import (
 )
 from stratus.compute.virt.libvirt import virt_type as virt_type_mod
 from stratus.image.inspect import ImageContentError, detect_format, inspect_image
+from stratus.network.linux import names
 
 LOG = logging.getLogger(__name__)
 
@@ -389,6 +390,15 @@ class LibvirtDriver(ComputeDriver):
             console_log=console_log,
             vnc_enabled=self.conf.libvirt.vnc_enabled,
             vnc_listen=self.conf.libvirt.vnc_listen,
+            interfaces=[
+                {
+                    "mac": vif["mac_address"],
+                    "bridge": vif["bridge"],
+                    "tap": names.tap_name(vif["port_id"]),
+                    "mtu": int(vif.get("mtu") or 1500),
+                }
+                for vif in instance.get("network_info") or []
+            ],
         )
 
     def _host_arch(self, conn: libvirt.virConnect) -> str:
