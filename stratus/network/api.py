@@ -118,7 +118,7 @@ def network_dict(network: Network, subnet_ids: list[str]) -> dict[str, Any]:
         "created_at": _timestamp(network.created_at),
         "updated_at": _timestamp(network.updated_at or network.created_at),
         "revision_number": network.revision_number,
-        "tags": [],
+        "tags": list(network.tags or []),
     }
 
 
@@ -144,7 +144,7 @@ def subnet_dict(subnet: Subnet) -> dict[str, Any]:
         "created_at": _timestamp(subnet.created_at),
         "updated_at": _timestamp(subnet.updated_at or subnet.created_at),
         "revision_number": subnet.revision_number,
-        "tags": [],
+        "tags": list(subnet.tags or []),
     }
 
 
@@ -184,7 +184,7 @@ def port_dict(port: Port) -> dict[str, Any]:
         "created_at": _timestamp(port.created_at),
         "updated_at": _timestamp(port.updated_at or port.created_at),
         "revision_number": port.revision_number,
-        "tags": [],
+        "tags": list(port.tags or []),
     }
 
 
@@ -388,6 +388,7 @@ def create_network(context: Any, values: dict[str, Any]) -> dict[str, Any]:
             network_type=network_type,
             physical_network=physnet,
             segmentation_id=chosen,
+            tags=validate_tags(values.get("tags", [])),
         )
         session.add(network)
         session.flush()
@@ -495,6 +496,7 @@ def create_subnet(context: Any, values: dict[str, Any]) -> dict[str, Any]:
             name=values.get("name", ""),
             description=values.get("description", ""),
             enable_dhcp=values.get("enable_dhcp", True),
+            tags=validate_tags(values.get("tags", [])),
             **vars(spec),
         )
         session.add(subnet)
@@ -756,6 +758,7 @@ def create_port(context: Any, values: dict[str, Any]) -> dict[str, Any]:
             binding_host_id=values.get("binding:host_id", ""),
             binding_vnic_type=values.get("binding:vnic_type", "normal"),
             binding_profile=values.get("binding:profile") or {},
+            tags=validate_tags(values.get("tags", [])),
             status="DOWN",
         )
         session.add(port)
@@ -830,6 +833,55 @@ def delete_port(context: Any, port_id: str) -> None:
         session.delete(_port(session, context, port_id))
 
 
+# --- tags ------------------------------------------------------------------------------
+
+MAX_TAG_LENGTH = 255
+
+
+def _tagged(session: Session, context: Any, collection: str, resource_id: str) -> Any:
+    finders = {"networks": _network, "subnets": _subnet, "ports": _port}
+    if collection not in finders:
+        raise exc.NotFound("Resource", collection)
+    return finders[collection](session, context, resource_id)
+
+
+def validate_tags(tags: Any) -> list[str]:
+    if not isinstance(tags, list):
+        raise exc.InvalidInput("tags", "must be a list of strings.")
+    for tag in tags:
+        if not isinstance(tag, str) or not tag or "," in tag or len(tag) > MAX_TAG_LENGTH:
+            raise exc.InvalidInput(
+                "tags", f"'{tag}' is not a tag (1 to {MAX_TAG_LENGTH} characters, no comma)."
+            )
+    return sorted(set(tags))
+
+
+def get_tags(context: Any, collection: str, resource_id: str) -> list[str]:
+    with transaction() as session:
+        return list(_tagged(session, context, collection, resource_id).tags or [])
+
+
+def set_tags(
+    context: Any, collection: str, resource_id: str, tags: list[str] | None = None, **change: str
+) -> list[str]:
+    """Replace the tags (``tags``), or ``add`` or ``remove`` one; a removed tag
+    that is absent is a 404."""
+    with transaction() as session:
+        row = _tagged(session, context, collection, resource_id)
+        current = set(row.tags or [])
+        if tags is not None:
+            current = set(validate_tags(tags))
+        if "add" in change:
+            current |= set(validate_tags([change["add"]]))
+        if "remove" in change:
+            if change["remove"] not in current:
+                raise exc.NotFound("Tag", change["remove"])
+            current.discard(change["remove"])
+        row.tags = sorted(current)
+        row.revision_number += 1
+        return list(row.tags)
+
+
 # --- quotas and availability -------------------------------------------------------------
 
 
@@ -840,6 +892,19 @@ def default_quotas() -> dict[str, int]:
 def get_quotas(project_id: str) -> dict[str, int]:
     with transaction() as session:
         return db.quota_limits(session, project_id, default_quotas())
+
+
+def list_quotas() -> list[dict[str, Any]]:
+    """The limits of every project that has some not at their defaults."""
+    with transaction() as session:
+        return [
+            {
+                **db.quota_limits(session, project_id, default_quotas()),
+                "project_id": project_id,
+                "tenant_id": project_id,
+            }
+            for project_id in sorted(db.projects_with_quotas(session))
+        ]
 
 
 def quota_details(project_id: str) -> dict[str, dict[str, int]]:
