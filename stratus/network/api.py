@@ -406,6 +406,14 @@ def update_network(context: Any, network_id: str, values: dict[str, Any]) -> dic
         network = _network(session, context, network_id)
         if "mtu" in values:
             network.mtu = _mtu(network.network_type, values["mtu"])
+        if values.get("shared") is False and network.shared:
+            ports = db.list_ports(session, network_ids=[network.id])
+            if any(p.project_id != network.project_id for p in ports):
+                raise exc.Conflict(
+                    "InvalidSharedSetting",
+                    f"Unable to reconfigure sharing settings for network {network_id}. "
+                    "Multiple projects are using it.",
+                )
         for key, column in (
             ("name", "name"),
             ("description", "description"),
@@ -706,32 +714,34 @@ def _requested_ips(
     return wanted
 
 
-def _default_ips(subnets: list[Subnet]) -> list[tuple[Subnet, str | None]]:
-    """As Neutron: one IPv4 and one stateful IPv6 address (each from the first such
-    subnet with room), and the SLAAC address of every SLAAC subnet."""
-    slaac = [(s, None) for s in subnets if ipam.is_slaac(s.ip_version, s.ipv6_address_mode)]
+def _default_ips(subnets: list[Subnet]) -> list[tuple[list[Subnet], None]]:
+    """As Neutron: the SLAAC address of every SLAAC subnet, one IPv4 address and
+    one stateful IPv6 address (each from the first such subnet with room)."""
+    slaac = [s for s in subnets if ipam.is_slaac(s.ip_version, s.ipv6_address_mode)]
     v4 = [s for s in subnets if s.ip_version == 4]
-    v6 = [s for s in subnets if s.ip_version == 6 and (s, None) not in slaac]
-    return slaac + [(group, None) for group in (v4, v6) if group]  # type: ignore[misc]
+    v6 = [s for s in subnets if s.ip_version == 6 and s not in slaac]
+    return [([s], None) for s in slaac] + [(group, None) for group in (v4, v6) if group]
 
 
 def _allocate_all(
-    session: Session, network_id: str, port: Port, wanted: list[tuple[Any, str | None]]
+    session: Session,
+    network_id: str,
+    port: Port,
+    wanted: list[tuple[list[Subnet], str | None]],
 ) -> None:
+    """Give ``port`` one address per entry: ``address`` in the entry's one subnet,
+    or a free address of the first of the entry's subnets that has one."""
     first = port.device_owner == DHCP_OWNER
-    for target, address in wanted:
-        if isinstance(target, list):  # any one subnet of the group with room
-            for position, subnet in enumerate(target):
-                try:
-                    port.fixed_ips.append(
-                        _allocation(session, network_id, subnet, port, None, first)
-                    )
-                    break
-                except exc.IpAddressGenerationFailure:
-                    if position == len(target) - 1:
-                        raise
-        else:
-            port.fixed_ips.append(_allocation(session, network_id, target, port, address, first))
+    for candidates, address in wanted:
+        for position, subnet in enumerate(candidates):
+            try:
+                allocation = _allocation(session, network_id, subnet, port, address, first)
+            except exc.IpAddressGenerationFailure:
+                if position == len(candidates) - 1:
+                    raise
+                continue
+            port.fixed_ips.append(allocation)
+            break
 
 
 def create_port(context: Any, values: dict[str, Any]) -> dict[str, Any]:
@@ -764,9 +774,10 @@ def create_port(context: Any, values: dict[str, Any]) -> dict[str, Any]:
         session.add(port)
         session.flush()
         if values.get("fixed_ips") is None:
-            wanted: list[tuple[Any, str | None]] = list(_default_ips(subnets))
+            wanted: list[tuple[list[Subnet], str | None]] = list(_default_ips(subnets))
         else:
-            wanted = list(_requested_ips(session, network.id, subnets, values["fixed_ips"]))
+            requested = _requested_ips(session, network.id, subnets, values["fixed_ips"])
+            wanted = [([subnet], address) for subnet, address in requested]
         _allocate_all(session, network.id, port, wanted)
         session.flush()
         return port_dict(port)
@@ -804,7 +815,7 @@ def update_port(context: Any, port_id: str, values: dict[str, Any]) -> dict[str,
                 session,
                 port.network_id,
                 port,
-                [(s, a) for s, a in wanted if (s.id, a) not in held],
+                [([s], a) for s, a in wanted if (s.id, a) not in held],
             )
         for key, column in (
             ("name", "name"),

@@ -196,3 +196,14 @@ def test_tags() -> None:
         api.set_tags(MEMBER, "networks", network["id"], ["x,y"])
     with pytest.raises(exc.NotFound):
         api.get_tags(OTHER, "networks", network["id"])
+
+
+def test_a_network_used_by_other_projects_stays_shared() -> None:
+    shared = api.create_network(ADMIN, {"shared": True})
+    api.create_port(OTHER, {"network_id": shared["id"]})
+    with pytest.raises(exc.Conflict) as raised:
+        api.update_network(ADMIN, shared["id"], {"shared": False})
+    assert raised.value.neutron_type == "InvalidSharedSetting"
+    with pytest.raises(exc.Conflict) as raised:
+        api.delete_network(ADMIN, shared["id"])
+    assert raised.value.neutron_type == "NetworkInUse"
