@@ -97,10 +97,20 @@ def _network_target(network: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _redact(collection: str, item: dict[str, Any], context: RequestContext) -> dict[str, Any]:
-    """Drop the attributes the caller may not see (provider:*, binding:*)."""
+def _redact(
+    collection: str,
+    item: dict[str, Any],
+    context: RequestContext,
+    decided: dict[tuple[str, Any], bool] | None = None,
+) -> dict[str, Any]:
+    """Drop the attributes the caller may not see (provider:*, binding:*);
+    ``decided`` keeps the policy's answers across the items of one list."""
+    decided = {} if decided is None else decided
     for name, rule in attributes.hidden(collection).items():
-        if name in item and not _allowed(rule, context, {"project_id": item.get("project_id")}):
+        key = (rule, item.get("project_id"))
+        if key not in decided:
+            decided[key] = _allowed(rule, context, {"project_id": item.get("project_id")})
+        if name in item and not decided[key]:
             del item[name]
     return item
 
@@ -112,7 +122,8 @@ def _known(collection: str) -> set[str]:
 def _list_body(
     request: Request, context: RequestContext, collection: str, items: list[dict[str, Any]]
 ) -> dict[str, Any]:
-    items = [_redact(collection, item, context) for item in items]
+    decided: dict[tuple[str, Any], bool] = {}
+    items = [_redact(collection, item, context, decided) for item in items]
     url = f"{base_url(request)}{PREFIX}/{collection}"
     return listing.listing(items, request.query_params, collection, url, _known(collection))
 
