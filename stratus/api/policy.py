@@ -127,6 +127,7 @@ OPERATION_RULES: list[tuple[str, str, str]] = [
     ),
     ("network:quotas:show", READER_API, "Show a project's network quotas."),
     ("network:quotas:update", ADMIN_API, "Change or reset a project's network quotas."),
+    ("network:quotas:list", ADMIN_API, "List the projects' non-default network quotas."),
     ("network:ip_availability", ADMIN_API, "List and show network IP availabilities."),
     ("network:extensions", ANY_READER, "List and show the Networking API extensions."),
 ]

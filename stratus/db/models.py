@@ -490,6 +490,7 @@ class Network(Timestamps, Base):
     network_type: Mapped[str] = mapped_column(String(16))
     physical_network: Mapped[str] = mapped_column(String(64), default="")
     segmentation_id: Mapped[int] = mapped_column(Integer, default=0)
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
     revision_number: Mapped[int] = mapped_column(Integer, default=1)
 
 
@@ -509,6 +510,7 @@ class Subnet(Timestamps, Base):
     host_routes: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
     ipv6_ra_mode: Mapped[str | None] = mapped_column(String(16), nullable=True)
     ipv6_address_mode: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
     revision_number: Mapped[int] = mapped_column(Integer, default=1)
 
 
@@ -529,6 +531,7 @@ class Port(Timestamps, Base):
     binding_host_id: Mapped[str] = mapped_column(String(255), default="", index=True)
     binding_vnic_type: Mapped[str] = mapped_column(String(32), default="normal")
     binding_profile: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
     revision_number: Mapped[int] = mapped_column(Integer, default=1)
     fixed_ips: Mapped[list[IPAllocation]] = relationship(
         cascade="all, delete-orphan", lazy="selectin", order_by="IPAllocation.ip_address"

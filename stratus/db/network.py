@@ -161,6 +161,10 @@ def quota_limits(session: Session, project_id: str, defaults: dict[str, int]) ->
     return limits
 
 
+def projects_with_quotas(session: Session) -> list[str]:
+    return list(session.scalars(sa.select(NetworkQuota.project_id).distinct()))
+
+
 def set_quota_limits(session: Session, project_id: str, values: dict[str, int]) -> None:
     for resource, limit in values.items():
         row = session.get(NetworkQuota, (project_id, resource))

@@ -118,7 +118,7 @@ def network_dict(network: Network, subnet_ids: list[str]) -> dict[str, Any]:
         "created_at": _timestamp(network.created_at),
         "updated_at": _timestamp(network.updated_at or network.created_at),
         "revision_number": network.revision_number,
-        "tags": [],
+        "tags": list(network.tags or []),
     }
 
 
@@ -144,7 +144,7 @@ def subnet_dict(subnet: Subnet) -> dict[str, Any]:
         "created_at": _timestamp(subnet.created_at),
         "updated_at": _timestamp(subnet.updated_at or subnet.created_at),
         "revision_number": subnet.revision_number,
-        "tags": [],
+        "tags": list(subnet.tags or []),
     }
 
 
@@ -184,7 +184,7 @@ def port_dict(port: Port) -> dict[str, Any]:
         "created_at": _timestamp(port.created_at),
         "updated_at": _timestamp(port.updated_at or port.created_at),
         "revision_number": port.revision_number,
-        "tags": [],
+        "tags": list(port.tags or []),
     }
 
 
@@ -388,6 +388,7 @@ def create_network(context: Any, values: dict[str, Any]) -> dict[str, Any]:
             network_type=network_type,
             physical_network=physnet,
             segmentation_id=chosen,
+            tags=validate_tags(values.get("tags", [])),
         )
         session.add(network)
         session.flush()
@@ -405,6 +406,14 @@ def update_network(context: Any, network_id: str, values: dict[str, Any]) -> dic
         network = _network(session, context, network_id)
         if "mtu" in values:
             network.mtu = _mtu(network.network_type, values["mtu"])
+        if values.get("shared") is False and network.shared:
+            ports = db.list_ports(session, network_ids=[network.id])
+            if any(p.project_id != network.project_id for p in ports):
+                raise exc.Conflict(
+                    "InvalidSharedSetting",
+                    f"Unable to reconfigure sharing settings for network {network_id}. "
+                    "Multiple projects are using it.",
+                )
         for key, column in (
             ("name", "name"),
             ("description", "description"),
@@ -495,6 +504,7 @@ def create_subnet(context: Any, values: dict[str, Any]) -> dict[str, Any]:
             name=values.get("name", ""),
             description=values.get("description", ""),
             enable_dhcp=values.get("enable_dhcp", True),
+            tags=validate_tags(values.get("tags", [])),
             **vars(spec),
         )
         session.add(subnet)
@@ -704,32 +714,34 @@ def _requested_ips(
     return wanted
 
 
-def _default_ips(subnets: list[Subnet]) -> list[tuple[Subnet, str | None]]:
-    """As Neutron: one IPv4 and one stateful IPv6 address (each from the first such
-    subnet with room), and the SLAAC address of every SLAAC subnet."""
-    slaac = [(s, None) for s in subnets if ipam.is_slaac(s.ip_version, s.ipv6_address_mode)]
+def _default_ips(subnets: list[Subnet]) -> list[tuple[list[Subnet], None]]:
+    """As Neutron: the SLAAC address of every SLAAC subnet, one IPv4 address and
+    one stateful IPv6 address (each from the first such subnet with room)."""
+    slaac = [s for s in subnets if ipam.is_slaac(s.ip_version, s.ipv6_address_mode)]
     v4 = [s for s in subnets if s.ip_version == 4]
-    v6 = [s for s in subnets if s.ip_version == 6 and (s, None) not in slaac]
-    return slaac + [(group, None) for group in (v4, v6) if group]  # type: ignore[misc]
+    v6 = [s for s in subnets if s.ip_version == 6 and s not in slaac]
+    return [([s], None) for s in slaac] + [(group, None) for group in (v4, v6) if group]
 
 
 def _allocate_all(
-    session: Session, network_id: str, port: Port, wanted: list[tuple[Any, str | None]]
+    session: Session,
+    network_id: str,
+    port: Port,
+    wanted: list[tuple[list[Subnet], str | None]],
 ) -> None:
+    """Give ``port`` one address per entry: ``address`` in the entry's one subnet,
+    or a free address of the first of the entry's subnets that has one."""
     first = port.device_owner == DHCP_OWNER
-    for target, address in wanted:
-        if isinstance(target, list):  # any one subnet of the group with room
-            for position, subnet in enumerate(target):
-                try:
-                    port.fixed_ips.append(
-                        _allocation(session, network_id, subnet, port, None, first)
-                    )
-                    break
-                except exc.IpAddressGenerationFailure:
-                    if position == len(target) - 1:
-                        raise
-        else:
-            port.fixed_ips.append(_allocation(session, network_id, target, port, address, first))
+    for candidates, address in wanted:
+        for position, subnet in enumerate(candidates):
+            try:
+                allocation = _allocation(session, network_id, subnet, port, address, first)
+            except exc.IpAddressGenerationFailure:
+                if position == len(candidates) - 1:
+                    raise
+                continue
+            port.fixed_ips.append(allocation)
+            break
 
 
 def create_port(context: Any, values: dict[str, Any]) -> dict[str, Any]:
@@ -756,14 +768,16 @@ def create_port(context: Any, values: dict[str, Any]) -> dict[str, Any]:
             binding_host_id=values.get("binding:host_id", ""),
             binding_vnic_type=values.get("binding:vnic_type", "normal"),
             binding_profile=values.get("binding:profile") or {},
+            tags=validate_tags(values.get("tags", [])),
             status="DOWN",
         )
         session.add(port)
         session.flush()
         if values.get("fixed_ips") is None:
-            wanted: list[tuple[Any, str | None]] = list(_default_ips(subnets))
+            wanted: list[tuple[list[Subnet], str | None]] = list(_default_ips(subnets))
         else:
-            wanted = list(_requested_ips(session, network.id, subnets, values["fixed_ips"]))
+            requested = _requested_ips(session, network.id, subnets, values["fixed_ips"])
+            wanted = [([subnet], address) for subnet, address in requested]
         _allocate_all(session, network.id, port, wanted)
         session.flush()
         return port_dict(port)
@@ -801,7 +815,7 @@ def update_port(context: Any, port_id: str, values: dict[str, Any]) -> dict[str,
                 session,
                 port.network_id,
                 port,
-                [(s, a) for s, a in wanted if (s.id, a) not in held],
+                [([s], a) for s, a in wanted if (s.id, a) not in held],
             )
         for key, column in (
             ("name", "name"),
@@ -830,6 +844,55 @@ def delete_port(context: Any, port_id: str) -> None:
         session.delete(_port(session, context, port_id))
 
 
+# --- tags ------------------------------------------------------------------------------
+
+MAX_TAG_LENGTH = 255
+
+
+def _tagged(session: Session, context: Any, collection: str, resource_id: str) -> Any:
+    finders = {"networks": _network, "subnets": _subnet, "ports": _port}
+    if collection not in finders:
+        raise exc.NotFound("Resource", collection)
+    return finders[collection](session, context, resource_id)
+
+
+def validate_tags(tags: Any) -> list[str]:
+    if not isinstance(tags, list):
+        raise exc.InvalidInput("tags", "must be a list of strings.")
+    for tag in tags:
+        if not isinstance(tag, str) or not tag or "," in tag or len(tag) > MAX_TAG_LENGTH:
+            raise exc.InvalidInput(
+                "tags", f"'{tag}' is not a tag (1 to {MAX_TAG_LENGTH} characters, no comma)."
+            )
+    return sorted(set(tags))
+
+
+def get_tags(context: Any, collection: str, resource_id: str) -> list[str]:
+    with transaction() as session:
+        return list(_tagged(session, context, collection, resource_id).tags or [])
+
+
+def set_tags(
+    context: Any, collection: str, resource_id: str, tags: list[str] | None = None, **change: str
+) -> list[str]:
+    """Replace the tags (``tags``), or ``add`` or ``remove`` one; a removed tag
+    that is absent is a 404."""
+    with transaction() as session:
+        row = _tagged(session, context, collection, resource_id)
+        current = set(row.tags or [])
+        if tags is not None:
+            current = set(validate_tags(tags))
+        if "add" in change:
+            current |= set(validate_tags([change["add"]]))
+        if "remove" in change:
+            if change["remove"] not in current:
+                raise exc.NotFound("Tag", change["remove"])
+            current.discard(change["remove"])
+        row.tags = sorted(current)
+        row.revision_number += 1
+        return list(row.tags)
+
+
 # --- quotas and availability -------------------------------------------------------------
 
 
@@ -840,6 +903,19 @@ def default_quotas() -> dict[str, int]:
 def get_quotas(project_id: str) -> dict[str, int]:
     with transaction() as session:
         return db.quota_limits(session, project_id, default_quotas())
+
+
+def list_quotas() -> list[dict[str, Any]]:
+    """The limits of every project that has some not at their defaults."""
+    with transaction() as session:
+        return [
+            {
+                **db.quota_limits(session, project_id, default_quotas()),
+                "project_id": project_id,
+                "tenant_id": project_id,
+            }
+            for project_id in sorted(db.projects_with_quotas(session))
+        ]
 
 
 def quota_details(project_id: str) -> dict[str, dict[str, int]]:

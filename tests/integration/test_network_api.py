@@ -467,3 +467,41 @@ def test_concurrent_ports_never_share_an_address(cloud: ControlPlane, clients, p
         neutron_error(failed, 409, "IpAddressGenerationFailure")
     ports = admin.get(f"{API}/ports", params={"network_id": small["id"]}).json()["ports"]
     assert len(ports) == 5  # four ports and the DHCP port: nothing half-made
+
+
+def test_tags_through_the_cli_and_filters(cloud: ControlPlane, clients) -> None:
+    m1, m2 = clients["m1"], clients["m2"]
+    run = dict(user="m1", password="m1-pw", project="p1")
+    net = cloud.openstack_json(
+        "network", "create", "--tag", "blue", "--tag", "red", "tagnet", **run
+    )
+    assert sorted(net["tags"]) == ["blue", "red"]
+    cloud.openstack("network", "set", "--tag", "green", "tagnet", **run)
+    cloud.openstack("network", "unset", "--tag", "red", "tagnet", **run)
+    shown = cloud.openstack_json("network", "show", "tagnet", **run)
+    assert sorted(shown["tags"]) == ["blue", "green"]
+    listed = cloud.openstack_json("network", "list", "--tags", "blue,green", **run)
+    assert [n["ID"] for n in listed] == [net["id"]]
+    assert cloud.openstack_json("network", "list", "--any-tags", "red", **run) == []
+    assert m1.get(f"{API}/networks/{net['id']}/tags/blue").status_code == 204
+    neutron_error(m1.get(f"{API}/networks/{net['id']}/tags/red"), 404)
+    neutron_error(m1.put(f"{API}/networks/{net['id']}/tags", json={"tags": ["a,b"]}), 400)
+    neutron_error(m2.put(f"{API}/networks/{net['id']}/tags/x"), 404, "NetworkNotFound")
+    assert m1.delete(f"{API}/networks/{net['id']}/tags").status_code == 204
+    assert m1.get(f"{API}/networks/{net['id']}").json()["network"]["tags"] == []
+    assert m1.delete(f"{API}/networks/{net['id']}").status_code == 204
+
+
+def test_reader_and_malformed_requests(cloud: ControlPlane, clients) -> None:
+    r1, m1 = clients["r1"], clients["m1"]
+    net = m1.post(f"{API}/networks", json={"network": {"name": "readable"}}).json()["network"]
+    assert r1.get(f"{API}/networks/{net['id']}").status_code == 200
+    neutron_error(r1.post(f"{API}/networks", json={"network": {}}), 403, "PolicyNotAuthorized")
+    neutron_error(r1.delete(f"{API}/networks/{net['id']}"), 403, "PolicyNotAuthorized")
+    bad_json = m1.post(
+        f"{API}/networks", content=b"{bad", headers={"Content-Type": "application/json"}
+    )
+    neutron_error(bad_json, 400)
+    neutron_error(m1.get(f"{API}/routers"), 404)
+    neutron_error(httpx.get(f"{cloud.url}{API}/networks"), 401)
+    assert m1.delete(f"{API}/networks/{net['id']}").status_code == 204

@@ -112,7 +112,7 @@ _COMMON = {
     "created_at": _READ_ONLY,
     "updated_at": _READ_ONLY,
     "revision_number": _READ_ONLY,
-    "tags": _READ_ONLY,
+    "tags": Attr(_list, put=False),
 }
 
 RESOURCES: dict[str, dict[str, Attr]] = {

@@ -97,10 +97,20 @@ def _network_target(network: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _redact(collection: str, item: dict[str, Any], context: RequestContext) -> dict[str, Any]:
-    """Drop the attributes the caller may not see (provider:*, binding:*)."""
+def _redact(
+    collection: str,
+    item: dict[str, Any],
+    context: RequestContext,
+    decided: dict[tuple[str, Any], bool] | None = None,
+) -> dict[str, Any]:
+    """Drop the attributes the caller may not see (provider:*, binding:*);
+    ``decided`` keeps the policy's answers across the items of one list."""
+    decided = {} if decided is None else decided
     for name, rule in attributes.hidden(collection).items():
-        if name in item and not _allowed(rule, context, {"project_id": item.get("project_id")}):
+        key = (rule, item.get("project_id"))
+        if key not in decided:
+            decided[key] = _allowed(rule, context, {"project_id": item.get("project_id")})
+        if name in item and not decided[key]:
             del item[name]
     return item
 
@@ -112,7 +122,8 @@ def _known(collection: str) -> set[str]:
 def _list_body(
     request: Request, context: RequestContext, collection: str, items: list[dict[str, Any]]
 ) -> dict[str, Any]:
-    items = [_redact(collection, item, context) for item in items]
+    decided: dict[tuple[str, Any], bool] = {}
+    items = [_redact(collection, item, context, decided) for item in items]
     url = f"{base_url(request)}{PREFIX}/{collection}"
     return listing.listing(items, request.query_params, collection, url, _known(collection))
 
@@ -401,6 +412,12 @@ def delete_port(port_id: str, context: RequestContext = Depends(get_context)) ->
 # --- quotas ------------------------------------------------------------------------------
 
 
+@router.get(f"{PREFIX}/quotas")
+def quota_list(context: RequestContext = Depends(get_context)) -> dict:
+    _authorize("network:quotas:list", context, {"project_id": context.project_id})
+    return {"quotas": network_api.list_quotas()}
+
+
 @router.get(f"{PREFIX}/quotas/{{project_id}}/default")
 def quota_defaults(project_id: str, context: RequestContext = Depends(get_context)) -> dict:
     _authorize("network:quotas:show", context, {"project_id": project_id})
@@ -469,6 +486,83 @@ def show_ip_availability(network_id: str, context: RequestContext = Depends(get_
         if item["network_id"] == network_id:
             return {"network_ip_availability": item}
     raise net_exc.NotFound("Network", network_id)
+
+
+# --- tags ------------------------------------------------------------------------------
+
+_TAGGED = f"{PREFIX}/{{collection}}/{{resource_id}}/tags"
+
+
+def _check_tag_access(context: RequestContext, collection: str, resource_id: str) -> None:
+    """Tags change as the resource's own attributes do (its update rule)."""
+    if collection == "networks":
+        _authorize(
+            "network:update", context, _network_target(_visible_network(context, resource_id))
+        )
+    elif collection == "subnets":
+        _subnet, network = _visible_subnet(context, resource_id)
+        _authorize("network:subnet_on_network", context, _network_target(network))
+    elif collection == "ports":
+        port, _network = _visible_port(context, resource_id)
+        _authorize("network:update", context, {"project_id": port["project_id"]})
+    else:
+        raise net_exc.NotFound("Resource", collection)
+
+
+@router.get(_TAGGED)
+def list_tags(
+    collection: str, resource_id: str, context: RequestContext = Depends(get_context)
+) -> dict:
+    return {"tags": network_api.get_tags(context, collection, resource_id)}
+
+
+@router.get(f"{_TAGGED}/{{tag}}", status_code=204)
+def check_tag(
+    collection: str, resource_id: str, tag: str, context: RequestContext = Depends(get_context)
+) -> Response:
+    if tag not in network_api.get_tags(context, collection, resource_id):
+        raise net_exc.NotFound("Tag", tag)
+    return Response(status_code=204)
+
+
+@router.put(_TAGGED)
+def replace_tags(
+    collection: str,
+    resource_id: str,
+    body: Any = Body(None),
+    context: RequestContext = Depends(get_context),
+) -> dict:
+    _check_tag_access(context, collection, resource_id)
+    if not isinstance(body, dict) or set(body) != {"tags"}:
+        raise net_exc.InvalidInput("tags", "The request body must be {'tags': [...]}.")
+    return {"tags": network_api.set_tags(context, collection, resource_id, body["tags"])}
+
+
+@router.put(f"{_TAGGED}/{{tag}}", status_code=201)
+def add_tag(
+    collection: str, resource_id: str, tag: str, context: RequestContext = Depends(get_context)
+) -> Response:
+    _check_tag_access(context, collection, resource_id)
+    network_api.set_tags(context, collection, resource_id, add=tag)
+    return Response(status_code=201)
+
+
+@router.delete(_TAGGED, status_code=204)
+def remove_tags(
+    collection: str, resource_id: str, context: RequestContext = Depends(get_context)
+) -> Response:
+    _check_tag_access(context, collection, resource_id)
+    network_api.set_tags(context, collection, resource_id, [])
+    return Response(status_code=204)
+
+
+@router.delete(f"{_TAGGED}/{{tag}}", status_code=204)
+def remove_tag(
+    collection: str, resource_id: str, tag: str, context: RequestContext = Depends(get_context)
+) -> Response:
+    _check_tag_access(context, collection, resource_id)
+    network_api.set_tags(context, collection, resource_id, remove=tag)
+    return Response(status_code=204)
 
 
 @router.api_route(

@@ -183,3 +183,27 @@ def test_host_state_for_compute_and_dhcp_hosts() -> None:
     assert api.get_port(ADMIN, here["id"])["status"] == "ACTIVE"
     assert api.bind_port(here["id"], "cmp3")["status"] == "DOWN"
     assert api.host_state("cmp1")["networks"] == []
+
+
+def test_tags() -> None:
+    network = api.create_network(MEMBER, {"tags": ["b", "a", "b"]})
+    assert network["tags"] == ["a", "b"]
+    assert api.set_tags(MEMBER, "networks", network["id"], add="c") == ["a", "b", "c"]
+    assert api.set_tags(MEMBER, "networks", network["id"], remove="a") == ["b", "c"]
+    with pytest.raises(exc.NotFound):
+        api.set_tags(MEMBER, "networks", network["id"], remove="a")
+    with pytest.raises(exc.InvalidInput):
+        api.set_tags(MEMBER, "networks", network["id"], ["x,y"])
+    with pytest.raises(exc.NotFound):
+        api.get_tags(OTHER, "networks", network["id"])
+
+
+def test_a_network_used_by_other_projects_stays_shared() -> None:
+    shared = api.create_network(ADMIN, {"shared": True})
+    api.create_port(OTHER, {"network_id": shared["id"]})
+    with pytest.raises(exc.Conflict) as raised:
+        api.update_network(ADMIN, shared["id"], {"shared": False})
+    assert raised.value.neutron_type == "InvalidSharedSetting"
+    with pytest.raises(exc.Conflict) as raised:
+        api.delete_network(ADMIN, shared["id"])
+    assert raised.value.neutron_type == "NetworkInUse"
