@@ -96,6 +96,17 @@ class ComputeManager:
             )
         }
         node.update(host=self.host, hypervisor_hostname=self.host, host_ip=CONF.compute.my_ip)
+        # The physical networks this host reaches (PhysicalNetworkFilter).
+        physnets = sorted(
+            item.partition(":")[0].strip()
+            for item in CONF.network.physical_interface_mappings
+            if item.partition(":")[2]
+        )
+        if physnets:
+            node["capabilities"] = {
+                **(info.get("capabilities") or {}),
+                "physical_networks": physnets,
+            }
         self.conductor.compute_node_update(self._ctxt(), service_id=self.service_id, node=node)
 
     def _instances(self) -> list[dict]:

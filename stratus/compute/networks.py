@@ -66,7 +66,7 @@ def resolve(
             if not n.get("router:external") and n["admin_state_up"]
         ]
         if len(usable) == 1:
-            return [{"network_id": usable[0]["id"], "port_id": None, "fixed_ip": None}]
+            return [_request(usable[0])]
         if networks is None:
             if not usable:
                 return []
@@ -105,8 +105,17 @@ def resolve(
             raise _bad(f"Network {network_id} could not be found.") from None
         if fixed_ip is not None:
             _check_fixed_ip(context, network, fixed_ip, max_count, where)
-        requests.append({"network_id": network["id"], "port_id": None, "fixed_ip": fixed_ip})
+        requests.append(_request(network, fixed_ip))
     return requests
+
+
+def _request(network: dict[str, Any], fixed_ip: str | None = None) -> dict[str, Any]:
+    return {
+        "network_id": network["id"],
+        "port_id": None,
+        "fixed_ip": fixed_ip,
+        "physical_network": network["provider:physical_network"],
+    }
 
 
 def _port_request(context: Any, port_id: str, max_count: int, where: str) -> dict:
@@ -118,7 +127,13 @@ def _port_request(context: Any, port_id: str, max_count: int, where: str) -> dic
         raise exception.Conflict(f"Port {port_id} is still in use.")
     if max_count > 1:
         raise _bad(f"{where}: unable to launch multiple instances with a single port {port_id}.")
-    return {"network_id": port["network_id"], "port_id": port_id, "fixed_ip": None}
+    network = network_service.get_network(context, port["network_id"])
+    return {
+        "network_id": port["network_id"],
+        "port_id": port_id,
+        "fixed_ip": None,
+        "physical_network": network["provider:physical_network"],
+    }
 
 
 def _check_fixed_ip(context: Any, network: dict, fixed_ip: Any, max_count: int, where: str) -> None:

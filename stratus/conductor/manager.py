@@ -137,6 +137,13 @@ class ConductorManager:
             "force_hosts": spec.get("force_hosts", []),
             "is_admin": "admin" in ctxt.get("roles", []),
             "instance_group": None,
+            "physical_networks": sorted(
+                {
+                    n["physical_network"]
+                    for n in spec.get("networks") or []
+                    if n.get("physical_network")
+                }
+            ),
         }
         if request_spec["scheduler_hints"].get("group"):
             with transaction() as session:
