@@ -27,6 +27,7 @@ from stratus.db.models import (
 )
 from stratus.db.session import transaction
 from stratus.network import api as network_api
+from stratus.network import service as network_service
 from stratus.rpc.compute_rpcapi import ComputeAPI
 from stratus.rpc.conductor_rpcapi import ANY
 from stratus.rpc.scheduler_rpcapi import SchedulerAPI
@@ -499,7 +500,21 @@ class ConductorManager:
         )
 
     def network_host_state(self, ctxt: dict, host: str, dhcp: bool) -> dict:
-        return network_api.host_state(host, dhcp=dhcp)
+        """The host's desired state. A DHCP host takes the networks' unbound DHCP
+        ports (binding them to itself), so that the other hosts of a vxlan network
+        learn its VTEP and flood DHCP requests to it."""
+        state = network_api.host_state(host, dhcp=dhcp)
+        if not dhcp:
+            return state
+        unbound = [
+            port["id"]
+            for network in state["networks"]
+            for port in network["ports"]
+            if port["device_owner"] == network_api.DHCP_OWNER and not port["binding_host_id"]
+        ]
+        for port_id in unbound:
+            network_service.bind_port(port_id, host)  # tells the other agents
+        return network_api.host_state(host, dhcp=dhcp) if unbound else state
 
     def ports_plugged(self, ctxt: dict, port_ids: list[str], status: str) -> None:
         for port_id in port_ids:
