@@ -12,6 +12,9 @@ import functools
 import logging
 from typing import Any
 
+from oslo_config import cfg
+
+from stratus.conf import CONF
 from stratus.network import api as _api
 from stratus.rpc.network_agent_rpcapi import NetworkAgentAPI
 
@@ -25,9 +28,14 @@ def _agents() -> NetworkAgentAPI:
 
 def network_changed(network_id: str) -> None:
     """Tell every network agent that ``network_id``'s desired state changed; a broker
-    outage does not fail the write (the agents' periodic resync catches up)."""
+    outage does not fail the write (the agents' periodic resync catches up). Without
+    a configured message bus (``transport_url`` not set: an API-only process) there
+    are no agents to tell."""
+    agents = _agents()  # registers oslo.messaging's options, connects to nothing yet
+    if CONF.get_location("transport_url").location == cfg.Locations.opt_default:
+        return
     try:
-        _agents().network_changed({"request_id": ""}, network_id=network_id)
+        agents.network_changed({"request_id": ""}, network_id=network_id)
     except Exception:
         LOG.exception("could not tell the network agents that %s changed", network_id)
 
