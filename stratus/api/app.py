@@ -70,6 +70,7 @@ def extra_routers() -> list:
         "stratus.api.compute.aggregates",
         "stratus.api.compute.server_groups",
         "stratus.api.compute.keypairs",
+        "stratus.api.compute.interfaces",
         "stratus.api.network.routes",
     ):
         try:

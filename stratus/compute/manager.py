@@ -41,7 +41,7 @@ DRIVER_CALLS: dict[str, Callable[[ComputeDriver, dict], None]] = {
 
 class ComputeManager:
     # The interface version of stratus.rpc.compute_rpcapi.ComputeAPI that this serves.
-    target = messaging.Target(version="1.0")
+    target = messaging.Target(version="1.1")
 
     def __init__(
         self, driver: ComputeDriver, conductor: ConductorAPI | None = None, host: str | None = None
@@ -374,6 +374,23 @@ class ComputeManager:
                 self._event_record(event, "Success"),
                 expected_task_state=transition.task,
             )
+
+    # --- RPC: interfaces --------------------------------------------------------------------
+
+    def attach_interface(self, ctxt: dict, instance_uuid: str, vif: dict) -> None:
+        with self._lock(instance_uuid):
+            instance = self.conductor.instance_get(ctxt, instance_uuid=instance_uuid)
+            if instance is None:
+                raise ValueError(f"instance {instance_uuid} is gone")
+            self._plug_networks([vif])
+            self.driver.attach_interface(instance, vif)
+        self.conductor.ports_plugged(ctxt, port_ids=[vif["port_id"]], status="ACTIVE")
+
+    def detach_interface(self, ctxt: dict, instance_uuid: str, vif: dict) -> None:
+        with self._lock(instance_uuid):
+            instance = self.conductor.instance_get(ctxt, instance_uuid=instance_uuid)
+            if instance is not None:
+                self.driver.detach_interface(instance, vif)
 
     def get_console_output(self, ctxt: dict, instance_uuid: str, length: int | None) -> str:
         return self.driver.get_console_output({"uuid": instance_uuid}, length)

@@ -35,7 +35,7 @@ COMPUTE_OWNER_PREFIX = "compute:"
 
 
 @dataclass(frozen=True)
-class _ServiceContext:
+class ServiceContext:
     """The conductor's view of the network layer: every resource, on behalf of
     the server's project."""
 
@@ -184,7 +184,7 @@ def allocate(
 ) -> list[dict[str, Any]]:
     """Create (or take over) and bind the server's ports on ``host``; the VIFs in
     request order. On failure the ports made so far are released again."""
-    context = _ServiceContext(project_id)
+    context = ServiceContext(project_id)
     owner = COMPUTE_OWNER_PREFIX + (zone or "nova")
     vifs: list[dict[str, Any]] = []
     try:
@@ -210,7 +210,7 @@ def allocate(
 
 def bind(project_id: str, vifs: list[dict[str, Any]], host: str) -> None:
     """Bind the ports to ``host`` (a reschedule), or unbind them (``host`` "")."""
-    context = _ServiceContext(project_id)
+    context = ServiceContext(project_id)
     for vif in vifs:
         try:
             network_service.update_port(context, vif["port_id"], {"binding:host_id": host})
@@ -220,7 +220,7 @@ def bind(project_id: str, vifs: list[dict[str, Any]], host: str) -> None:
 
 def release(project_id: str, vifs: list[dict[str, Any]]) -> None:
     """Delete the ports Stratus created; unbind and detach the ones the user gave."""
-    context = _ServiceContext(project_id)
+    context = ServiceContext(project_id)
     for vif in vifs:
         try:
             if vif.get("created"):

@@ -14,10 +14,11 @@ class ComputeAPI(RPCAPI):
 
     * 1.0 - build_and_run_instance, terminate_instance, run_action,
       get_console_output
+    * 1.1 - attach_interface, detach_interface
     """
 
     TOPIC = TOPIC
-    VERSION = "1.0"
+    VERSION = "1.1"
 
     def build_and_run_instance(
         self,
@@ -52,4 +53,25 @@ class ComputeAPI(RPCAPI):
     ) -> str:
         return self._call(
             ctxt, "get_console_output", server=host, instance_uuid=instance_uuid, length=length
+        )
+
+    def attach_interface(self, ctxt: dict, host: str, instance_uuid: str, vif: dict) -> None:
+        """Plug ``vif`` (its port bound to ``host``) into the running or stopped guest."""
+        self._call(
+            ctxt,
+            "attach_interface",
+            server=host,
+            version="1.1",
+            instance_uuid=instance_uuid,
+            vif=vif,
+        )
+
+    def detach_interface(self, ctxt: dict, host: str, instance_uuid: str, vif: dict) -> None:
+        self._call(
+            ctxt,
+            "detach_interface",
+            server=host,
+            version="1.1",
+            instance_uuid=instance_uuid,
+            vif=vif,
         )

@@ -308,6 +308,39 @@ def test_bad_network_requests_are_400_naming_them(cloud: Cloud, net: dict) -> No
         assert len(admin.get("/networking/v2.0/ports").json()["ports"]) == ports_before
 
 
+def test_add_network_and_remove_port_on_a_running_guest(cloud: Cloud, first: dict) -> None:
+    """os-interface through the CLI: a NIC on a second network is hot-plugged into
+    the running guest, which takes that port's address by DHCP; removing the port
+    unplugs it and deletes the port Stratus made."""
+    other = cloud.openstack_json("network", "create", f"netcompute-{SFX}-hot")
+    cloud.openstack(
+        "subnet", "create", "--network", other["id"], "--subnet-range", "10.78.0.0/24",
+        f"netcompute-{SFX}-hot-v4",
+    )  # fmt: skip
+    cloud.openstack("server", "add", "network", first["id"], other["id"])
+    ports = cloud.openstack_json(
+        "port", "list", "--device-id", first["id"], "--network", other["id"]
+    )
+    assert len(ports) == 1, ports
+    port = cloud.openstack_json("port", "show", ports[0]["ID"])
+    address = port["fixed_ips"][0]["ip_address"]
+    marker = f"STRATUS-GUEST-IP eth1 {address}/24"
+    wait_for(lambda: marker in console(cloud, first["id"]), 120, f"{marker!r} on the guest")
+    assert port["status"] == "ACTIVE"
+    shown = cloud.openstack_json("server", "show", first["id"])["addresses"]
+    assert shown[other["name"]] == [address]
+    assert names.tap_name(port["id"]) in virsh("dumpxml", first["id"])
+
+    cloud.openstack("server", "remove", "port", first["id"], port["id"])
+    wait_for(
+        lambda: names.tap_name(port["id"]) not in virsh("dumpxml", first["id"]),
+        60,
+        "the NIC unplugged",
+    )
+    assert other["name"] not in cloud.openstack_json("server", "show", first["id"])["addresses"]
+    assert cloud.openstack("port", "show", port["id"], check=False).returncode != 0
+
+
 def test_boot_latency_with_and_without_a_network(cloud: Cloud, net: dict) -> None:
     """API-to-ACTIVE of a guest with a cached image, without a network and on one
     (printed; the network's share is the port's creation, binding and plugging)."""
