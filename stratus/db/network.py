@@ -8,7 +8,15 @@ from collections.abc import Iterable
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from stratus.db.models import IPAllocation, Network, NetworkHost, NetworkQuota, Port, Subnet
+from stratus.db.models import (
+    IPAllocation,
+    Network,
+    NetworkHost,
+    NetworkQuota,
+    Port,
+    Project,
+    Subnet,
+)
 
 QUOTA_RESOURCES = ("network", "subnet", "port")
 _COUNTED = {"network": Network, "subnet": Subnet, "port": Port}
@@ -180,6 +188,19 @@ def reset_quota_limits(session: Session, project_id: str) -> None:
 
 def quota_usage(session: Session, project_id: str) -> dict[str, int]:
     return {resource: count_owned(session, resource, project_id) for resource in _COUNTED}
+
+
+def lock_project(session: Session, project_id: str) -> None:
+    """Hold the project's row (MariaDB) or the database's write lock (SQLite) until
+    the transaction ends, so that the quota checks of one project's concurrent
+    creations take turns. A write that changes nothing does it on both: SQLite
+    starts its write transaction only at the first write."""
+    session.execute(
+        sa.update(Project)
+        .where(Project.id == project_id)
+        .values(description=Project.description, updated_at=Project.updated_at)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def count_owned(session: Session, resource: str, project_id: str) -> int:

@@ -336,6 +336,8 @@ def _allocate_segment(session: Session, network_type: str, physnet: str) -> int:
 
 def _check_quota(session: Session, resource: str, project_id: str) -> None:
     limit = db.quota_limits(session, project_id, default_quotas())[resource]
+    if limit >= 0:
+        db.lock_project(session, project_id)
     if limit >= 0 and db.count_owned(session, resource, project_id) + 1 > limit:
         raise exc.OverQuota(f"{resource}s", limit)
 

@@ -505,3 +505,25 @@ def test_reader_and_malformed_requests(cloud: ControlPlane, clients) -> None:
     neutron_error(m1.get(f"{API}/routers"), 404)
     neutron_error(httpx.get(f"{cloud.url}{API}/networks"), 401)
     assert m1.delete(f"{API}/networks/{net['id']}").status_code == 204
+
+
+def test_quota_holds_under_concurrent_creates(cloud: ControlPlane, clients, people) -> None:
+    """30 port creations at once in a project allowed 10 ports: exactly 10 made."""
+    admin, m2 = clients["admin"], clients["m2"]
+    token = m2.headers["X-Auth-Token"]
+    net = m2.post(f"{API}/networks", json={"network": {"name": "quota-race"}}).json()["network"]
+    assert net["project_id"] == people["p2"]
+    held = len(m2.get(f"{API}/ports").json()["ports"])
+    admin.put(f"{API}/quotas/{people['p2']}", json={"quota": {"port": held + 10}})
+
+    def create(_: int) -> httpx.Response:
+        with httpx.Client(base_url=cloud.url, headers={"X-Auth-Token": token}, timeout=120) as c:
+            return c.post(f"{API}/ports", json={"port": {"network_id": net["id"]}})
+
+    with ThreadPoolExecutor(max_workers=15) as pool:
+        results = list(pool.map(create, range(30)))
+    assert sorted(r.status_code for r in results) == [201] * 10 + [409] * 20
+    for failed in (r for r in results if r.status_code == 409):
+        neutron_error(failed, 409, "OverQuota")
+    assert len(m2.get(f"{API}/ports").json()["ports"]) == held + 10
+    admin.delete(f"{API}/quotas/{people['p2']}")

@@ -28,35 +28,26 @@ from stratus.network import service as network_api
 ROOT = "/networking"
 PREFIX = f"{ROOT}/v2.0"
 
-_TYPES_BY_STATUS = {
-    400: "HTTPBadRequest",
-    401: "HTTPUnauthorized",
-    403: "HTTPForbidden",
-    404: "HTTPNotFound",
-    405: "HTTPMethodNotAllowed",
-    409: "HTTPConflict",
-    413: "HTTPRequestEntityTooLarge",
-    415: "HTTPUnsupportedMediaType",
-}
-
 
 def neutron_error(error: Exception) -> JSONResponse:
-    """The Neutron-shaped response of any error a handler raises."""
+    """The Neutron-shaped response of any error a handler raises: a domain error
+    names its own Neutron type, a policy refusal is ``PolicyNotAuthorized``."""
     headers: dict[str, str] = {}
+    kind = None
     if isinstance(error, exception.StratusException):
-        status = errors.from_domain(error).status
-        kind = getattr(error, "neutron_type", None) or _TYPES_BY_STATUS.get(status, "NeutronError")
-        message = error.message
+        status, message = errors.from_domain(error).status, error.message
+        kind = getattr(error, "neutron_type", None)
     elif isinstance(error, errors.APIError):
         status, message, headers = error.status, error.message, error.headers
-        kind = "PolicyNotAuthorized" if status == 403 else _TYPES_BY_STATUS.get(status, "Error")
+        kind = "PolicyNotAuthorized" if status == 403 else None
     elif isinstance(error, RequestValidationError):
-        status, kind = 400, "HTTPBadRequest"
+        status = 400
         message = errors.describe_validation_errors(list(error.errors()))
     else:
         raise error
-    body = {"NeutronError": {"type": kind, "message": message, "detail": ""}}
-    return JSONResponse(body, status_code=status, headers=headers)
+    return JSONResponse(
+        errors.neutron_body(status, message, kind), status_code=status, headers=headers
+    )
 
 
 class NeutronRoute(APIRoute):
@@ -563,12 +554,3 @@ def remove_tag(
     _check_tag_access(context, collection, resource_id)
     network_api.set_tags(context, collection, resource_id, remove=tag)
     return Response(status_code=204)
-
-
-@router.api_route(
-    f"{PREFIX}/{{path:path}}",
-    methods=["GET", "POST", "PUT", "DELETE", "PATCH"],
-    include_in_schema=False,
-)
-def unknown(path: str) -> None:
-    raise net_exc.NotFound("Resource", path)
