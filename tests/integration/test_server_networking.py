@@ -17,6 +17,7 @@ import contextlib
 import json
 import random
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -345,19 +346,20 @@ def test_boot_latency_with_and_without_a_network(cloud: Cloud, net: dict) -> Non
     """API-to-ACTIVE of a guest with a cached image, without a network and on one
     (printed; the network's share is the port's creation, binding and plugging)."""
     timings: dict[str, list[float]] = {"none": [], "network": []}
-    for round_ in range(2):
+    for round_ in range(3):
         for kind, networks in (("none", "none"), ("network", [{"uuid": net["id"]}])):
             started = time.monotonic()
             server = boot(cloud, f"netcompute-{SFX}-t{kind}{round_}", networks)["server"]
             wait_active(cloud, server["id"])
             timings[kind].append(time.monotonic() - started)
             cloud.openstack("server", "delete", "--wait", server["id"], timeout=120)
-    best = {kind: min(values) for kind, values in timings.items()}
+    median = {kind: statistics.median(values) for kind, values in timings.items()}
     print(
-        f"\nAPI-to-ACTIVE: no network {best['none'] * 1000:.0f} ms, on a network "
-        f"{best['network'] * 1000:.0f} ms (added {(best['network'] - best['none']) * 1000:.0f} ms)"
+        f"\nAPI-to-ACTIVE (median of 3): no network {median['none'] * 1000:.0f} ms, on a "
+        f"network {median['network'] * 1000:.0f} ms "
+        f"(added {(median['network'] - median['none']) * 1000:.0f} ms)"
     )
-    assert best["network"] < best["none"] + 5
+    assert median["network"] < median["none"] + 5
 
 
 def test_deleting_everything_removes_the_data_plane(cloud: Cloud, net: dict) -> None:
