@@ -307,24 +307,25 @@ class ComputeManager:
         removes the bridge once no port of the network is bound here)."""
         if not vifs:
             return
-        if self._network_agent is None:
-            from stratus.network.agent import AgentConfig, NetworkAgent
+        from stratus.network.agent import AgentConfig, NetworkAgent
+        from stratus.network.agent_manager import data_plane_lock
 
+        if self._network_agent is None:
             self._network_agent = NetworkAgent(self.host, AgentConfig.from_conf(CONF))
-        done = set()
-        for vif in vifs:
-            if vif["network_id"] in done:
-                continue
-            done.add(vif["network_id"])
-            self._network_agent.plug_network(
-                {
-                    "id": vif["network_id"],
-                    "network_type": vif["network_type"],
-                    "physical_network": vif["physical_network"],
-                    "segmentation_id": vif["segmentation_id"],
-                    "mtu": vif["mtu"],
-                }
-            )
+        networks = {
+            vif["network_id"]: {
+                "id": vif["network_id"],
+                "network_type": vif["network_type"],
+                "physical_network": vif["physical_network"],
+                "segmentation_id": vif["segmentation_id"],
+                "mtu": vif["mtu"],
+            }
+            for vif in vifs
+        }
+        # Under the host's data-plane lock: see data_plane_lock.
+        with data_plane_lock(self._network_agent.config):
+            for network in networks.values():
+                self._network_agent.plug_network(network)
 
     def terminate_instance(self, ctxt: dict, instance_uuid: str) -> None:
         with self._lock(instance_uuid):

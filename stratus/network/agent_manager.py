@@ -12,9 +12,13 @@ repairs what a lost cast or a failed round left behind.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
+import os
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import oslo_messaging as messaging
@@ -24,6 +28,23 @@ from stratus.rpc.conductor_rpcapi import ConductorAPI
 
 LOG = logging.getLogger(__name__)
 BINARY = "stratus-network-agent"
+
+
+@contextlib.contextmanager
+def data_plane_lock(config: AgentConfig) -> Iterator[None]:
+    """The host's data-plane lock (a file lock under ``state_path``), held by the
+    agent from fetching its state to the end of the reconcile, and by the compute
+    while it sets up a network's bridge for a guest. A reconcile can thus never
+    apply a state fetched before a port was bound after the compute made that
+    port's bridge: a state fetched under the lock after the bridge was made names
+    it (the conductor binds the port before it hands the build over)."""
+    os.makedirs(config.state_path, exist_ok=True)
+    with open(os.path.join(config.state_path, "data-plane.lock"), "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def agent_state(state: dict[str, Any], dhcp: bool) -> dict[str, Any]:
@@ -112,8 +133,9 @@ class NetworkAgentManager:
     def sync(self) -> None:
         """Fetch this host's desired state and make the data plane match it."""
         started = time.monotonic()
-        state = self.conductor.network_host_state(self._ctxt(), host=self.host, dhcp=self.dhcp)
-        result = self.agent.reconcile(agent_state(state, self.dhcp))
+        with data_plane_lock(self.config):
+            state = self.conductor.network_host_state(self._ctxt(), host=self.host, dhcp=self.dhcp)
+            result = self.agent.reconcile(agent_state(state, self.dhcp))
         self.rounds += 1
         LOG.info(
             "reconciled %d network(s) in %.0f ms: created %s, removed %s, reloaded %s%s",
