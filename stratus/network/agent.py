@@ -136,8 +136,13 @@ class NetworkAgent:
         return result
 
     def plug_network(self, network: dict[str, Any]) -> list[str]:
-        """Set up one network's bridge and segment now, removing nothing (a compute
-        host about to plug a guest's VIF into the bridge); the devices created."""
+        """Set up one network's bridge and segment now if they are missing, removing
+        nothing (a compute host about to plug a guest's VIF into the bridge); the
+        devices created. Devices that exist are left to the reconcile (their VXLAN
+        forwarding entries come from the whole state, which this call does not have)."""
+        present = {link["name"] for link in privileged.list_links(self.netns)}
+        if self._links_of(network) <= present:
+            return []
         result = ReconcileResult()
         self._network(network, self.config.local_ip, result)
         return result.created
