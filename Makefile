@@ -11,7 +11,7 @@ BIN := $(VENV)/bin
 PREREQS := scripts/prereqs
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: help venv test-prereqs test test-unit test-integration test-ansible lint format \
+.PHONY: help venv test-prereqs test test-unit test-integration test-ansible test-tempest lint format \
         sample-config bench-api bench-scheduler bench-image bench-boot tiny-image
 
 help: ## list the targets
@@ -31,7 +31,7 @@ test-prereqs: ## install every Debian package that `make test` needs (scripts/pr
 	$(PREREQS) test
 
 # The Molecule scenarios come last: they build their base image when it is missing.
-test: test-prereqs venv lint test-unit test-integration test-ansible test-deploy molecule ## install what the tests need, then run every tier
+test: test-prereqs venv lint test-unit test-integration test-ansible test-deploy test-tempest molecule ## install what the tests need, then run every tier
 
 test-unit: venv ## unit tier and the test fixtures' self-tests (apt: MariaDB, RabbitMQ, qemu-img)
 	$(PREREQS) unit
@@ -44,6 +44,12 @@ test-integration: venv ## integration tier: services as processes, RabbitMQ, Mar
 test-ansible: venv ## the modules and the filter plugin through ansible-playbook against a live cloud
 	$(PREREQS) ansible
 	$(BIN)/pytest -q tests/ansible
+
+# Tempest against a private cloud; TEMPEST_ARGS=--discover runs every test skip.txt leaves.
+test-tempest: venv ## Tempest's compute, image and identity API tests: tests/tempest/pass.txt must pass
+	$(PREREQS) integration
+	$(BIN)/pip install -q -e '.[tempest]'
+	$(PY) -m tests.tempest.run $(TEMPEST_ARGS)
 
 # ruff; ansible-test sanity (validate-modules, import, compile, pep8, pylint, yamllint,
 # ansible-doc ...) over a collection-shaped copy of library/ and module_utils/ (see
@@ -134,3 +140,10 @@ molecule-default: molecule-prereqs ## the all-in-one Molecule scenario
 
 molecule-multinode: molecule-prereqs ## the three-machine Molecule scenario
 	$(MOLECULE_ENV) molecule test -s multinode $(MOLECULE_ARGS)
+
+# Schema-driven fuzzing (tests/fuzz/run.py): a private control plane on SQLite, an
+# admin token, up to FUZZ_EXAMPLES schemathesis cases per operation of /openapi.json.
+.PHONY: fuzz
+FUZZ_EXAMPLES ?= 50
+fuzz: venv ## schemathesis against a private cloud (FUZZ_EXAMPLES cases per operation); fails on any 5xx
+	$(PY) -m tests.fuzz.run --max-examples $(FUZZ_EXAMPLES)

@@ -74,3 +74,7 @@ class InstanceLocked(Conflict):
     def __init__(self, instance_uuid: str) -> None:
         super().__init__(f"Instance {instance_uuid} is locked.")
         self.instance_uuid = instance_uuid
+
+
+class OverLimit(StratusException):
+    msg = "A limit on the number of items was reached."

@@ -13,7 +13,7 @@ from stratus.api import errors
 from stratus.api.compute import availability_zones, flavors, hypervisors, quotas, services
 from stratus.api.compute import versions as compute_versions
 from stratus.api.identity import admin, tokens
-from stratus.api.middleware import MicroversionMiddleware, RequestIdMiddleware
+from stratus.api.middleware import JSONBodyMiddleware, MicroversionMiddleware, RequestIdMiddleware
 from stratus.conf import CONF
 
 ROUTERS = [
@@ -46,7 +46,10 @@ def create_app() -> FastAPI:
     def healthcheck() -> str:
         return "OK"
 
+    # The last added runs first: request ids (and the last-resort error handler)
+    # wrap everything, then the JSON body rule, then microversion negotiation.
     app.add_middleware(MicroversionMiddleware)
+    app.add_middleware(JSONBodyMiddleware)
     app.add_middleware(RequestIdMiddleware)
     return app
 
@@ -65,6 +68,7 @@ def extra_routers() -> list:
     found = []
     for module in (
         "stratus.api.image.routes",
+        "stratus.api.image.members",
         "stratus.api.compute.servers",
         "stratus.api.compute.server_extras",
         "stratus.api.compute.aggregates",
@@ -72,6 +76,8 @@ def extra_routers() -> list:
         "stratus.api.compute.keypairs",
         "stratus.api.compute.interfaces",
         "stratus.api.network.routes",
+        "stratus.api.compute.usage",
+        "stratus.api.compute.images",
     ):
         try:
             found.append(importlib.import_module(module).router)

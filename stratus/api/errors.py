@@ -73,6 +73,7 @@ DOMAIN_ERRORS: dict[type[exception.StratusException], type[APIError]] = {
     exception.Invalid: BadRequest,
     exception.Forbidden: Forbidden,
     exception.OverQuota: Forbidden,
+    exception.OverLimit: RequestTooLarge,
     exception.NotFound: NotFound,
     exception.Conflict: Conflict,
 }

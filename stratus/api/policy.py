@@ -130,6 +130,11 @@ OPERATION_RULES: list[tuple[str, str, str]] = [
     ("network:quotas:list", ADMIN_API, "List the projects' non-default network quotas."),
     ("network:ip_availability", ADMIN_API, "List and show network IP availabilities."),
     ("network:extensions", ANY_READER, "List and show the Networking API extensions."),
+    ("compute:quota_classes:show", ADMIN_API, "Show a quota class's limits."),
+    ("compute:quota_classes:update", ADMIN_API, "Change a quota class's limits."),
+    ("compute:usage:list", ADMIN_API, "List every project's usage (os-simple-tenant-usage)."),
+    ("compute:usage:show", READER_API, "Show a project's usage (os-simple-tenant-usage)."),
+    ("compute:images", ANY_READER, "List and show images through the compute images proxy."),
 ]
 
 _extra_rules: list[policy.RuleDefault] = []

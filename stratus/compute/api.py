@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import sqlalchemy as sa
-from cryptography.hazmat.primitives import serialization
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, lazyload, load_only
 
@@ -39,6 +41,7 @@ from stratus.db.models import (
     KeyPair,
     ServerGroup,
     Service,
+    utcnow,
 )
 from stratus.db.session import transaction
 from stratus.rpc.compute_rpcapi import ComputeAPI
@@ -393,23 +396,36 @@ class API:
     ) -> int:
         """How many servers may be created (at most ``max_count``); OverQuota below
         ``min_count``."""
-        if not _instance_quotas_limited(limits):
-            return max_count
-        used = db_quotas.instance_usage(session, context.project_id)
         per_server = {"instances": 1, "cores": flavor["vcpus"], "ram": flavor["memory_mb"]}
         allowed = max_count
-        for resource, each in per_server.items():
-            limit = limits[resource]
-            if limit < 0 or each == 0:
-                continue
-            fits = max(0, (limit - used[resource]) // each)
-            if fits < min_count:
-                raise exception.OverQuota(
-                    f"Quota exceeded for {resource}: Requested {each * min_count}, but already "
-                    f"used {used[resource]} of {limit} {resource}"
-                )
-            allowed = min(allowed, fits)
+        for scope_limits, used in self._quota_scopes(session, context, limits):
+            for resource, each in per_server.items():
+                limit = scope_limits[resource]
+                if limit < 0 or each == 0:
+                    continue
+                fits = max(0, (limit - used[resource]) // each)
+                if fits < min_count:
+                    raise exception.OverQuota(
+                        f"Quota exceeded for {resource}: Requested {each * min_count}, but "
+                        f"already used {used[resource]} of {limit} {resource}"
+                    )
+                allowed = min(allowed, fits)
         return allowed
+
+    def _quota_scopes(
+        self, session: Session, context: Context, limits: dict[str, int]
+    ) -> list[tuple[dict[str, int], dict[str, int]]]:
+        """The limits that bind a create and the usage each is counted against: the
+        project's, and the user's own within the project where it has any (as Nova's
+        per-user quotas). Usage is counted only for a scope with a limited instance quota."""
+        scopes = []
+        if _instance_quotas_limited(limits):
+            scopes.append((limits, db_quotas.instance_usage(session, context.project_id)))
+        mine = db_quotas.user_limits(session, context.project_id, context.user_id, limits)
+        if mine != limits and _instance_quotas_limited(mine):
+            used = db_quotas.instance_usage(session, context.project_id, context.user_id)
+            scopes.append((mine, used))
+        return scopes
 
     def _group(
         self, session: Session, context: Context, group_uuid: str, adding: int
@@ -426,11 +442,13 @@ class API:
         self, context: Context, limits: dict[str, int], created: list[Instance]
     ) -> None:
         """Two requests may pass the check at once; the later one gives its servers back."""
-        if not _instance_quotas_limited(limits):
-            return
         with transaction() as session:
-            used = db_quotas.instance_usage(session, context.project_id)
-            over = [r for r in INSTANCE_QUOTAS if 0 <= limits[r] < used[r]]
+            over = [
+                r
+                for scope_limits, used in self._quota_scopes(session, context, limits)
+                for r in INSTANCE_QUOTAS
+                if 0 <= scope_limits[r] < used[r]
+            ]
             for instance in created if over else ():
                 db_instances.soft_delete(session, instance.uuid)
         if over:
@@ -458,6 +476,9 @@ class API:
         scheduler_hints: dict[str, Any] | None = None,
         auth_token: str | None = None,
         networks: str | list[dict[str, Any]] | None = "none",
+        access_ip_v4: str | None = None,
+        access_ip_v6: str | None = None,
+        security_groups: list[str] | None = None,
     ) -> tuple[list[Instance], str]:
         """Record the instances (``BUILD``, task ``scheduling``) as many as the quota
         lets between ``min_count`` and ``max_count``, and hand them to the conductor.
@@ -490,6 +511,8 @@ class API:
                 "force_hosts": [forced_host] if forced_host else [],
                 "user_data": user_data,
                 "tags": tags or [],
+                # Recorded as asked (a network service would apply them to ports).
+                "security_groups": list(dict.fromkeys(security_groups or ["default"])),
                 "project_id": context.project_id,
                 "user_id": context.user_id,
                 "num_instances": count,
@@ -504,7 +527,9 @@ class API:
                     user_id=context.user_id,
                     display_name=display_name,
                     display_description=description,
-                    hostname=re.sub(r"[^a-z0-9-]+", "-", (hostname or display_name).lower())[:63],
+                    hostname=_hostname(hostname, display_name, count),
+                    access_ip_v4=access_ip_v4,
+                    access_ip_v6=access_ip_v6,
                     vm_state=states.BUILDING,
                     task_state=states.SCHEDULING,
                     power_state=states.NOSTATE,
@@ -546,7 +571,8 @@ class API:
     # --- changes ----------------------------------------------------------------------
 
     def update(self, context: Context, instance: Instance, values: dict[str, Any]) -> Instance:
-        """Change the instance's columns ``values`` (name, description)."""
+        """Change the instance's columns ``values`` (name, description, access IPs,
+        host name)."""
         if not values:
             return instance
         with transaction() as session:
@@ -611,6 +637,42 @@ class API:
         self.compute_rpcapi.run_action(
             rpc_context(context), instance.host, instance_uuid=instance.uuid, action=action
         )
+
+    def reset_state(self, context: Context, instance: Instance, state: str) -> None:
+        """os-resetState: force vm_state to ``state`` (``active`` or ``error``) with no
+        task running, whatever the instance was doing, as the state machine's reset
+        rule says."""
+        values = states.reset(state)
+        with transaction() as session:
+            db_instances.update(session, instance.uuid, values)
+            db_instances.start_action(
+                session,
+                instance.uuid,
+                "resetState",
+                context.request_id,
+                context.user_id,
+                context.project_id,
+            )
+
+    def get_diagnostics(self, context: Context, instance: Instance) -> dict[str, Any]:
+        """Nova's standard diagnostics of the guest, read by its compute host, with the
+        uptime since the server was launched."""
+        if not instance.host or instance.vm_state == states.BUILDING:
+            raise exception.Conflict(
+                f"Cannot get diagnostics of instance {instance.uuid} while it is "
+                f"{instance.vm_state} (it has no guest on a host yet)."
+            )
+        diagnostics = self.compute_rpcapi.get_diagnostics(
+            rpc_context(context), instance.host, instance_uuid=instance.uuid
+        )
+        if diagnostics is None:
+            raise exception.Conflict(
+                f"Cannot get diagnostics of instance {instance.uuid}: the hypervisor of "
+                f"host {instance.host} has no guest for it."
+            )
+        if diagnostics.get("uptime") is None and instance.launched_at is not None:
+            diagnostics["uptime"] = int((utcnow() - instance.launched_at).total_seconds())
+        return diagnostics
 
     def get_console_output(
         self, context: Context, instance: Instance, length: int | None = None
@@ -687,12 +749,33 @@ class API:
             db_instances.set_metadata(instance, metadata, replace=True)
 
 
+def _hostname(requested: str | None, display_name: str, count: int) -> str:
+    """The guest's host name: the one asked for (already validated) when one server is
+    created, else one made from the display name."""
+    if requested and count == 1:
+        return requested
+    return re.sub(r"[^a-z0-9-]+", "-", (requested or display_name).lower())[:63]
+
+
 def _metadata(instance: Instance) -> dict[str, str]:
     return {m.key: m.value for m in instance.metadata_items}
 
 
-def fingerprint(public_key: str) -> str:
-    """The MD5 fingerprint Nova shows, checking the key parses first."""
+def _colon_hex(digest: str) -> str:
+    return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
+
+
+def fingerprint(public_key: str, key_type: str = "ssh") -> str:
+    """The fingerprint Nova shows, checking the key parses first: MD5 of an OpenSSH
+    public key, SHA-1 of an x509 certificate."""
+    if key_type == "x509":
+        try:
+            cert = x509.load_pem_x509_certificate(public_key.strip().encode())
+        except ValueError:
+            raise exception.Invalid(
+                "Keypair data is invalid: the public key is not a PEM x509 certificate."
+            ) from None
+        return _colon_hex(cert.fingerprint(hashes.SHA1()).hex())  # noqa: S303 - Nova's format
     try:
         serialization.load_ssh_public_key(public_key.strip().encode())
         blob = base64.b64decode(public_key.split()[1])
@@ -701,12 +784,61 @@ def fingerprint(public_key: str) -> str:
             "Keypair data is invalid: the public key is not a valid OpenSSH "
             "ed25519, RSA or ECDSA key."
         ) from None
-    digest = hashlib.md5(blob).hexdigest()  # noqa: S324 - Nova's fingerprint format
-    return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
+    return _colon_hex(hashlib.md5(blob).hexdigest())  # noqa: S324 - Nova's fingerprint format
+
+
+def _new_rsa_key() -> tuple[rsa.RSAPrivateKey, str]:
+    """A new RSA 2048 key and its PEM (the traditional RSA format Nova returns)."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
+    ).decode()
+    return key, private
+
+
+def generate_ssh_key() -> tuple[str, str]:
+    """A new RSA 2048 key pair, as Nova generates one: (OpenSSH public key, PEM
+    private key)."""
+    key, private = _new_rsa_key()
+    public = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+        .decode()
+    )
+    return f"{public} Generated-by-Stratus", private
+
+
+def generate_x509_key(user_id: str) -> tuple[str, str]:
+    """A new self-signed x509 certificate for ``user_id`` (RSA 2048, ten years), as Nova
+    generates one for an x509 key pair: (PEM certificate, PEM private key)."""
+    key, private = _new_rsa_key()
+    name = x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, user_id)])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + dt.timedelta(days=3650))
+        .sign(key, hashes.SHA256())
+    )
+    return cert.public_bytes(serialization.Encoding.PEM).decode(), private
 
 
 class KeypairAPI:
-    """Key pairs: imported public keys of a user, within the key_pairs quota."""
+    """Key pairs of a user, imported or generated, within the key_pairs quota."""
+
+    def generate(
+        self, context: Context, user_id: str, name: str, key_type: str
+    ) -> tuple[KeyPair, str]:
+        """Generate a key pair (an x509 certificate for type x509) and keep its public
+        half; the key pair and its private key (which Stratus does not keep)."""
+        public, private = generate_x509_key(user_id) if key_type == "x509" else generate_ssh_key()
+        return self.create(context, user_id, name, public, key_type), private
 
     def create(
         self, context: Context, user_id: str, name: str, public_key: str, key_type: str
@@ -722,7 +854,7 @@ class KeypairAPI:
                 name=name,
                 user_id=user_id,
                 public_key=public_key.strip(),
-                fingerprint=fingerprint(public_key),
+                fingerprint=fingerprint(public_key, key_type),
                 type=key_type,
             )
             session.add(key)

@@ -20,7 +20,7 @@ import oslo_messaging as messaging
 
 from stratus.compute import states
 from stratus.compute.image_cache import ImageCache
-from stratus.compute.virt.driver import ComputeDriver
+from stratus.compute.virt.driver import ComputeDriver, InstanceNotFound
 from stratus.conf import CONF
 from stratus.rpc.conductor_rpcapi import ConductorAPI
 
@@ -41,7 +41,7 @@ DRIVER_CALLS: dict[str, Callable[[ComputeDriver, dict], None]] = {
 
 class ComputeManager:
     # The interface version of stratus.rpc.compute_rpcapi.ComputeAPI that this serves.
-    target = messaging.Target(version="1.1")
+    target = messaging.Target(version="1.2")
 
     def __init__(
         self, driver: ComputeDriver, conductor: ConductorAPI | None = None, host: str | None = None
@@ -395,3 +395,10 @@ class ComputeManager:
 
     def get_console_output(self, ctxt: dict, instance_uuid: str, length: int | None) -> str:
         return self.driver.get_console_output({"uuid": instance_uuid}, length)
+
+    def get_diagnostics(self, ctxt: dict, instance_uuid: str) -> dict | None:
+        """The guest's diagnostics; None if the hypervisor has no such guest."""
+        try:
+            return self.driver.get_diagnostics({"uuid": instance_uuid})
+        except InstanceNotFound:
+            return None

@@ -101,6 +101,16 @@ TRANSITIONS: dict[str, Transition] = {
 }
 
 
+# os-resetState: the vm_states an administrator may force, from any state, with no
+# task left running.
+RESET_STATES = {"active": ACTIVE, "error": ERROR}
+
+
+def reset(state: str) -> dict[str, str | None]:
+    """The instance values of a reset to ``state`` (a key of RESET_STATES)."""
+    return {"vm_state": RESET_STATES[state], "task_state": None}
+
+
 def stopped_unexpectedly(vm_state: str, task_state: str | None, power_state: int) -> bool:
     """Nova's sync_power_states rule: an ACTIVE guest with no task running whose
     hypervisor says it is no longer running has stopped, and becomes SHUTOFF."""

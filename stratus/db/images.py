@@ -11,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, object_session
 
-from stratus.db.models import Image, ImageProperty, ImageTag, utcnow
+from stratus.db.models import Image, ImageMember, ImageProperty, ImageTag, utcnow
 
 #: Columns a list may be sorted by (Glance's set).
 SORT_KEYS: tuple[str, ...] = (
@@ -31,10 +31,56 @@ def get(session: Session, image_id: str) -> Image | None:
 
 
 def visible(image: Image, project_id: str | None, is_admin: bool) -> bool:
-    """Whether a caller may see ``image`` at all (show, download)."""
+    """Whether a caller may see ``image`` at all (show, download): admins, the owner,
+    anyone for public and community images, and the members (whatever their status)
+    of a shared image."""
     if is_admin or image.visibility in ("public", "community"):
         return True
-    return project_id is not None and image.owner == project_id
+    if project_id is None:
+        return False
+    if image.owner == project_id:
+        return True
+    session = object_session(image)
+    return (
+        image.visibility == "shared"
+        and session is not None
+        and get_member(session, image.id, project_id) is not None
+    )
+
+
+# --- members ---------------------------------------------------------------------------
+
+
+def get_member(session: Session, image_id: str, member_id: str) -> ImageMember | None:
+    return session.get(ImageMember, (image_id, member_id))
+
+
+def list_members(
+    session: Session, image_id: str, member_id: str | None = None
+) -> list[ImageMember]:
+    """The members of ``image_id`` (only ``member_id``'s entry when given)."""
+    stmt = sa.select(ImageMember).where(ImageMember.image_id == image_id)
+    if member_id is not None:
+        stmt = stmt.where(ImageMember.member_id == member_id)
+    return list(session.scalars(stmt.order_by(ImageMember.created_at, ImageMember.member_id)))
+
+
+def count_members(session: Session, image_id: str) -> int:
+    stmt = sa.select(sa.func.count()).where(ImageMember.image_id == image_id)
+    return int(session.scalar(stmt) or 0)
+
+
+def add_member(session: Session, image_id: str, member_id: str) -> ImageMember:
+    """Add a pending member (flushed; IntegrityError if it is already one)."""
+    member = ImageMember(image_id=image_id, member_id=member_id, status="pending")
+    session.add(member)
+    session.flush()
+    return member
+
+
+def delete_member(session: Session, member: ImageMember) -> None:
+    session.delete(member)
+    session.flush()
 
 
 def boot_meta(image: Image) -> dict[str, Any]:
@@ -134,6 +180,7 @@ def change_status(
 
 
 def delete(session: Session, image: Image) -> None:
+    session.execute(sa.delete(ImageMember).where(ImageMember.image_id == image.id))
     session.delete(image)
     session.flush()
 
@@ -146,6 +193,9 @@ class Filters:
     """What a list asks for; every field is optional."""
 
     visibility: str | None = None
+    #: Which shared images a member lists: those it accepted (the default),
+    #: pending, rejected or all.
+    member_status: str = "accepted"
     exact: dict[str, Any] = field(default_factory=dict)
     one_of: dict[str, list[str]] = field(default_factory=dict)
     size_min: int | None = None
@@ -175,12 +225,22 @@ def _scope(stmt: sa.Select, filters: Filters, project_id: str | None, is_admin: 
         if vis not in (None, "all"):
             stmt = stmt.where(Image.visibility == vis)
         return stmt
+    membership = sa.select(ImageMember.image_id).where(ImageMember.member_id == project_id)
+    if filters.member_status != "all":
+        membership = membership.where(ImageMember.status == filters.member_status)
+    shared_with_me = sa.and_(Image.visibility == "shared", Image.id.in_(membership))
+    if project_id is None:
+        shared_with_me = sa.false()
     if vis is None:
-        return stmt.where(sa.or_(owned, Image.visibility == "public"))
+        return stmt.where(sa.or_(owned, Image.visibility == "public", shared_with_me))
     if vis == "all":
-        return stmt.where(sa.or_(owned, Image.visibility.in_(("public", "community"))))
+        return stmt.where(
+            sa.or_(owned, Image.visibility.in_(("public", "community")), shared_with_me)
+        )
     if vis in ("public", "community"):
         return stmt.where(Image.visibility == vis)
+    if vis == "shared":
+        return stmt.where(Image.visibility == "shared", sa.or_(owned, shared_with_me))
     return stmt.where(owned, Image.visibility == vis)
 
 

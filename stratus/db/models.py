@@ -312,6 +312,26 @@ class Quota(Base):
     hard_limit: Mapped[int] = mapped_column(Integer)
 
 
+class ProjectUserQuota(Base):
+    """A limit of one user within a project, under the project's own."""
+
+    __tablename__ = "project_user_quotas"
+    project_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    resource: Mapped[str] = mapped_column(String(255), primary_key=True)
+    hard_limit: Mapped[int] = mapped_column(Integer)
+
+
+class QuotaClass(Base):
+    """A quota class's limit for one resource; class ``default`` gives every project's
+    defaults (over the configured ones)."""
+
+    __tablename__ = "quota_classes"
+    class_name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    resource: Mapped[str] = mapped_column(String(255), primary_key=True)
+    hard_limit: Mapped[int] = mapped_column(Integer)
+
+
 class KeyPair(Base):
     __tablename__ = "key_pairs"
     __table_args__ = (UniqueConstraint("user_id", "name"),)
@@ -355,6 +375,8 @@ class Instance(Timestamps, Base):
     locked: Mapped[bool] = mapped_column(Boolean, default=False)
     locked_by: Mapped[str | None] = mapped_column(String(16))
     locked_reason: Mapped[str | None] = mapped_column(Text)
+    access_ip_v4: Mapped[str | None] = mapped_column(String(39))
+    access_ip_v6: Mapped[str | None] = mapped_column(String(39))
     launch_index: Mapped[int] = mapped_column(Integer, default=0)
     reservation_id: Mapped[str | None] = mapped_column(String(64))
     request_spec: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
@@ -564,3 +586,16 @@ class NetworkQuota(Base):
     project_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     resource: Mapped[str] = mapped_column(String(32), primary_key=True)
     hard_limit: Mapped[int] = mapped_column(Integer)
+
+
+class ImageMember(Base):
+    """A project an image is shared with, and whether that project accepted it."""
+
+    __tablename__ = "image_members"
+    image_id: Mapped[str] = mapped_column(
+        ForeignKey("images.id", ondelete="CASCADE"), primary_key=True
+    )
+    member_id: Mapped[str] = mapped_column(String(255), primary_key=True, index=True)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)

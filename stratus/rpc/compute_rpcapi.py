@@ -14,11 +14,12 @@ class ComputeAPI(RPCAPI):
 
     * 1.0 - build_and_run_instance, terminate_instance, run_action,
       get_console_output
-    * 1.1 - attach_interface, detach_interface
+    * 1.1 - get_diagnostics
+    * 1.2 - attach_interface, detach_interface
     """
 
     TOPIC = TOPIC
-    VERSION = "1.1"
+    VERSION = "1.2"
 
     def build_and_run_instance(
         self,
@@ -55,13 +56,20 @@ class ComputeAPI(RPCAPI):
             ctxt, "get_console_output", server=host, instance_uuid=instance_uuid, length=length
         )
 
+    def get_diagnostics(self, ctxt: dict, host: str, instance_uuid: str) -> dict | None:
+        """The guest's diagnostics in Nova's standard (2.48) form; None if the host's
+        hypervisor has no such guest."""
+        return self._call(
+            ctxt, "get_diagnostics", server=host, version="1.1", instance_uuid=instance_uuid
+        )
+
     def attach_interface(self, ctxt: dict, host: str, instance_uuid: str, vif: dict) -> None:
         """Plug ``vif`` (its port bound to ``host``) into the running or stopped guest."""
         self._call(
             ctxt,
             "attach_interface",
             server=host,
-            version="1.1",
+            version="1.2",
             instance_uuid=instance_uuid,
             vif=vif,
         )
@@ -71,7 +79,7 @@ class ComputeAPI(RPCAPI):
             ctxt,
             "detach_interface",
             server=host,
-            version="1.1",
+            version="1.2",
             instance_uuid=instance_uuid,
             vif=vif,
         )

@@ -123,6 +123,8 @@ def test_aggregate_refusals(
             json={"aggregate": {"name": "refusals", "availability_zone": "az-r"}},
         )
         assert made.status_code == 200 and "uuid" not in made.json()["aggregate"]
+        # Nova's create response alone has no hosts and metadata.
+        assert not {"hosts", "metadata"} & set(made.json()["aggregate"])
         agg = made.json()["aggregate"]["id"]
         shown = admin241.get(f"{API}/os-aggregates/{agg}").json()["aggregate"]
         assert len(shown["uuid"]) == 36

@@ -306,3 +306,96 @@ def test_project_tags(control_plane: ControlPlane, members: dict[str, str]) -> N
         admin.put(f"{path}/gone")
     cp.openstack("project", "delete", "tagged")
     assert "tagged" not in {p["Name"] for p in cp.openstack_json("project", "list")}
+
+
+# --- 8. user update, unknown domains, rescoping (found by the Tempest tier) -----------
+
+
+def test_user_set_with_the_cli_and_over_http(control_plane: ControlPlane) -> None:
+    cp = control_plane
+    cp.openstack("project", "create", "setp")
+    created = cp.openstack_json("user", "create", "--password", "old-pw", "setme")
+    cp.openstack("role", "add", "--project", "setp", "--user", "setme", "member")
+    cp.openstack(
+        "user",
+        "set",
+        "--email",
+        "s@example.org",
+        "--description",
+        "d",
+        "--password",
+        "new-pw",
+        "setme",
+    )
+    shown = cp.openstack_json("user", "show", "setme")
+    assert shown["email"] == "s@example.org" and shown["description"] == "d"
+    assert cp.token("setme", "new-pw", "setp")
+    path = f"/identity/v3/users/{created['id']}"
+    with cp.client() as admin:
+        renamed = admin.patch(path, json={"user": {"name": "setme2"}})
+        assert renamed.status_code == 200 and renamed.json()["user"]["name"] == "setme2"
+        assert renamed.json()["user"]["email"] == "s@example.org"
+        for bad in (
+            {"user": {"enabled": "false"}},
+            {"user": {"name": None}},
+            {"user": {"domain_id": "elsewhere"}},
+            {"user": {"default_project_id": "nope"}},
+            {"users": {}},
+        ):
+            response = admin.patch(path, json=bad)
+            assert response.status_code == 400, (bad, response.text)
+        assert admin.get(path).json()["user"]["name"] == "setme2"
+        assert admin.patch("/identity/v3/users/nope", json={"user": {}}).status_code == 404
+    cp.openstack("user", "set", "--disable", "setme2")
+    denied = httpx.post(
+        f"{cp.url}/identity/v3/auth/tokens",
+        json=_password_auth(
+            "setme2", "new-pw", {"project": {"name": "setp", "domain": {"name": "Default"}}}
+        ),
+    )
+    assert denied.status_code == 401
+    cp.openstack("user", "delete", "setme2")
+    cp.openstack("project", "delete", "setp")
+
+
+def test_creating_in_an_unknown_domain_is_404(control_plane: ControlPlane) -> None:
+    with control_plane.client() as admin:
+        for collection, body in (
+            ("users", {"user": {"name": "lost"}}),
+            ("projects", {"project": {"name": "lost"}}),
+        ):
+            body[next(iter(body))]["domain_id"] = "no-such-domain"
+            response = admin.post(f"/identity/v3/{collection}", json=body)
+            assert response.status_code == 404, response.text
+            assert "no-such-domain" in response.json()["error"]["message"]
+            assert (
+                admin.get(f"/identity/v3/{collection}", params={"name": "lost"}).json()[collection]
+                == []
+            )
+
+
+def test_rescoping_keeps_the_expiry_and_adds_the_token_method(
+    control_plane: ControlPlane, members: dict[str, str]
+) -> None:
+    cp = control_plane
+    unscoped = httpx.post(
+        f"{cp.url}/identity/v3/auth/tokens", json=_password_auth("ua", "ua-pw", None)
+    )
+    assert unscoped.status_code == 201
+    rescoped = httpx.post(
+        f"{cp.url}/identity/v3/auth/tokens",
+        json={
+            "auth": {
+                "identity": {
+                    "methods": ["token"],
+                    "token": {"id": unscoped.headers["X-Subject-Token"]},
+                },
+                "scope": {"project": {"id": members["ia"]}},
+            }
+        },
+    )
+    assert rescoped.status_code == 201, rescoped.text
+    token = rescoped.json()["token"]
+    assert sorted(token["methods"]) == ["password", "token"]
+    assert token["expires_at"] == unscoped.json()["token"]["expires_at"]
+    assert token["project"]["id"] == members["ia"]

@@ -574,12 +574,15 @@ def test_json_patch_tags_and_actions(
         == "community"
     )
 
-    assert m1.post(f"{V2}/images/{image_id}/actions/deactivate").status_code == 403
-    assert admin.post(f"{V2}/images/{image_id}/actions/deactivate").status_code == 204
+    # As Glance: members of the owning project (and admins) deactivate and reactivate;
+    # another project's member, who sees the community image, may not.
+    assert users["m2"].post(f"{V2}/images/{image_id}/actions/deactivate").status_code == 403
+    assert m1.post(f"{V2}/images/{image_id}/actions/deactivate").status_code == 204
     assert show(m1, image_id)["status"] == "deactivated"
-    assert m1.get(f"{V2}/images/{image_id}/file").status_code == 403
+    assert users["m2"].get(f"{V2}/images/{image_id}/file").status_code == 403
     assert admin.get(f"{V2}/images/{image_id}/file").status_code == 200
-    assert admin.post(f"{V2}/images/{image_id}/actions/reactivate").status_code == 204
+    assert users["m2"].post(f"{V2}/images/{image_id}/actions/reactivate").status_code == 403
+    assert m1.post(f"{V2}/images/{image_id}/actions/reactivate").status_code == 204
     assert m1.get(f"{V2}/images/{image_id}/file").status_code == 200
     queued = create(admin, name="never-active")
     assert admin.post(f"{V2}/images/{queued['id']}/actions/deactivate").status_code == 403
@@ -627,6 +630,84 @@ def test_schemas(admin: httpx.Client) -> None:
     image = admin.get(f"{V2}/schemas/image").json()
     assert image["name"] == "image" and "disk_format" in image["properties"]
     assert admin.get(f"{V2}/schemas/images").json()["name"] == "images"
+    member = admin.get(f"{V2}/schemas/member").json()
+    assert member["name"] == "member"
+    assert member["properties"]["status"]["enum"] == ["pending", "accepted", "rejected"]
+    members = admin.get(f"{V2}/schemas/members").json()
+    assert members["properties"]["members"]["items"]["name"] == "member"
+
+
+def _project_of(client: httpx.Client) -> str:
+    token = client.headers["X-Auth-Token"]
+    response = client.get("/identity/v3/auth/tokens", headers={"X-Subject-Token": token})
+    assert response.status_code == 200, response.text
+    return response.json()["token"]["project"]["id"]
+
+
+def test_image_members(
+    control_plane: ControlPlane, admin: httpx.Client, users: dict[str, httpx.Client]
+) -> None:
+    """Sharing through the real CLI (``image add project``, ``image set --accept``)
+    and raw HTTP: who sees a shared image in show and list, the member_status
+    filter, and who may add, answer and remove."""
+    m1, m2, r1 = users["m1"], users["m2"], users["r1"]
+    ip2 = _project_of(m2)
+    shared = create(m1, name="m1-to-share")
+    private = create(m1, name="m1-kept", visibility="private")
+    members = f"{V2}/images/{shared['id']}/members"
+
+    refused = m1.post(f"{V2}/images/{private['id']}/members", json={"member": ip2})
+    assert refused.status_code == 403 and "shared" in error_message(refused)
+    assert m2.get(f"{V2}/images/{shared['id']}").status_code == 404
+    assert m2.post(members, json={"member": ip2}).status_code == 404
+    assert r1.post(members, json={"member": ip2}).status_code == 403
+    for body in ({}, {"member": ""}, {"member": 5}, {"member": None}):
+        response = m1.post(members, json=body)
+        assert response.status_code == 400 and "member" in error_message(response), response.text
+
+    env = {"user": "img-m1", "password": "m1-pw", "project": "ip1"}
+    added = control_plane.openstack_json("image", "add", "project", shared["id"], ip2, **env)
+    assert added["status"] == "pending" and added["member_id"] == ip2
+    assert m1.post(members, json={"member": ip2}).status_code == 409
+
+    # A pending member sees the image but does not list it unless it asks.
+    assert show(m2, shared["id"])["visibility"] == "shared"
+    assert "m1-to-share" not in names(m2)
+    assert "m1-to-share" in names(m2, member_status="pending")
+    assert "m1-to-share" in names(m2, visibility="shared", member_status="all")
+    assert "m1-to-share" in names(m1, visibility="shared")
+    own = m2.get(members).json()["members"]
+    assert [m["member_id"] for m in own] == [ip2]
+    assert m2.get(f"{members}/{ip2}").json()["status"] == "pending"
+    other = m2.get(f"{members}/{_project_of(m1)}")
+    assert other.status_code == 404
+
+    # Only the member answers; the owner only adds and removes.
+    owner_answer = m1.put(f"{members}/{ip2}", json={"status": "accepted"})
+    assert owner_answer.status_code == 403, owner_answer.text
+    bad = m2.put(f"{members}/{ip2}", json={"status": "maybe"})
+    assert bad.status_code == 400 and "status" in error_message(bad)
+    m2_env = {"user": "img-m2", "password": "m2-pw", "project": "ip2"}
+    control_plane.openstack("image", "set", "--accept", shared["id"], **m2_env)
+    assert m2.get(f"{members}/{ip2}").json()["status"] == "accepted"
+    assert "m1-to-share" in names(m2)
+    assert "m1-to-share" in names(m2, visibility="shared")
+    assert "m1-to-share" not in names(m2, member_status="rejected")
+    listed = control_plane.openstack_json("image", "member", "list", shared["id"], **env)
+    assert [(m["Member ID"], m["Status"]) for m in listed] == [(ip2, "accepted")]
+    assert m2.delete(f"{members}/{ip2}").status_code == 403
+
+    rejected = m2.put(f"{members}/{ip2}", json={"status": "rejected"})
+    assert rejected.status_code == 200 and rejected.json()["status"] == "rejected"
+    assert "m1-to-share" not in names(m2)
+    assert show(m2, shared["id"])["id"] == shared["id"]
+
+    assert m1.delete(f"{members}/{ip2}").status_code == 204
+    assert m1.delete(f"{members}/{ip2}").status_code == 404
+    assert m2.get(f"{V2}/images/{shared['id']}").status_code == 404
+    assert m1.post(members, json={"member": ip2}).status_code == 200
+    assert m1.delete(f"{V2}/images/{shared['id']}").status_code == 204
+    assert m1.delete(f"{V2}/images/{private['id']}").status_code == 204
 
 
 # --- size cap, store failures, memory (one backend) ------------------------------------

@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from stratus.db.models import Allocation, ComputeNode
@@ -73,11 +74,12 @@ def cloud(
     )
     yield cloud
     cloud.stop()
-    for host in COMPUTES:
-        for uuid in virsh("list", "--all", "--uuid").split():
-            if host in virsh("dumpxml", uuid):
-                virsh("destroy", uuid)
-                virsh("undefine", uuid, "--managed-save", "--nvram")
+    # Only this cloud's guests (its workdir is in their domain XML): the libvirtd is
+    # shared, and other clouds name their compute hosts the same.
+    for uuid in virsh("list", "--all", "--uuid").split():
+        if any(f"{cloud.workdir}/{host}/" in virsh("dumpxml", uuid) for host in COMPUTES):
+            virsh("destroy", uuid)
+            virsh("undefine", uuid, "--managed-save", "--nvram")
 
 
 def show(cloud: Cloud, name: str) -> dict:
@@ -577,3 +579,371 @@ def test_server_api_surface(cloud: Cloud, tmp_path: Path) -> None:
     remove(cloud, uuid)
     cloud.openstack("keypair", "delete", "k1")
     assert leftovers(cloud) == CLEAN
+
+
+# --- Nova's shapes: access IPs, security groups, PUT bodies, diagnostics, reset ------
+
+API = "/compute/v2.1"
+# What PUT /servers/{id} answers with below 2.75 (Nova's update view), by microversion.
+UPDATE_KEYS = {
+    "id",
+    "name",
+    "status",
+    "tenant_id",
+    "user_id",
+    "metadata",
+    "hostId",
+    "image",
+    "flavor",
+    "created",
+    "updated",
+    "addresses",
+    "accessIPv4",
+    "accessIPv6",
+    "links",
+    "OS-DCF:diskConfig",
+    "progress",
+}
+
+
+def _member(cloud: Cloud) -> str:
+    """A token of a member (not an admin) of the admin project, which sees its servers."""
+    with cloud.client() as admin:
+        roles = {r["name"]: r["id"] for r in admin.get("/identity/v3/roles").json()["roles"]}
+        project = admin.get("/identity/v3/projects", params={"name": "admin"}).json()["projects"][
+            0
+        ]["id"]
+        user = admin.post(
+            "/identity/v3/users",
+            json={"user": {"name": "servershape-m", "password": "servershape-pw"}},
+        ).json()["user"]["id"]
+        admin.put(f"/identity/v3/projects/{project}/users/{user}/roles/{roles['member']}")
+    return cloud.token("servershape-m", "servershape-pw", "admin")
+
+
+def test_server_shapes_match_nova(cloud: Cloud) -> None:
+    (uuid,) = boot(
+        cloud,
+        "shape1",
+        accessIPv4="192.0.2.10",
+        accessIPv6="2001:DB8::10",
+        security_groups=[{"name": "default"}, {"name": "web"}],
+    )
+    groups = [{"name": "default"}, {"name": "web"}]
+    with cloud.client(microversion="2.100") as admin:
+        shown = admin.get(f"{API}/servers/{uuid}").json()["server"]
+        assert (shown["accessIPv4"], shown["accessIPv6"]) == ("192.0.2.10", "2001:db8::10")
+        assert shown["security_groups"] == groups
+        detail = admin.get(f"{API}/servers/detail", params={"name": "^shape1$"}).json()
+        assert detail["servers"][0]["security_groups"] == groups
+        assert detail["servers"][0]["accessIPv4"] == "192.0.2.10"
+        # A server created without them: empty strings, and the default group, in the
+        # create response and in GET alike.
+        created = admin.post(
+            f"{API}/servers",
+            json={
+                "server": {
+                    "name": "shape2",
+                    "imageRef": shown["image"]["id"],
+                    "flavorRef": FLAVOR_ID,
+                    "networks": "none",
+                }
+            },
+        ).json()["server"]
+        bare = admin.get(f"{API}/servers/{created['id']}").json()["server"]
+        assert created["security_groups"] == bare["security_groups"] == [{"name": "default"}]
+        assert (bare["accessIPv4"], bare["accessIPv6"]) == ("", "")
+    remove(cloud, created["id"])
+    # The CLI reads them back.
+    cli = show(cloud, "shape1")
+    assert (cli["accessIPv4"], cli["accessIPv6"]) == ("192.0.2.10", "2001:db8::10")
+
+    def put(version: str, body: dict) -> httpx.Response:
+        with cloud.client(microversion=version) as client:
+            return client.put(f"{API}/servers/{uuid}", json={"server": body})
+
+    old = put("2.1", {"accessIPv4": "198.51.100.7"})
+    assert old.status_code == 200, old.text
+    assert set(old.json()["server"]) == UPDATE_KEYS
+    assert old.json()["server"]["accessIPv4"] == "198.51.100.7"
+    assert old.json()["server"]["flavor"]["id"] == FLAVOR_ID
+    v247 = put("2.47", {"accessIPv6": "2001:db8::7"}).json()["server"]
+    assert set(v247) == UPDATE_KEYS | {"locked", "description", "tags"}
+    assert v247["flavor"]["original_name"] == "small-server" and "id" not in v247["flavor"]
+    assert v247["accessIPv6"] == "2001:db8::7"
+    v271 = put("2.71", {"name": "shape1"}).json()["server"]
+    assert v271["server_groups"] == []
+    assert "trusted_image_certificates" in v271 and "locked_reason" not in v271
+    v273 = put("2.73", {"name": "shape1"}).json()["server"]
+    assert set(v273) == UPDATE_KEYS | {
+        "locked",
+        "description",
+        "tags",
+        "trusted_image_certificates",
+        "server_groups",
+        "locked_reason",
+    }
+    for version in ("2.75", "2.100"):
+        with cloud.client(microversion=version) as admin:
+            full = put(version, {"name": "shape1"}).json()["server"]
+            got = admin.get(f"{API}/servers/{uuid}").json()["server"]
+        assert set(full) == set(got), set(full) ^ set(got)
+        assert full["security_groups"] == groups
+    # Host names: a label from 2.90, an FQDN from 2.94; refused below 2.90.
+    assert put("2.90", {"hostname": "shape-one"}).json()["server"]["OS-EXT-SRV-ATTR:hostname"] == (
+        "shape-one"
+    )
+    for version, hostname, text in (
+        ("2.89", "shape-one", "2.90"),
+        ("2.90", "shape.example.com", "2.94"),
+        ("2.94", "-bad-", "hostname"),
+        ("2.94", "x" * 256, "hostname"),
+    ):
+        refused = put(version, {"hostname": hostname})
+        assert refused.status_code == 400, (version, hostname, refused.text)
+        assert text in refused.json()["badRequest"]["message"]
+    fqdn = put("2.94", {"hostname": "shape1.example.com"}).json()["server"]
+    assert fqdn["OS-EXT-SRV-ATTR:hostname"] == "shape1.example.com"
+    # Bad addresses are a 400 naming the field, and change nothing.
+    for field, value in (("accessIPv4", "192.0.2"), ("accessIPv6", "192.0.2.1"), ("accessIPv4", 5)):
+        refused = put("2.1", {field: value})
+        assert refused.status_code == 400
+        assert f"server.{field}" in refused.json()["badRequest"]["message"]
+    with cloud.client(microversion="2.1") as admin:
+        kept = admin.get(f"{API}/servers/{uuid}").json()["server"]
+    assert (kept["accessIPv4"], kept["accessIPv6"]) == ("198.51.100.7", "2001:db8::7")
+
+    # Diagnostics (admin), read from libvirt on the server's host.
+    with cloud.client(microversion="2.48") as admin:
+        response = admin.get(f"{API}/servers/{uuid}/diagnostics")
+    assert response.status_code == 200, response.text
+    diag = response.json()
+    assert set(diag) == {
+        "state",
+        "driver",
+        "hypervisor",
+        "hypervisor_os",
+        "uptime",
+        "config_drive",
+        "num_cpus",
+        "num_nics",
+        "num_disks",
+        "memory_details",
+        "cpu_details",
+        "nic_details",
+        "disk_details",
+    }
+    assert (diag["state"], diag["driver"], diag["hypervisor_os"]) == ("running", "libvirt", "linux")
+    assert diag["hypervisor"] in ("qemu", "kvm")
+    assert diag["num_cpus"] == len(diag["cpu_details"]) == 1
+    assert diag["cpu_details"][0]["time"] > 0
+    assert diag["memory_details"]["maximum"] == 128
+    assert diag["num_disks"] == len(diag["disk_details"]) >= 1
+    assert diag["disk_details"][0]["read_bytes"] > 0
+    assert set(diag["disk_details"][0]) == {
+        "read_bytes",
+        "read_requests",
+        "write_bytes",
+        "write_requests",
+        "errors_count",
+    }
+    assert isinstance(diag["uptime"], int) and diag["uptime"] >= 0
+    with cloud.client(microversion="2.1") as admin:
+        legacy = admin.get(f"{API}/servers/{uuid}/diagnostics").json()
+    assert legacy["cpu0_time"] > 0 and legacy["vda_read"] > 0 and legacy["memory"] == 128 * 1024
+    cli_diag = cloud.openstack_json("server", "show", "--diagnostics", "shape1")
+    assert cli_diag["driver"] == "libvirt" or "cpu0_time" in cli_diag
+    with cloud.client(_member(cloud), microversion="2.48") as member:
+        assert member.get(f"{API}/servers/{uuid}").status_code == 200
+        assert member.get(f"{API}/servers/{uuid}/diagnostics").status_code == 403
+        reset = {"os-resetState": {"state": "error"}}
+        assert member.post(f"{API}/servers/{uuid}/action", json=reset).status_code == 403
+
+    # os-resetState (admin): error, then active again, through the CLI; recorded as
+    # an instance action; a state other than active or error is a 400 naming it.
+    cloud.openstack("server", "set", "--auto-approve", "--state", "error", "shape1")
+    assert show(cloud, "shape1")["status"] == "ERROR"
+    cloud.openstack("server", "set", "--auto-approve", "--state", "active", "shape1")
+    assert show(cloud, "shape1")["status"] == "ACTIVE"
+    with cloud.client(microversion="2.100") as admin:
+        bad = admin.post(
+            f"{API}/servers/{uuid}/action", json={"os-resetState": {"state": "stopped"}}
+        )
+        assert bad.status_code == 400
+        assert "os-resetState.state" in bad.json()["badRequest"]["message"]
+        actions = [
+            a["action"]
+            for a in admin.get(f"{API}/servers/{uuid}/os-instance-actions").json()[
+                "instanceActions"
+            ]
+        ]
+        assert actions.count("resetState") == 2
+        # After the resets the server takes actions again.
+        stopped = admin.post(f"{API}/servers/{uuid}/action", json={"os-stop": None})
+        assert stopped.status_code == 202
+    wait_status(cloud, uuid, "SHUTOFF")
+    remove(cloud, uuid)
+    assert leftovers(cloud) == CLEAN
+
+
+def test_typed_bodies_are_clean_4xx(cloud: Cloud) -> None:
+    """Wrongly typed fields of create, update and the actions: a 400 naming the field,
+    never a 500, and no server row."""
+    with cloud.client(microversion="2.100") as admin:
+        image = admin.get("/image/v2/images", params={"name": "tiny"}).json()["images"][0]
+        base = {"name": "typed", "imageRef": image["id"], "flavorRef": FLAVOR_ID}
+        creates = [
+            ({**base, "networks": "nope"}, "server.networks"),
+            ({**base, "networks": 5}, "server.networks"),
+            ({**base, "networks": {"uuid": "x"}}, "server.networks"),
+            ({**base, "networks": "none", "accessIPv4": "300.1.1.1"}, "server.accessIPv4"),
+            ({**base, "networks": "none", "accessIPv6": "2001:db8::g"}, "server.accessIPv6"),
+            ({**base, "networks": "none", "security_groups": "web"}, "server.security_groups"),
+            ({**base, "networks": "none", "security_groups": [{"id": 1}]}, "security_groups"),
+            ({**base, "networks": "none", "metadata": {"a": 1}}, "server.metadata"),
+            ({**base, "networks": "none", "tags": [5]}, "server.tags"),
+            ({**base, "networks": "none", "tags": ["a/b"]}, "server.tags"),
+            (
+                {**base, "networks": "none", "block_device_mapping_v2": [{"source_type": "x"}]},
+                "server.block_device_mapping_v2",
+            ),
+            (
+                {
+                    **base,
+                    "networks": "none",
+                    "block_device_mapping_v2": [{"source_type": "image", "volume_size": "big"}],
+                },
+                "volume_size",
+            ),
+            ({**base, "networks": "none", "OS-DCF:diskConfig": "SOME"}, "OS-DCF:diskConfig"),
+            ({**base, "networks": "none", "min_count": "x"}, "server.min_count"),
+            ({**base, "networks": "none", "return_reservation_id": "x"}, "return_reservation_id"),
+            ({**base, "networks": "none", "name": 5}, "server.name"),
+            ({**base, "networks": "none", "hostname": "-bad"}, "hostname"),
+        ]
+        for body, field in creates:
+            response = admin.post(f"{API}/servers", json={"server": body})
+            assert response.status_code == 400, (body, response.text)
+            assert field in response.json()["badRequest"]["message"], (body, response.text)
+        assert admin.get(f"{API}/servers", params={"name": "^typed"}).json()["servers"] == []
+        actions = [
+            ({"lock": {"locked_reason": 5}}, "lock.locked_reason"),
+            ({"lock": {"locked_reason": ["x"]}}, "lock.locked_reason"),
+            ({"lock": {"other": "x"}}, "lock.other"),
+            ({"reboot": {"type": 5}}, "reboot.type"),
+            ({"reboot": None}, "reboot"),
+            ({"os-stop": {"force": True}}, "os-stop.force"),
+            ({"os-start": "now"}, "os-start"),
+            ({"os-getConsoleOutput": {"length": "many"}}, "os-getConsoleOutput.length"),
+            ({"os-resetState": {"state": 1}}, "os-resetState.state"),
+            ({"os-resetState": None}, "os-resetState"),
+            ({"no-such-action": {}}, "no-such-action"),
+        ]
+        for body, field in actions:
+            response = admin.post(f"{API}/servers/any-id/action", json=body)
+            assert response.status_code == 400, (body, response.text)
+            assert field in response.json()["badRequest"]["message"], (body, response.text)
+        updates = [({"name": 5}, "server.name"), ({"description": 5}, "server.description")]
+        for body, field in updates:
+            response = admin.put(f"{API}/servers/any-id", json={"server": body})
+            assert response.status_code == 400, (body, response.text)
+            assert field in response.json()["badRequest"]["message"]
+
+
+def test_compute_version_documents(cloud: Cloud) -> None:
+    """Every version /compute/ lists answers its own document at its self link, the
+    legacy v2.0 first (as Nova lists it)."""
+    with httpx.Client(base_url=cloud.url, timeout=30) as anonymous:
+        listed = anonymous.get("/compute/").json()["versions"]
+        assert [v["id"] for v in listed] == ["v2.0", "v2.1"]
+        for version in listed:
+            (self_link,) = [link for link in version["links"] if link["rel"] == "self"]
+            response = anonymous.get(self_link["href"])
+            assert response.status_code == 200, self_link
+            document = response.json()["version"]
+            assert [link for link in document["links"] if link["rel"] == "self"] == [self_link]
+            assert document["id"] == version["id"]
+            assert document["media-types"][0]["base"] == "application/json"
+        legacy = anonymous.get("/compute/v2").json()["version"]
+        assert (legacy["version"], legacy["min_version"]) == ("", "")
+        assert legacy["media-types"][0]["type"].endswith("version=2")
+
+
+def test_services_answer_to_nova_binary_names(cloud: Cloud) -> None:
+    with cloud.client(microversion="2.1") as admin:
+
+        def listed(binary: str) -> list[dict]:
+            return admin.get(f"{API}/os-services", params={"binary": binary}).json()["services"]
+
+        for nova, count in (("nova-compute", 2), ("nova-scheduler", 1), ("nova-conductor", 1)):
+            found = listed(nova)
+            assert len(found) == count, found
+            assert {s["binary"] for s in found} == {nova}
+            ours = listed(nova.replace("nova-", "stratus-"))
+            assert {s["binary"] for s in ours} == {nova.replace("nova-", "stratus-")}
+            assert sorted(s["host"] for s in ours) == sorted(s["host"] for s in found)
+        assert {s["host"] for s in listed("nova-compute")} == set(COMPUTES)
+        assert {s["binary"] for s in admin.get(f"{API}/os-services").json()["services"]} >= {
+            "stratus-compute",
+            "stratus-scheduler",
+            "stratus-conductor",
+        }
+        assert listed("nova-api") == []
+        # The legacy actions take Nova's names too, and answer with the name given.
+        ref = {"host": "compute1", "binary": "nova-compute"}
+        disabled = admin.put(f"{API}/os-services/disable", json=ref)
+        assert disabled.status_code == 200, disabled.text
+        assert disabled.json()["service"] == {**ref, "status": "disabled"}
+        assert [s["status"] for s in listed("nova-compute") if s["host"] == "compute1"] == [
+            "disabled"
+        ]
+        enabled = admin.put(f"{API}/os-services/enable", json=ref)
+        assert enabled.json()["service"] == {**ref, "status": "enabled"}
+    cli = cloud.openstack_json("compute", "service", "list", "--service", "nova-compute")
+    assert sorted(s["Host"] for s in cli) == sorted(COMPUTES)
+    assert {s["Binary"] for s in cli} == {"nova-compute"}
+
+
+def test_keypairs_are_generated_below_2_92(cloud: Cloud) -> None:
+    from cryptography.hazmat.primitives import serialization
+
+    with cloud.client(microversion="2.2") as client:
+        response = client.post(f"{API}/os-keypairs", json={"keypair": {"name": "servershape-gen"}})
+        assert response.status_code == 201, response.text
+        generated = response.json()["keypair"]
+        assert set(generated) == {
+            "name",
+            "public_key",
+            "fingerprint",
+            "user_id",
+            "type",
+            "private_key",
+        }
+        private = serialization.load_pem_private_key(generated["private_key"].encode(), None)
+        derived = private.public_key().public_bytes(
+            serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
+        )
+        assert generated["public_key"].split()[:2] == derived.decode().split()
+        kept = client.get(f"{API}/os-keypairs/servershape-gen").json()["keypair"]
+        assert "private_key" not in kept
+        assert (kept["public_key"], kept["fingerprint"]) == (
+            generated["public_key"],
+            generated["fingerprint"],
+        )
+        assert client.delete(f"{API}/os-keypairs/servershape-gen").status_code == 204
+        # An x509 key pair is a self-signed certificate and its key.
+        response = client.post(
+            f"{API}/os-keypairs", json={"keypair": {"name": "servershape-cert", "type": "x509"}}
+        )
+        assert response.status_code == 201, response.text
+        cert = response.json()["keypair"]
+        assert cert["public_key"].startswith("-----BEGIN CERTIFICATE-----")
+        assert "PRIVATE KEY" in cert["private_key"] and cert["type"] == "x509"
+        shown = client.get(f"{API}/os-keypairs/servershape-cert").json()["keypair"]
+        assert (shown["type"], shown["fingerprint"]) == ("x509", cert["fingerprint"])
+        assert client.delete(f"{API}/os-keypairs/servershape-cert").status_code == 204
+    with cloud.client(microversion="2.92") as client:
+        refused = client.post(f"{API}/os-keypairs", json={"keypair": {"name": "servershape-x"}})
+        assert refused.status_code == 400
+        assert "keypair.public_key" in refused.json()["badRequest"]["message"]
+        assert client.get(f"{API}/os-keypairs/servershape-x").status_code == 404

@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request, Response
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from fastapi import APIRouter, Depends, Response
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -109,33 +109,75 @@ class MetadataBody(BaseModel):
         return value
 
 
-def aggregate_view(context: RequestContext, aggregate: Aggregate) -> dict[str, Any]:
+class AggregateCreateRequest(BaseModel):
+    """``POST /os-aggregates``."""
+
+    model_config = ConfigDict(extra="forbid")
+    aggregate: AggregateCreate
+
+
+class AggregateUpdateRequest(BaseModel):
+    """``PUT /os-aggregates/{id}``."""
+
+    model_config = ConfigDict(extra="forbid")
+    aggregate: AggregateUpdate
+
+
+class AggregateActionRequest(BaseModel):
+    """``POST /os-aggregates/{id}/action``: exactly one of the actions."""
+
+    model_config = ConfigDict(extra="forbid")
+    add_host: HostRef | None = None
+    remove_host: HostRef | None = None
+    set_metadata: MetadataBody | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or len(data) != 1 or next(iter(data)) not in _ACTION_NAMES:
+            raise ValueError(
+                "the body must hold exactly one action: add_host, remove_host or set_metadata"
+            )
+        if next(iter(data.values())) is None:
+            raise ValueError(f"'{next(iter(data))}' must be an object")
+        return data
+
+
+_ACTION_NAMES = ("add_host", "remove_host", "set_metadata")
+
+
+def aggregate_view(
+    context: RequestContext, aggregate: Aggregate, members: bool = True
+) -> dict[str, Any]:
+    """An aggregate as Nova shows it; the create response alone has no ``hosts`` and
+    ``metadata`` (``members=False``)."""
     metadata = db_aggregates.metadata_of(aggregate)
     body: dict[str, Any] = {
         "id": aggregate.id,
         "name": aggregate.name,
         "availability_zone": metadata.get(AZ_KEY),
-        "hosts": db_aggregates.hosts_of(aggregate),
-        "metadata": metadata,
-        "created_at": common.iso(aggregate.created_at),
-        "updated_at": common.iso(aggregate.updated_at),
-        "deleted": False,
-        "deleted_at": None,
     }
+    if members:
+        body["hosts"] = db_aggregates.hosts_of(aggregate)
+        body["metadata"] = metadata
+    body.update(
+        {
+            "created_at": common.iso(aggregate.created_at),
+            "updated_at": common.iso(aggregate.updated_at),
+            "deleted": False,
+            "deleted_at": None,
+        }
+    )
     if context.api_version >= "2.41":
         body["uuid"] = aggregate.uuid
     return body
 
 
-def _aggregate_id(raw: str) -> int:
-    try:
-        return int(raw)
-    except ValueError:
-        raise BadRequest(f"Invalid aggregate id {raw!r}: it must be an integer.") from None
-
-
 def _get(session: Session, raw_id: str) -> Aggregate:
-    aggregate = db_aggregates.get(session, _aggregate_id(raw_id))
+    """The aggregate with id ``raw_id``: a number that is not an integer is a 400 (as
+    in Nova), one that names no aggregate (however large) a 404."""
+    ident = common.db_id(raw_id, "id")
+    aggregate = db_aggregates.get(session, ident) if ident is not None else None
     if aggregate is None:
         raise NotFound(f"Aggregate {raw_id} could not be found.")
     return aggregate
@@ -192,15 +234,11 @@ def list_aggregates(context: RequestContext = Depends(get_context)) -> dict:
 
 
 @router.post("/os-aggregates")
-async def create_aggregate(
-    request: Request, context: RequestContext = Depends(get_context)
+def create_aggregate(
+    body: AggregateCreateRequest, context: RequestContext = Depends(get_context)
 ) -> dict:
     authorize(RULE.format("create"), context, {})
-    data = common.validate(
-        AggregateCreate,
-        common.unwrap(await common.json_body(request), "aggregate"),
-        "aggregate",
-    )
+    data = body.aggregate
     if data.availability_zone is not None:
         _check_not_internal(data.availability_zone)
     with transaction() as session:
@@ -209,7 +247,7 @@ async def create_aggregate(
             aggregate = db_aggregates.create(session, data.name, data.availability_zone)
         except IntegrityError:
             raise Conflict(f"Aggregate {data.name} already exists.") from None
-        return {"aggregate": aggregate_view(context, aggregate)}
+        return {"aggregate": aggregate_view(context, aggregate, members=False)}
 
 
 @router.get("/os-aggregates/{aggregate_id}")
@@ -220,13 +258,13 @@ def show_aggregate(aggregate_id: str, context: RequestContext = Depends(get_cont
 
 
 @router.put("/os-aggregates/{aggregate_id}")
-async def update_aggregate(
-    aggregate_id: str, request: Request, context: RequestContext = Depends(get_context)
+def update_aggregate(
+    aggregate_id: str,
+    body: AggregateUpdateRequest,
+    context: RequestContext = Depends(get_context),
 ) -> dict:
     authorize(RULE.format("update"), context, {})
-    raw = common.unwrap(await common.json_body(request), "aggregate")
-    data = common.validate(AggregateUpdate, raw, "aggregate")
-    updates = data.model_dump(exclude_unset=True)
+    updates = body.aggregate.model_dump(exclude_unset=True)
     if not updates:
         raise BadRequest("Send at least one of 'aggregate.name' or 'aggregate.availability_zone'.")
     with transaction() as session:
@@ -268,8 +306,8 @@ def _compute_service(session: Session, host: str) -> Service | None:
     return None
 
 
-def _add_host(session: Session, aggregate: Aggregate, payload: Any) -> None:
-    host = common.validate(HostRef, payload, "add_host").host
+def _add_host(session: Session, aggregate: Aggregate, payload: HostRef) -> None:
+    host = payload.host
     if _compute_service(session, host) is None:
         raise NotFound(f"Compute host {host} could not be found.")
     if host in db_aggregates.hosts_of(aggregate):
@@ -285,18 +323,18 @@ def _add_host(session: Session, aggregate: Aggregate, payload: Any) -> None:
     db_aggregates.add_host(aggregate, host)
 
 
-def _remove_host(session: Session, aggregate: Aggregate, payload: Any) -> None:
+def _remove_host(session: Session, aggregate: Aggregate, payload: HostRef) -> None:
     # Unlike add_host, a member whose compute service has been deleted can still be
     # removed, so that an aggregate never keeps a host nobody can take out.
-    host = common.validate(HostRef, payload, "remove_host").host
+    host = payload.host
     if not db_aggregates.remove_host(aggregate, host):
         raise NotFound(
             f"Cannot remove host {host} in aggregate {aggregate.id}: the host is not a member."
         )
 
 
-def _set_metadata(session: Session, aggregate: Aggregate, payload: Any) -> None:
-    updates = common.validate(MetadataBody, payload, "set_metadata").metadata
+def _set_metadata(session: Session, aggregate: Aggregate, payload: MetadataBody) -> None:
+    updates = payload.metadata
     _check_zone_change(session, aggregate, updates)
     db_aggregates.update_metadata(aggregate, updates)
     aggregate.updated_at = utcnow()
@@ -306,18 +344,15 @@ _ACTIONS = {"add_host": _add_host, "remove_host": _remove_host, "set_metadata": 
 
 
 @router.post("/os-aggregates/{aggregate_id}/action")
-async def aggregate_action(
-    aggregate_id: str, request: Request, context: RequestContext = Depends(get_context)
+def aggregate_action(
+    aggregate_id: str,
+    body: AggregateActionRequest,
+    context: RequestContext = Depends(get_context),
 ) -> dict:
-    body = await common.json_body(request)
-    if not isinstance(body, dict) or len(body) != 1 or next(iter(body)) not in _ACTIONS:
-        raise BadRequest(
-            "The body must hold exactly one action: add_host, remove_host or set_metadata."
-        )
-    action, payload = next(iter(body.items()))
+    action = next(iter(body.model_fields_set))
     authorize(RULE.format(action), context, {})
     with transaction() as session:
         aggregate = _get(session, aggregate_id)
-        _ACTIONS[action](session, aggregate, payload)
+        _ACTIONS[action](session, aggregate, getattr(body, action))
         session.flush()
         return {"aggregate": aggregate_view(context, aggregate)}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import Request
@@ -10,6 +9,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 
 from stratus.api.errors import BadRequest, describe_validation_errors
+from stratus.api.middleware import load_json
 from stratus.api.urls import base_url
 from stratus.conf import CONF
 
@@ -31,18 +31,61 @@ def next_link(request: Request, collection: str, marker: str) -> list[dict[str, 
     return [{"rel": "next", "href": f"{base_url(request)}{PREFIX}/{collection}?{query}"}]
 
 
+#: The range of the database's integer columns (64-bit, as BIGINT): a number outside it
+#: cannot match a row and overflows the driver, so it never reaches a query.
+DB_INT_MIN = -(2**63)
+DB_INT_MAX = 2**63 - 1
+#: The range of a 32-bit Integer column (flavor sizes, quota limits).
+INT32_MAX = 2**31 - 1
+
+
+def parse_int(
+    name: str,
+    raw: str | None,
+    *,
+    minimum: int = DB_INT_MIN,
+    maximum: int | None = DB_INT_MAX,
+    where: str = "query parameter",
+) -> int | None:
+    """``raw`` (a query-string or path value) as an integer in ``[minimum, maximum]``
+    (no upper bound for ``maximum=None``); anything else is a 400 that names ``name``.
+    ``None`` stays ``None``."""
+    if raw is None:
+        return None
+    try:
+        value = int(raw.strip()) if isinstance(raw, str) else int(raw)
+    except ValueError:
+        raise BadRequest(
+            f"Invalid input for {where} '{name}': {raw!r} is not an integer."
+        ) from None
+    if value < minimum or (maximum is not None and value > maximum):
+        bound = f"between {minimum} and {maximum}" if maximum is not None else f"{minimum} or more"
+        raise BadRequest(f"Invalid input for {where} '{name}': {raw} must be {bound}.")
+    return value
+
+
+def db_id(raw: str, name: str | None = None) -> int | None:
+    """A path id that names a row by its integer key. ``None`` when it cannot name one
+    (outside the column's range, or not an integer at all): the caller answers 404.
+    With ``name``, a value that is not an integer is a 400 naming ``name``."""
+    try:
+        value = int(raw)
+    except ValueError:
+        if name is None:
+            return None
+        raise BadRequest(
+            f"Invalid input for path parameter '{name}': {raw!r} is not an integer."
+        ) from None
+    return value if DB_INT_MIN <= value <= DB_INT_MAX else None
+
+
 def page_limit(request: Request) -> int:
     raw = request.query_params.get("limit")
     if raw is None:
         return CONF.api.max_limit
-    try:
-        limit = int(raw)
-    except ValueError:
-        raise BadRequest(
-            f"Invalid input for query parameter 'limit': {raw!r} is not an integer."
-        ) from None
-    if limit < 0:
-        raise BadRequest("Invalid input for query parameter 'limit': must be 0 or more.")
+    # Any non-negative integer is a valid limit, however large (as in Nova and Glance):
+    # the page is never longer than max_limit, so the value never reaches a query.
+    limit = parse_int("limit", raw, minimum=0, maximum=None)
     return min(limit, CONF.api.max_limit)
 
 
@@ -57,25 +100,22 @@ def parse_bool(name: str, raw: str | None, default: bool | None = None) -> bool 
     raise BadRequest(f"Invalid value {raw!r} for query parameter '{name}': use true or false.")
 
 
-def parse_int(name: str, raw: str | None) -> int | None:
-    if raw is None:
-        return None
-    try:
-        return int(raw)
-    except ValueError:
-        raise BadRequest(
-            f"Invalid value {raw!r} for query parameter '{name}': must be an integer."
-        ) from None
+def strict_bool(value: Any) -> bool:
+    """A body's boolean as Nova takes it: true/false, or one of their usual spellings
+    as a string ("true", "1", "on", "yes" and opposites); no numbers, no null."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        lowered = value.lower()
+        if lowered in ("true", "1", "on", "yes"):
+            return True
+        if lowered in ("false", "0", "off", "no"):
+            return False
+    raise ValueError("must be a boolean")
 
 
 async def json_body(request: Request) -> Any:
-    raw = await request.body()
-    if not raw:
-        return None
-    try:
-        return json.loads(raw)
-    except ValueError:
-        raise BadRequest("Malformed request body: the body is not valid JSON.") from None
+    return load_json(await request.body())
 
 
 def validate(model: type[BaseModel], data: Any, prefix: str) -> Any:

@@ -8,7 +8,16 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    RootModel,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 from sqlalchemy.exc import IntegrityError
 
 from stratus.api.compute import common
@@ -34,21 +43,69 @@ _ID_RE = re.compile(r"^(?! )[a-zA-Z0-9. _-]+(?<! )$")
 SPEC_KEY = Annotated[
     str, StringConstraints(min_length=1, max_length=255, pattern=r"^[a-zA-Z0-9-_:. ]+$")
 ]
-MAX_INT = 2**31 - 1
+MAX_INT = common.INT32_MAX
+_DIGITS_RE = re.compile(r"^[0-9]+$")
+_RXTX_RE = re.compile(r"^[0-9]+(\.[0-9]+)?$")
+
+
+def _whole(minimum: int) -> Any:
+    """Nova's flavor sizes: an integer or a string of digits in [minimum, MAX_INT]; a
+    boolean is not a number here."""
+
+    def check(value: Any) -> int:
+        if isinstance(value, str) and _DIGITS_RE.match(value):
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError("must be an integer")
+        if not minimum <= value <= MAX_INT:
+            raise ValueError(f"must be between {minimum} and {MAX_INT}")
+        return value
+
+    return BeforeValidator(check)
+
+
+def _flavor_id(value: Any) -> str | None:
+    """Nova takes the id as a string, a number or null, and keeps it as a string."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ValueError("must be a string, a number or null")
+    text = value if isinstance(value, str) else str(value)
+    if not 1 <= len(text) <= 255:
+        raise ValueError("must be 1 to 255 characters long")
+    if not _ID_RE.match(text):
+        raise ValueError("may contain only letters, digits, '.', '_', '-' and inner spaces")
+    return text
+
+
+def _rxtx(value: Any) -> float:
+    if isinstance(value, str) and _RXTX_RE.match(value):
+        value = float(value)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("must be a number")
+    if not 0 < value <= 3.40282e38:
+        raise ValueError("must be greater than 0 and at most 3.40282e+38")
+    return float(value)
+
+
+def _swap(value: Any) -> int:
+    return 0 if value == "" else value
 
 
 class FlavorCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     name: str = Field(min_length=1, max_length=255)
-    id: str | None = Field(default=None, max_length=255)
-    ram: int = Field(ge=1, le=MAX_INT)
-    vcpus: int = Field(ge=1, le=MAX_INT)
-    disk: int = Field(ge=0, le=MAX_INT)
-    swap: int | str = 0
-    ephemeral: int = Field(default=0, ge=0, le=MAX_INT, alias="OS-FLV-EXT-DATA:ephemeral")
-    rxtx_factor: float = Field(default=1.0, gt=0, le=3.40282e38)
-    is_public: bool = Field(default=True, alias="os-flavor-access:is_public")
+    id: Annotated[str | None, BeforeValidator(_flavor_id)] = None
+    ram: Annotated[int, _whole(1)]
+    vcpus: Annotated[int, _whole(1)]
+    disk: Annotated[int, _whole(0)]
+    swap: Annotated[int, _whole(0), BeforeValidator(_swap)] = 0
+    ephemeral: Annotated[int, _whole(0)] = Field(default=0, alias="OS-FLV-EXT-DATA:ephemeral")
+    rxtx_factor: Annotated[float, BeforeValidator(_rxtx)] = 1.0
+    is_public: Annotated[bool, BeforeValidator(common.strict_bool)] = Field(
+        default=True, alias="os-flavor-access:is_public"
+    )
     description: str | None = Field(default=None, max_length=65535)
 
     @field_validator("name")
@@ -60,27 +117,24 @@ class FlavorCreate(BaseModel):
             )
         return value
 
-    @field_validator("id")
-    @classmethod
-    def _id(cls, value: str | None) -> str | None:
-        if value is not None and value != "auto" and not _ID_RE.match(value):
-            raise ValueError("may contain only letters, digits, '.', '_', '-' and inner spaces")
-        return value
 
-    @field_validator("swap")
-    @classmethod
-    def _swap(cls, value: int | str) -> int:
-        if value == "":
-            return 0
-        number = int(value)
-        if not 0 <= number <= MAX_INT:
-            raise ValueError(f"must be between 0 and {MAX_INT}")
-        return number
+class FlavorCreateRequest(BaseModel):
+    """``POST /flavors``."""
+
+    model_config = ConfigDict(extra="forbid")
+    flavor: FlavorCreate
 
 
 class FlavorUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     description: str | None = Field(max_length=65535)
+
+
+class FlavorUpdateRequest(BaseModel):
+    """``PUT /flavors/{id}`` (2.55)."""
+
+    model_config = ConfigDict(extra="forbid")
+    flavor: FlavorUpdate
 
 
 class TenantRef(BaseModel):
@@ -209,11 +263,11 @@ def show_flavor(
 
 
 @router.post("/flavors")
-async def create_flavor(request: Request, context: RequestContext = Depends(get_context)) -> dict:
+def create_flavor(
+    body: FlavorCreateRequest, request: Request, context: RequestContext = Depends(get_context)
+) -> dict:
     authorize(MANAGE_RULE, context)
-    data = common.validate(
-        FlavorCreate, common.unwrap(await common.json_body(request), "flavor"), "flavor"
-    )
+    data = body.flavor
     if data.description is not None and context.api_version < "2.55":
         raise BadRequest("'flavor.description' needs microversion 2.55 or later.")
     flavorid = data.id if data.id not in (None, "auto") else str(uuid.uuid4())
@@ -241,15 +295,16 @@ async def create_flavor(request: Request, context: RequestContext = Depends(get_
 
 
 @router.put("/flavors/{flavorid}")
-async def update_flavor(
-    flavorid: str, request: Request, context: RequestContext = Depends(get_context)
+def update_flavor(
+    flavorid: str,
+    body: FlavorUpdateRequest,
+    request: Request,
+    context: RequestContext = Depends(get_context),
 ) -> dict:
     if context.api_version < "2.55":
         raise NotFound("Updating a flavor needs microversion 2.55 or later.")
     authorize(MANAGE_RULE, context)
-    data = common.validate(
-        FlavorUpdate, common.unwrap(await common.json_body(request), "flavor"), "flavor"
-    )
+    data = body.flavor
     with transaction() as session:
         flavor = _visible_flavor(session, context, flavorid)
         flavor.description = data.description
@@ -267,30 +322,49 @@ def delete_flavor(flavorid: str, context: RequestContext = Depends(get_context))
 # --- os-extra_specs -------------------------------------------------------------------
 
 
-def _spec_items(body: Any, key: str = "extra_specs") -> dict[str, str]:
-    specs = common.unwrap(body, key) if key else body
-    if not isinstance(specs, dict):
-        raise BadRequest(f"'{key or 'body'}' must be an object of key/value pairs.")
-    clean: dict[str, str] = {}
-    for spec_key, value in specs.items():
-        common.validate(_SpecKey, {"key": spec_key}, f"{key or 'body'}")
-        if isinstance(value, bool) or not isinstance(value, str | int | float):
-            raise BadRequest(
-                f"Invalid input for field '{key}.{spec_key}': the value must be "
-                "a string or a number."
-            )
-        text = str(value)
-        if not 0 < len(text) <= 255:
-            raise BadRequest(
-                f"Invalid input for field '{key}.{spec_key}': the value must be "
-                "1 to 255 characters long."
-            )
-        clean[spec_key] = text
-    return clean
+def _spec_value(value: Any) -> str:
+    """An extra spec's value: a string or a number (kept as its text), 1 to 255 long."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ValueError("the value must be a string or a number")
+    text = str(value)
+    if not 0 < len(text) <= 255:
+        raise ValueError("the value must be 1 to 255 characters long")
+    return text
 
 
-class _SpecKey(BaseModel):
-    key: SPEC_KEY
+SpecValue = Annotated[str, BeforeValidator(_spec_value)]
+
+
+class ExtraSpecsRequest(BaseModel):
+    """``POST /flavors/{id}/os-extra_specs``."""
+
+    model_config = ConfigDict(extra="forbid")
+    extra_specs: dict[SPEC_KEY, SpecValue]
+
+
+class ExtraSpecRequest(RootModel[dict[SPEC_KEY, SpecValue]]):
+    """``PUT /flavors/{id}/os-extra_specs/{key}``: ``{key: value}``."""
+
+
+class FlavorAccessAction(BaseModel):
+    """``POST /flavors/{id}/action``: exactly one of the two actions."""
+
+    model_config = ConfigDict(extra="forbid")
+    addTenantAccess: TenantRef | None = None  # noqa: N815 - the API's name
+    removeTenantAccess: TenantRef | None = None  # noqa: N815
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one(cls, data: Any) -> Any:
+        if (
+            not isinstance(data, dict)
+            or len(data) != 1
+            or next(iter(data)) not in ("addTenantAccess", "removeTenantAccess")
+        ):
+            raise ValueError("the action must be one of addTenantAccess or removeTenantAccess")
+        if next(iter(data.values())) is None:
+            raise ValueError(f"'{next(iter(data))}' must be an object")
+        return data
 
 
 def _set_specs(session, context: RequestContext, flavor: Flavor, specs: dict[str, str]) -> None:
@@ -311,11 +385,11 @@ def list_specs(flavorid: str, context: RequestContext = Depends(get_context)) ->
 
 
 @router.post("/flavors/{flavorid}/os-extra_specs")
-async def create_specs(
-    flavorid: str, request: Request, context: RequestContext = Depends(get_context)
+def create_specs(
+    flavorid: str, body: ExtraSpecsRequest, context: RequestContext = Depends(get_context)
 ) -> dict:
     authorize(SPECS_MANAGE_RULE, context)
-    specs = _spec_items(await common.json_body(request))
+    specs = body.extra_specs
     with transaction() as session:
         _set_specs(session, context, _visible_flavor(session, context, flavorid), specs)
     return {"extra_specs": specs}
@@ -332,11 +406,11 @@ def show_spec(flavorid: str, key: str, context: RequestContext = Depends(get_con
 
 
 @router.put("/flavors/{flavorid}/os-extra_specs/{key}")
-async def update_spec(
-    flavorid: str, key: str, request: Request, context: RequestContext = Depends(get_context)
+def update_spec(
+    flavorid: str, key: str, body: ExtraSpecRequest, context: RequestContext = Depends(get_context)
 ) -> dict:
     authorize(SPECS_MANAGE_RULE, context)
-    specs = _spec_items(await common.json_body(request), key="")
+    specs = body.root
     if list(specs) != [key]:
         raise BadRequest(f"The request body must contain exactly the key '{key}' from the URL.")
     with transaction() as session:
@@ -381,19 +455,12 @@ def list_access(flavorid: str, context: RequestContext = Depends(get_context)) -
 
 
 @router.post("/flavors/{flavorid}/action")
-async def flavor_action(
-    flavorid: str, request: Request, context: RequestContext = Depends(get_context)
+def flavor_action(
+    flavorid: str, body: FlavorAccessAction, context: RequestContext = Depends(get_context)
 ) -> dict:
     authorize(ACCESS_MANAGE_RULE, context)
-    body = await common.json_body(request)
-    if (
-        not isinstance(body, dict)
-        or len(body) != 1
-        or next(iter(body)) not in ("addTenantAccess", "removeTenantAccess")
-    ):
-        raise BadRequest("The action must be one of addTenantAccess or removeTenantAccess.")
-    action, payload = next(iter(body.items()))
-    tenant = common.validate(TenantRef, payload, action).tenant
+    action = next(iter(body.model_fields_set))
+    tenant = getattr(body, action).tenant
     with transaction() as session:
         flavor = _visible_flavor(session, context, flavorid)
         if flavor.is_public:

@@ -1,4 +1,5 @@
-"""os-keypairs: import (ed25519, RSA, ECDSA public keys), list, show, delete."""
+"""os-keypairs: import (ed25519, RSA, ECDSA public keys) or, below microversion 2.92,
+generate; list, show, delete."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from fastapi.responses import JSONResponse
 
 from stratus.api import policy
 from stratus.api.compute import common, views
-from stratus.api.compute.schemas import KeyPairCreate
+from stratus.api.compute.schemas import KeyPairCreate, openapi_body
 from stratus.api.context import RequestContext, get_context
 from stratus.api.errors import BadRequest
 from stratus.api.policy import authorize
@@ -27,27 +28,31 @@ def _owner(request: Request, context: RequestContext) -> str:
     return context.user_id
 
 
-@router.post("/os-keypairs")
+@router.post("/os-keypairs", openapi_extra=openapi_body("keypair", KeyPairCreate))
 async def create_keypair(request: Request, context: RequestContext = Depends(get_context)):
     authorize(RULE, context)
     data = common.validate(
         KeyPairCreate, common.unwrap(await common.json_body(request), "keypair"), "keypair"
     )
-    if not data.public_key:
+    if data.public_key is None and context.api_version >= "2.92":
         raise BadRequest(
-            "'keypair.public_key' is required: Stratus imports keys and never "
-            "generates private keys."
+            "'keypair.public_key' is a required property from microversion 2.92: "
+            "generate the key pair yourself and import its public key."
         )
     user_id = context.user_id
     if data.user_id and data.user_id != context.user_id:
         authorize("admin_api", context, {})
         user_id = data.user_id
-    key = keypair_api.create(context, user_id, data.name, data.public_key, data.type)
+    private_key = None
+    if data.public_key is None:
+        key, private_key = keypair_api.generate(context, user_id, data.name, data.type)
+    else:
+        key = keypair_api.create(context, user_id, data.name, data.public_key, data.type)
+    body = views.keypair_view(context, key, False) | {"user_id": user_id}
+    if private_key is not None:
+        body["private_key"] = private_key
     status = 201 if context.api_version >= "2.2" else 200
-    return JSONResponse(
-        {"keypair": views.keypair_view(context, key, False) | {"user_id": user_id}},
-        status_code=status,
-    )
+    return JSONResponse({"keypair": body}, status_code=status)
 
 
 @router.get("/os-keypairs")

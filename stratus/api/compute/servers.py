@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 
 from stratus.api import policy
-from stratus.api.compute import common, views
+from stratus.api.compute import common, schemas, views
 from stratus.api.compute.schemas import ServerCreate, ServerUpdate
 from stratus.api.context import RequestContext, get_context
 from stratus.api.errors import BadRequest
@@ -37,6 +37,8 @@ for _name, _check, _description in (
     ("compute:servers:all_tenants", policy.ADMIN_API, "List servers of every project."),
     ("compute:servers:host", policy.ADMIN_API, "Choose the host of a new server."),
     ("compute:servers:unlock_override", policy.ADMIN_API, "Unlock a server locked by admin."),
+    ("compute:servers:reset_state", policy.ADMIN_API, "Reset a server's state (os-resetState)."),
+    ("compute:servers:diagnostics", policy.ADMIN_API, "Read a server's hypervisor diagnostics."),
 ):
     policy.register(_name, _check, _description)
 
@@ -115,6 +117,13 @@ def _zone_and_host(context: RequestContext, data: ServerCreate) -> tuple[str | N
     return zone, forced
 
 
+def _check_hostname(hostname: str | None, version: Any) -> None:
+    if hostname is not None:
+        problem = schemas.hostname_error(hostname, version)
+        if problem:
+            raise BadRequest(problem)
+
+
 def _parse_time(name: str, raw: str) -> Any:
     try:
         value = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
@@ -126,7 +135,9 @@ def _parse_time(name: str, raw: str) -> Any:
 # --- routes ----------------------------------------------------------------------------
 
 
-@router.post("/servers", status_code=202)
+@router.post(
+    "/servers", status_code=202, openapi_extra=schemas.openapi_body("server", ServerCreate)
+)
 async def create_server(
     request: Request, context: RequestContext = Depends(get_context)
 ) -> dict[str, Any]:
@@ -152,6 +163,7 @@ async def create_server(
         )
     if data.description is not None and version < "2.19":
         raise BadRequest("'server.description' needs microversion 2.19 or later.")
+    _check_hostname(data.hostname, version)
     max_count = data.max_count or data.min_count
     if max_count < data.min_count:
         raise BadRequest("'server.max_count' must be greater than or equal to min_count.")
@@ -171,6 +183,9 @@ async def create_server(
         description=data.description,
         hostname=data.hostname,
         user_data=data.user_data,
+        access_ip_v4=data.accessIPv4,
+        access_ip_v6=data.accessIPv6,
+        security_groups=[g.name for g in data.security_groups or []],
         tags=data.tags,
         scheduler_hints=hints,
         auth_token=request.headers.get("x-auth-token"),
@@ -246,36 +261,38 @@ def show_server(
 ) -> dict:
     details = compute_api.show(context, server_id, host_status=_wants_host_status(context))
     authorize("compute:servers:list", context, {"project_id": details.instance.project_id})
-    return {
-        "server": views.server_view(
-            request,
-            context,
-            details.instance,
-            details.fault,
-            details.groups,
-            details.host_statuses,
-        )
-    }
+    return {"server": views.details_view(request, context, details)}
 
 
-@router.put("/servers/{server_id}")
+@router.put("/servers/{server_id}", openapi_extra=schemas.openapi_body("server", ServerUpdate))
 async def update_server(
     server_id: str, request: Request, context: RequestContext = Depends(get_context)
 ) -> dict:
     data = common.validate(
         ServerUpdate, common.unwrap(await common.json_body(request), "server"), "server"
     )
-    if data.description is not None and context.api_version < "2.19":
+    version = context.api_version
+    if data.description is not None and version < "2.19":
         raise BadRequest("'server.description' needs microversion 2.19 or later.")
+    _check_hostname(data.hostname, version)
     instance = load_instance(context, server_id, "compute:servers:update")
     values: dict[str, Any] = {}
     if data.name is not None:
         values["display_name"] = data.name
     if "description" in data.model_fields_set:
         values["display_description"] = data.description
-    instance = compute_api.update(context, instance, values)
-    host_statuses = compute_api.host_statuses([instance]) if _wants_host_status(context) else {}
-    return {"server": views.server_view(request, context, instance, host_statuses=host_statuses)}
+    if data.accessIPv4 is not None:
+        values["access_ip_v4"] = data.accessIPv4
+    if data.accessIPv6 is not None:
+        values["access_ip_v6"] = data.accessIPv6
+    if data.hostname is not None:
+        values["hostname"] = data.hostname
+    compute_api.update(context, instance, values)
+    # From 2.75 the answer is the whole server as GET shows it; below, the shorter body
+    # (with the server groups from 2.71).
+    full = version >= "2.75"
+    details = compute_api.show(context, server_id, host_status=full and _wants_host_status(context))
+    return {"server": views.details_view(request, context, details, full=full)}
 
 
 @router.delete("/servers/{server_id}", status_code=204)
@@ -284,7 +301,7 @@ def delete_server(server_id: str, context: RequestContext = Depends(get_context)
     return Response(status_code=204)
 
 
-@router.post("/servers/{server_id}/action")
+@router.post("/servers/{server_id}/action", openapi_extra=schemas.openapi_body(None))
 async def server_action(
     server_id: str, request: Request, context: RequestContext = Depends(get_context)
 ) -> Response:
@@ -292,45 +309,40 @@ async def server_action(
     if not isinstance(body, dict) or len(body) != 1:
         raise BadRequest("The action body must be an object with exactly one action.")
     name, payload = next(iter(body.items()))
-    if name == "os-getConsoleOutput":
-        return _console_output(server_id, context, payload)
-    if name in ("lock", "unlock"):
-        return _lock(server_id, context, name, payload)
-    if name not in ACTIONS:
+    model = schemas.ACTION_BODIES.get(name)
+    if model is None:
         raise BadRequest(f"There is no such action: {name}.")
-    if payload not in (None, {}) and name != "reboot":
-        raise BadRequest(f"'{name}' takes no arguments: send null or {{}}.")
+    if payload is None and name in schemas.NULL_BODY_ACTIONS:
+        payload = {}
+    data = common.validate(model, payload, name)
+    if name == "os-getConsoleOutput":
+        return _console_output(server_id, context, data)
+    if name in ("lock", "unlock"):
+        return _lock(server_id, context, name, data)
+    if name == "os-resetState":
+        instance = load_instance(context, server_id, "compute:servers:reset_state")
+        compute_api.reset_state(context, instance, data.state)
+        return Response(status_code=202)
     action = ACTIONS[name]
     if name == "reboot":
-        kind = (payload or {}).get("type") if isinstance(payload, dict) else None
-        if kind not in ("SOFT", "HARD", "soft", "hard"):
-            raise BadRequest("Invalid input for field 'reboot.type': use SOFT or HARD.")
-        action = "reboot_hard" if kind.upper() == "HARD" else "reboot"
+        action = "reboot_hard" if data.type.upper() == "HARD" else "reboot"
     instance = load_instance(context, server_id, "compute:servers:action")
     compute_api.run_action(context, instance, action, requested=name)
     return Response(status_code=202)
 
 
-def _console_output(server_id: str, context: RequestContext, payload: Any) -> Response:
-    if payload is not None and not isinstance(payload, dict):
-        raise BadRequest("'os-getConsoleOutput' must be null or an object.")
-    length = (payload or {}).get("length")
-    if length is not None:
-        try:
-            length = int(length)
-        except (TypeError, ValueError):
-            raise BadRequest(
-                "Invalid input for field 'os-getConsoleOutput.length': must be an integer."
-            ) from None
-        length = None if length < 0 else length
+def _console_output(
+    server_id: str, context: RequestContext, data: schemas.ConsoleOutput
+) -> Response:
+    length = None if data.length is None or data.length < 0 else data.length
     instance = load_instance(context, server_id, "compute:servers:action")
     output = compute_api.get_console_output(context, instance, length)
     return JSONResponse({"output": output})
 
 
-def _lock(server_id: str, context: RequestContext, name: str, payload: Any) -> Response:
-    reason = payload.get("locked_reason") if isinstance(payload, dict) else None
-    if reason is not None and (name != "lock" or context.api_version < "2.73"):
+def _lock(server_id: str, context: RequestContext, name: str, data: Any) -> Response:
+    reason = getattr(data, "locked_reason", None)
+    if reason is not None and context.api_version < "2.73":
         raise BadRequest("'locked_reason' is accepted by lock from microversion 2.73.")
     instance = load_instance(context, server_id, "compute:servers:action")
     if name == "lock":
@@ -338,3 +350,9 @@ def _lock(server_id: str, context: RequestContext, name: str, payload: Any) -> R
     else:
         compute_api.unlock(context, instance)
     return Response(status_code=202)
+
+
+@router.get("/servers/{server_id}/diagnostics")
+def server_diagnostics(server_id: str, context: RequestContext = Depends(get_context)) -> dict:
+    instance = load_instance(context, server_id, "compute:servers:diagnostics")
+    return views.diagnostics_view(context, compute_api.get_diagnostics(context, instance))

@@ -22,6 +22,20 @@ LIST_RULE = "compute:services:list"
 MANAGE_RULE = "compute:services:manage"
 _REASON = Field(default=None, min_length=1, max_length=255)
 
+# Nova's binary names, which users, tools and Tempest filter and act by, for the
+# Stratus services that do the same job. A filter or legacy action by either name
+# finds the service; the body names it as the caller did (Stratus' name otherwise).
+NOVA_BINARIES = {
+    "nova-compute": "stratus-compute",
+    "nova-scheduler": "stratus-scheduler",
+    "nova-conductor": "stratus-conductor",
+}
+
+
+def stratus_binary(binary: str | None) -> str | None:
+    """The Stratus binary a (possibly Nova) binary name stands for."""
+    return NOVA_BINARIES.get(binary, binary) if binary else binary
+
 
 class ServiceUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -38,11 +52,14 @@ class LegacyServiceRef(BaseModel):
     forced_down: bool | None = None
 
 
-def service_view(context: RequestContext, service: Service, zones: dict[str, str]) -> dict:
+def service_view(
+    context: RequestContext, service: Service, zones: dict[str, str], binary: str | None = None
+) -> dict:
+    """The service; ``binary`` is the name the caller used for it (a Nova alias)."""
     version = context.api_version
     body: dict[str, Any] = {
         "id": service.uuid if version >= "2.53" else service.id,
-        "binary": service.binary,
+        "binary": binary or service.binary,
         "host": service.host,
         "zone": db_services.zone_of(service, zones),
         "status": "disabled" if service.disabled else "enabled",
@@ -61,8 +78,10 @@ def list_services(request: Request, context: RequestContext = Depends(get_contex
     params = request.query_params
     with transaction() as session:
         zones = db_services.host_zones(session)
-        rows = db_services.list_services(session, params.get("host"), params.get("binary"))
-        return {"services": [service_view(context, s, zones) for s in rows]}
+        asked = params.get("binary")
+        rows = db_services.list_services(session, params.get("host"), stratus_binary(asked))
+        named = asked if asked in NOVA_BINARIES else None
+        return {"services": [service_view(context, s, zones, named) for s in rows]}
 
 
 def _apply(
@@ -102,7 +121,9 @@ async def update_service(
 def _legacy_action(session, context: RequestContext, action: str, body: Any) -> dict:
     data = common.validate(LegacyServiceRef, body or {}, "body")
     service = session.scalar(
-        sa.select(Service).where(Service.host == data.host, Service.binary == data.binary)
+        sa.select(Service).where(
+            Service.host == data.host, Service.binary == stratus_binary(data.binary)
+        )
     )
     if service is None:
         raise NotFound(f"Service {data.binary} on host {data.host} could not be found.")

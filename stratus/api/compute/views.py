@@ -11,6 +11,7 @@ from stratus.api.compute import common
 from stratus.api.context import RequestContext
 from stratus.compute import networks as compute_networks
 from stratus.compute import states
+from stratus.compute.api import ServerDetails
 from stratus.compute.virt.driver import instance_name
 from stratus.db.models import Instance, KeyPair, ServerGroup
 
@@ -54,6 +55,13 @@ def _image_view(request: Request, context: RequestContext, instance: Instance) -
     return body
 
 
+def security_groups_view(instance: Instance) -> list[dict[str, str]]:
+    """The security groups the server was created with (``default`` if none was
+    named), as the create response gives them."""
+    names = instance.request_spec.get("security_groups") or ["default"]
+    return [{"name": name} for name in names]
+
+
 def server_view(
     request: Request,
     context: RequestContext,
@@ -61,7 +69,10 @@ def server_view(
     fault: Any = None,
     groups: list[str] | None = None,
     host_statuses: dict[str, str] | None = None,
+    full: bool = True,
 ) -> dict[str, Any]:
+    """A server as ``GET /servers/{id}`` shows it; with ``full=False`` the shorter body
+    that ``PUT /servers/{id}`` answers with below microversion 2.75."""
     version = context.api_version
     status = states.status(instance.vm_state, instance.task_state)
     body: dict[str, Any] = {
@@ -77,23 +88,29 @@ def server_view(
         "created": common.iso_z(instance.created_at),
         "updated": common.iso_z(instance.updated_at or instance.created_at),
         "addresses": compute_networks.addresses(instance.network_info),
-        "accessIPv4": "",
-        "accessIPv6": "",
+        "accessIPv4": instance.access_ip_v4 or "",
+        "accessIPv6": instance.access_ip_v6 or "",
         "links": common.links(request, "servers", instance.uuid),
         "OS-DCF:diskConfig": "MANUAL",
-        "OS-EXT-AZ:availability_zone": instance.availability_zone or "",
-        "config_drive": "",
-        "key_name": instance.key_name,
-        "OS-SRV-USG:launched_at": common.iso(instance.launched_at),
-        "OS-SRV-USG:terminated_at": common.iso(instance.terminated_at),
-        "OS-EXT-STS:task_state": instance.task_state,
-        "OS-EXT-STS:vm_state": instance.vm_state,
-        "OS-EXT-STS:power_state": instance.power_state,
-        "os-extended-volumes:volumes_attached": [],
     }
+    if full:
+        body.update(
+            {
+                "OS-EXT-AZ:availability_zone": instance.availability_zone or "",
+                "config_drive": "",
+                "key_name": instance.key_name,
+                "security_groups": security_groups_view(instance),
+                "OS-SRV-USG:launched_at": common.iso(instance.launched_at),
+                "OS-SRV-USG:terminated_at": common.iso(instance.terminated_at),
+                "OS-EXT-STS:task_state": instance.task_state,
+                "OS-EXT-STS:vm_state": instance.vm_state,
+                "OS-EXT-STS:power_state": instance.power_state,
+                "os-extended-volumes:volumes_attached": [],
+            }
+        )
     if status in ("ACTIVE", "BUILD"):
         body["progress"] = 100 if status == "ACTIVE" else 0
-    if context.is_admin:
+    if full and context.is_admin:
         body.update(
             {
                 "OS-EXT-SRV-ATTR:host": instance.host,
@@ -114,7 +131,7 @@ def server_view(
             )
         if version >= "2.16":
             body["host_status"] = (host_statuses or {}).get(instance.host, "")
-    if version >= "2.3" and (context.is_admin or version >= "2.90"):
+    if full and version >= "2.3" and (context.is_admin or version >= "2.90"):
         body["OS-EXT-SRV-ATTR:hostname"] = instance.hostname
     if version >= "2.9":
         body["locked"] = instance.locked
@@ -144,6 +161,45 @@ def server_view(
     return body
 
 
+def details_view(
+    request: Request, context: RequestContext, details: ServerDetails, full: bool = True
+) -> dict[str, Any]:
+    """``server_view`` of what ``compute.API.show`` found."""
+    return server_view(
+        request,
+        context,
+        details.instance,
+        details.fault,
+        details.groups,
+        details.host_statuses,
+        full=full,
+    )
+
+
+def diagnostics_view(context: RequestContext, diagnostics: dict[str, Any]) -> dict[str, Any]:
+    """Nova's standard diagnostics (from 2.48), or below it the flat form the libvirt
+    driver gave: ``cpu0_time``, ``memory``, ``vda_read`` and so on."""
+    if context.api_version >= "2.48":
+        disks = [{k: v for k, v in d.items() if k != "name"} for d in diagnostics["disk_details"]]
+        return {**diagnostics, "disk_details": disks}
+    flat: dict[str, Any] = {}
+    for cpu in diagnostics["cpu_details"]:
+        flat[f"cpu{cpu['id']}_time"] = cpu["time"]
+    flat["memory"] = (diagnostics["memory_details"]["maximum"] or 0) * 1024
+    for disk in diagnostics["disk_details"]:
+        name = disk.get("name", "")
+        flat.update(
+            {
+                f"{name}_read": disk["read_bytes"],
+                f"{name}_read_req": disk["read_requests"],
+                f"{name}_write": disk["write_bytes"],
+                f"{name}_write_req": disk["write_requests"],
+                f"{name}_errors": disk["errors_count"],
+            }
+        )
+    return flat
+
+
 def summary_view(request: Request, instance: Instance) -> dict[str, Any]:
     return {
         "id": instance.uuid,
@@ -158,7 +214,7 @@ def created_view(request: Request, instance: Instance, admin_pass: str | None) -
         "id": instance.uuid,
         "links": common.links(request, "servers", instance.uuid),
         "OS-DCF:diskConfig": "MANUAL",
-        "security_groups": [{"name": "default"}],
+        "security_groups": security_groups_view(instance),
     }
     if admin_pass is not None:
         server["adminPass"] = admin_pass

@@ -151,13 +151,27 @@ class TagsIn(BaseModel):
     tags: list[_Tag] = Field(max_length=MAX_TAGS)
 
 
+# bcrypt reads at most 72 bytes; an empty password is refused.
+_PASSWORD = Field(default=None, min_length=1, max_length=72)
+
+
 class UserIn(_Open):
     name: str = Field(min_length=1, max_length=255)
     domain_id: str | None = None
-    password: str | None = Field(default=None, max_length=72)
+    password: str | None = _PASSWORD
     email: str | None = None
     description: _Description = ""
     enabled: StrictBool = True
+    default_project_id: str | None = None
+
+
+class UserPatch(_Open):
+    name: str | None = Field(default=None, min_length=1, max_length=255)
+    domain_id: str | None = None
+    password: str | None = _PASSWORD
+    email: str | None = None
+    description: str | None = None
+    enabled: StrictBool | None = None
     default_project_id: str | None = None
 
 
@@ -185,7 +199,7 @@ class EndpointIn(_Open):
 def _domain_or_default(session, domain_id: str | None) -> str:
     domain_id = domain_id or CONF.identity.default_domain
     if session.get(Domain, domain_id) is None:
-        raise BadRequest(f"Invalid domain_id '{domain_id}': no such domain.")
+        raise NotFound(f"Could not find domain: {domain_id}.")
     return domain_id
 
 
@@ -237,6 +251,38 @@ def create_user(
             domain_id=_domain_or_default(session, data.domain_id),
         )
         _insert(session, user, f"user {data.name}")
+        return {"user": views.user(base_url(request), user)}
+
+
+@router.patch("/users/{user_id}")
+def update_user(
+    user_id: str, body: dict[str, UserPatch], request: Request, _: RequestContext = Depends(_admin)
+) -> dict[str, Any]:
+    """Keystone's user update: only the fields sent change; a user stays in its domain."""
+    data = _single(body, "user")
+    changes = data.model_dump(exclude_unset=True)
+    with transaction() as session:
+        user = session.get(User, user_id)
+        if user is None:
+            raise NotFound(f"Could not find user: {user_id}.")
+        if changes.get("domain_id", user.domain_id) != user.domain_id:
+            raise BadRequest("Invalid input for field 'user.domain_id': a user cannot move.")
+        _refuse_nulls(changes, "user", ("name", "enabled"))
+        project_id = changes.get("default_project_id")
+        if project_id and session.get(Project, project_id) is None:
+            raise BadRequest(f"Invalid default_project_id '{project_id}'.")
+        if "password" in changes:
+            user.password_hash = (
+                hash_password(data.password, CONF.identity.password_hash_rounds)
+                if data.password
+                else None
+            )
+        if "description" in changes:
+            changes["description"] = changes["description"] or ""
+        for key in ("name", "email", "description", "enabled", "default_project_id"):
+            if key in changes:
+                setattr(user, key, changes[key])
+        _insert(session, user, f"user {user.name}")
         return {"user": views.user(base_url(request), user)}
 
 
@@ -409,9 +455,7 @@ def update_endpoint(
         endpoint = session.get(Endpoint, endpoint_id)
         if endpoint is None:
             raise NotFound(f"Could not find endpoint: {endpoint_id}.")
-        for key in ("service_id", "interface", "url", "enabled"):
-            if key in changes and changes[key] is None:
-                raise BadRequest(f"Invalid input for field 'endpoint.{key}': may not be null.")
+        _refuse_nulls(changes, "endpoint", ("service_id", "interface", "url", "enabled"))
         if "service_id" in changes and session.get(CatalogService, data.service_id) is None:
             raise BadRequest(f"Invalid service_id '{data.service_id}': no such service.")
         if "region_id" in changes or "region" in changes:
@@ -494,6 +538,13 @@ def delete_domain(domain_id: str, _: RequestContext = Depends(_admin)) -> Respon
             )
         session.delete(domain)
     return Response(status_code=204)
+
+
+def _refuse_nulls(changes: dict[str, Any], what: str, keys: tuple[str, ...]) -> None:
+    """An update may leave these fields out, never set them to null."""
+    for key in keys:
+        if key in changes and changes[key] is None:
+            raise BadRequest(f"Invalid input for field '{what}.{key}': may not be null.")
 
 
 def _single(body: dict[str, Any], key: str) -> Any:

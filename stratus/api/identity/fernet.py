@@ -92,15 +92,21 @@ class TokenFormatter:
         return self._fernet
 
     def issue(
-        self, user_id: str, project_id: str | None, methods: list[str]
+        self,
+        user_id: str,
+        project_id: str | None,
+        methods: list[str],
+        expires_at: dt.datetime | None = None,
     ) -> tuple[str, TokenPayload]:
+        """A token for the user and project; ``expires_at`` (a rescoped token keeps
+        the expiry of the token it came from) defaults to now plus the lifetime."""
         now = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
         payload = TokenPayload(
             user_id,
             project_id,
             tuple(methods),
             now,
-            now + self.expiration,
+            expires_at or now + self.expiration,
             secrets.token_urlsafe(16)[:22],
         )
         body = json.dumps(

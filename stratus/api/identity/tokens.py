@@ -198,11 +198,16 @@ def token_body(session, base: str, payload: TokenPayload, with_catalog: bool) ->
 def issue_token(body: AuthRequest, request: Request) -> JSONResponse:
     identity = body.auth.identity
     with transaction() as session:
+        expires_at = None
         if "password" in identity.methods and identity.password:
             user, methods = _authenticate_password(session, identity.password)
         elif "token" in identity.methods and identity.token:
+            # Rescoping, as Keystone does: the new token adds the "token" method and
+            # expires when the one it came from does.
             context = validate_token(identity.token.id)
-            user, methods = session.get(User, context.user_id), list(context.token.methods)
+            user = session.get(User, context.user_id)
+            methods = list(dict.fromkeys([*context.token.methods, "token"]))
+            expires_at = context.token.expires_at
         else:
             raise BadRequest(
                 "auth.identity.methods must be 'password' or 'token', "
@@ -211,7 +216,9 @@ def issue_token(body: AuthRequest, request: Request) -> JSONResponse:
         project = _scoped_project(session, body.auth.scope, user)
         if project is not None and not db_identity.role_names(session, user.id, project.id):
             raise Unauthorized(f"User {user.name} has no role on project {project.name}.")
-        token, payload = token_formatter().issue(user.id, project.id if project else None, methods)
+        token, payload = token_formatter().issue(
+            user.id, project.id if project else None, methods, expires_at
+        )
         nocatalog = "nocatalog" in request.query_params
         content = token_body(session, base_url(request), payload, not nocatalog)
     return JSONResponse(content, status_code=201, headers={"X-Subject-Token": token})

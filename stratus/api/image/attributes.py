@@ -13,10 +13,14 @@ import json
 import re
 import uuid
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from stratus.api.errors import BadRequest, Conflict, Forbidden, RequestTooLarge
+from stratus.api.middleware import load_json
 from stratus.db.models import Image
+from stratus.image.formats import CONTAINER_FORMATS, DISK_FORMATS
 
 #: Core attributes a client may set (``id`` only at creation).
 CORE: tuple[str, ...] = (
@@ -243,10 +247,7 @@ def _decode_pointer(pointer: Any) -> str:
 
 def parse_patch(raw: bytes, content_type: str) -> list[Change]:
     """The changes of a JSON-patch body (either Image API media type)."""
-    try:
-        body = json.loads(raw) if raw else None
-    except ValueError:
-        raise BadRequest("Malformed request body: the body is not valid JSON.") from None
+    body = load_json(raw)
     if not isinstance(body, list):
         raise BadRequest(
             "The request body must be a JSON array of patch operations, e.g. "
@@ -292,3 +293,68 @@ def apply_patch(state: ImageState, changes: list[Change]) -> None:
             raise Conflict(f"Property '{name}' does not exist: use 'add' to create it.")
         _set(state, name, change.value)
     state.check_limits()
+
+
+# --- request bodies as /openapi.json describes them --------------------------------------
+#
+# The rules above stay the one check of image attributes (Glance answers 403 for a
+# read-only name, 400 for a bad value); these models only describe the bodies, built
+# from the same constants.
+
+
+class ImageCreate(BaseModel):
+    """``POST /v2/images``: core attributes, any other name an extra string property."""
+
+    model_config = ConfigDict(
+        extra="allow", json_schema_extra={"additionalProperties": {"type": "string"}}
+    )
+    id: str | None = Field(None, pattern=_UUID.pattern, description="The image ID to use.")
+    name: str | None = Field(None, max_length=MAX_NAME)
+    disk_format: Literal[DISK_FORMATS] | None = None  # type: ignore[valid-type]
+    container_format: Literal[CONTAINER_FORMATS] | None = None  # type: ignore[valid-type]
+    visibility: Literal[VISIBILITIES] = "shared"  # type: ignore[valid-type]
+    protected: bool = False
+    os_hidden: bool = False
+    min_disk: int = Field(0, ge=0, le=MAX_INT)
+    min_ram: int = Field(0, ge=0, le=MAX_INT)
+    owner: str | None = Field(None, max_length=MAX_OWNER)
+    tags: list[str] = Field(default_factory=list, max_length=MAX_TAGS)
+
+
+class PatchOperation(BaseModel):
+    """One operation of an image JSON patch (``application/openstack-images-v2.1-json-patch``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    op: Literal["add", "remove", "replace"]
+    path: str = Field(pattern=r"^/[^/]+$", description="The attribute, e.g. /name.")
+    value: Any = None
+
+
+def create_body_openapi() -> dict[str, Any]:
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": ImageCreate.model_json_schema()}},
+        }
+    }
+
+
+def patch_body_openapi() -> dict[str, Any]:
+    items = PatchOperation.model_json_schema()
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {PATCH_V21: {"schema": {"type": "array", "items": items}}},
+        }
+    }
+
+
+def data_body_openapi() -> dict[str, Any]:
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+            },
+        }
+    }

@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import functools
-import json
 import logging
 from typing import Any
 from urllib.parse import urlencode
@@ -37,6 +36,7 @@ from stratus.api.errors import (
 )
 from stratus.api.image import attributes, streams, views
 from stratus.api.image.attributes import ImageState
+from stratus.api.middleware import load_json
 from stratus.api.policy import authorize
 from stratus.api.urls import base_url
 from stratus.db import images as db_images
@@ -70,16 +70,14 @@ RULES = (
     ("image:publicize_image", policy.ADMIN_API, "Make an image public."),
     ("image:communitize_image", _OWNER, "Make an image a community image."),
     ("image:set_owner", policy.ADMIN_API, "Give an image to another project."),
-    ("image:deactivate", policy.ADMIN_API, "Deactivate an image."),
-    ("image:reactivate", policy.ADMIN_API, "Reactivate a deactivated image."),
+    ("image:deactivate", _OWNER, "Deactivate an image (as Glance: its project's members)."),
+    ("image:reactivate", _OWNER, "Reactivate a deactivated image."),
 )
 for _rule in RULES:
     policy.register(*_rule)
 
 JSON_PATCH_ACCEPT = {"Accept-Patch": ", ".join(attributes.PATCH_TYPES)}
 DOWNLOAD_CHUNK = 1024 * 1024
-#: Largest JSON body (create, patch): room for the property and tag limits.
-MAX_JSON_BODY = 16 * 1024 * 1024
 DUPLICATE_NAMES = (
     "Two extra properties or tags of this image have names the database considers equal "
     "(e.g. differing only in letter case or trailing spaces); rename one."
@@ -115,19 +113,6 @@ def _visible(session: Session, context: RequestContext, image_id: str) -> Image:
     if image is None or not db_images.visible(image, context.project_id, context.is_admin):
         raise NotFound(f"No image found with ID {image_id}.")
     return image
-
-
-async def _small_body(request: Request) -> bytes:
-    """A JSON request body, refused (413) past ``MAX_JSON_BODY`` bytes."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_JSON_BODY:
-        raise RequestTooLarge(f"The request body is larger than {MAX_JSON_BODY} bytes.")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_JSON_BODY:
-            raise RequestTooLarge(f"The request body is larger than {MAX_JSON_BODY} bytes.")
-    return bytes(body)
 
 
 # --- versions and schemas --------------------------------------------------------------
@@ -195,15 +180,11 @@ def _flush(session: Session) -> None:
         raise Conflict(DUPLICATE_NAMES) from None
 
 
-@router.post(f"{PREFIX}/images", status_code=201)
+@router.post(f"{PREFIX}/images", status_code=201, openapi_extra=attributes.create_body_openapi())
 async def create_image(
     request: Request, context: RequestContext = Depends(get_context)
 ) -> JSONResponse:
-    raw = await _small_body(request)
-    try:
-        body = json.loads(raw) if raw else None
-    except ValueError:
-        raise BadRequest("Malformed request body: the body is not valid JSON.") from None
+    body = load_json(await request.body())
     image_id, state = attributes.parse_create(body)
     body = await run_in_threadpool(_create, context, image_id, state)
     return JSONResponse(body, status_code=201, headers={"Location": body["self"]})
@@ -238,7 +219,7 @@ def show_image(image_id: str, context: RequestContext = Depends(get_context)) ->
         return views.image_view(_visible(session, context, image_id))
 
 
-@router.patch(f"{PREFIX}/images/{{image_id}}")
+@router.patch(f"{PREFIX}/images/{{image_id}}", openapi_extra=attributes.patch_body_openapi())
 async def update_image(
     image_id: str, request: Request, context: RequestContext = Depends(get_context)
 ) -> dict[str, Any]:
@@ -249,7 +230,7 @@ async def update_image(
             f"{attributes.PATCH_V21}.",
             headers=JSON_PATCH_ACCEPT,
         )
-    changes = attributes.parse_patch(await _small_body(request), content_type)
+    changes = attributes.parse_patch(await request.body(), content_type)
     return await run_in_threadpool(_update, context, image_id, changes)
 
 
@@ -388,7 +369,11 @@ def _declared_size(request: Request) -> int | None:
     return None
 
 
-@router.put(f"{PREFIX}/images/{{image_id}}/file", status_code=204)
+@router.put(
+    f"{PREFIX}/images/{{image_id}}/file",
+    status_code=204,
+    openapi_extra=attributes.data_body_openapi(),
+)
 async def upload_image(
     image_id: str, request: Request, context: RequestContext = Depends(get_context)
 ) -> Response:
@@ -599,6 +584,21 @@ def _time_filter(name: str, raw: str) -> tuple[str, str, dt.datetime]:
     return name, operator, parsed
 
 
+#: Largest value of a 64-bit database integer column (image sizes).
+MAX_BIGINT = 2**63 - 1
+
+
+def _int_param(params: Any, name: str, maximum: int) -> int | None:
+    """Query parameter ``name`` as an integer the database column can hold."""
+    value = common.parse_int(name, params.get(name))
+    if value is not None and not 0 <= value <= maximum:
+        raise BadRequest(
+            f"Invalid value {params[name]!r} for query parameter '{name}': must be an "
+            f"integer from 0 to {maximum}."
+        )
+    return value
+
+
 def _filters(params: Any) -> db_images.Filters:
     filters = db_images.Filters()
     visibility = params.get("visibility")
@@ -613,6 +613,8 @@ def _filters(params: Any) -> db_images.Filters:
         raise BadRequest(
             f"Invalid member_status {member_status!r}; use one of {', '.join(_MEMBER_STATUSES)}."
         )
+    if member_status is not None:
+        filters.member_status = member_status
     for name in _IN_FILTERS:
         raw = params.get(name)
         if raw is None:
@@ -629,11 +631,11 @@ def _filters(params: Any) -> db_images.Filters:
         if params.get(name) is not None:
             filters.exact[name] = params[name]
     for name in ("min_disk", "min_ram"):
-        value = common.parse_int(name, params.get(name))
+        value = _int_param(params, name, attributes.MAX_INT)
         if value is not None:
             filters.exact[name] = value
-    filters.size_min = common.parse_int("size_min", params.get("size_min"))
-    filters.size_max = common.parse_int("size_max", params.get("size_max"))
+    filters.size_min = _int_param(params, "size_min", MAX_BIGINT)
+    filters.size_max = _int_param(params, "size_max", MAX_BIGINT)
     protected = common.parse_bool("protected", params.get("protected"))
     if protected is not None:
         filters.exact["protected"] = protected

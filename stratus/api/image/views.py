@@ -210,3 +210,61 @@ def images_schema() -> dict[str, Any]:
             {"rel": "describedby", "href": "{schema}"},
         ],
     }
+
+
+def member_view(member: Any) -> dict[str, Any]:
+    """Glance's image member body."""
+    return {
+        "image_id": member.image_id,
+        "member_id": member.member_id,
+        "status": member.status,
+        "created_at": timestamp(member.created_at),
+        "updated_at": timestamp(member.updated_at),
+        "schema": "/v2/schemas/member",
+    }
+
+
+def member_schema() -> dict[str, Any]:
+    """A JSON schema of an image member."""
+    return {
+        "name": "member",
+        "properties": {
+            "created_at": {
+                "type": "string",
+                "description": "Date and time of image member creation",
+            },
+            "image_id": {
+                "type": "string",
+                "pattern": UUID_PATTERN,
+                "description": "An identifier for the image",
+            },
+            "member_id": {
+                "type": "string",
+                "description": "An identifier for the image member (tenantId)",
+            },
+            "schema": {"type": "string", "readOnly": True},
+            "status": {
+                "type": "string",
+                "enum": ["pending", "accepted", "rejected"],
+                "description": "The status of this image member",
+            },
+            "updated_at": {
+                "type": "string",
+                "description": "Date and time of last modification of image member",
+            },
+        },
+    }
+
+
+def members_schema() -> dict[str, Any]:
+    return {
+        "name": "members",
+        "properties": {
+            "members": {"type": "array", "items": member_schema()},
+            "schema": {"type": "string"},
+        },
+        "links": [
+            {"rel": "self", "href": "{self}"},
+            {"rel": "describedby", "href": "{schema}"},
+        ],
+    }

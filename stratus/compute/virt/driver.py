@@ -49,6 +49,7 @@ __all__ = [
     "InvalidPowerState",
     "SpawnFailed",
     "VirtError",
+    "diagnostics",
     "instance_hostname",
     "instance_name",
     "tail_lines",
@@ -211,8 +212,48 @@ class ComputeDriver(abc.ABC):
         """The serial console log; with ``length``, only its last ``length`` lines."""
 
     @abc.abstractmethod
+    def get_diagnostics(self, instance: Instance) -> dict[str, Any]:
+        """Nova's standard diagnostics (microversion 2.48): ``state`` (a power state
+        name), ``driver``, ``hypervisor``, ``hypervisor_os``, ``uptime`` (None: the
+        caller knows the launch time), ``config_drive``, ``num_cpus``, ``num_nics``,
+        ``num_disks``, ``memory_details`` {maximum, used} in MiB, ``cpu_details``
+        [{id, time (ns), utilisation}], ``nic_details`` [{mac_address, rx_octets, ...}]
+        and ``disk_details`` [{name, read_bytes, read_requests, write_bytes,
+        write_requests, errors_count}]. InstanceNotFound if the hypervisor has none."""
+
+    @abc.abstractmethod
     def get_power_state(self, instance: Instance) -> int:
         """The instance's power state; ``NOSTATE`` if the hypervisor does not know it."""
+
+
+def diagnostics(
+    *,
+    state: int,
+    driver: str,
+    hypervisor: str | None,
+    memory_max_mb: int | None,
+    memory_used_mb: int | None,
+    cpu_details: list[dict[str, Any]],
+    nic_details: list[dict[str, Any]],
+    disk_details: list[dict[str, Any]],
+    config_drive: bool = False,
+) -> dict[str, Any]:
+    """A diagnostics body in Nova's standard form (see ``get_diagnostics``)."""
+    return {
+        "state": states.power_state_name(state),
+        "driver": driver,
+        "hypervisor": hypervisor,
+        "hypervisor_os": "linux",
+        "uptime": None,
+        "config_drive": config_drive,
+        "num_cpus": len(cpu_details),
+        "num_nics": len(nic_details),
+        "num_disks": len(disk_details),
+        "memory_details": {"maximum": memory_max_mb, "used": memory_used_mb},
+        "cpu_details": cpu_details,
+        "nic_details": nic_details,
+        "disk_details": disk_details,
+    }
 
 
 def tail_lines(text: str, length: int | None) -> str:

@@ -27,6 +27,7 @@ from stratus.compute.virt.driver import (
     InstanceNotFound,
     InvalidPowerState,
     SpawnFailed,
+    diagnostics,
     instance_hostname,
     instance_name,
     tail_lines,
@@ -196,6 +197,30 @@ class FakeDriver(ComputeDriver):
             guest = self._get(instance)
             text = "".join(line + "\n" for line in guest.console)
         return tail_lines(text, length)
+
+    def get_diagnostics(self, instance: Instance) -> dict[str, Any]:
+        with self._lock:
+            guest = self._get(instance)
+            running = guest.state == states.RUNNING
+            return diagnostics(
+                state=guest.state,
+                driver="fake",
+                hypervisor="fake",
+                memory_max_mb=guest.memory_mb,
+                memory_used_mb=guest.memory_mb if running else 0,
+                cpu_details=[{"id": i, "time": 0, "utilisation": None} for i in range(guest.vcpus)],
+                nic_details=[],
+                disk_details=[
+                    {
+                        "name": "vda",
+                        "read_bytes": 0,
+                        "read_requests": 0,
+                        "write_bytes": 0,
+                        "write_requests": 0,
+                        "errors_count": 0,
+                    }
+                ],
+            )
 
     def get_power_state(self, instance: Instance) -> int:
         with self._lock:

@@ -54,6 +54,7 @@ from stratus.compute.virt.driver import (
     InvalidPowerState,
     SpawnFailed,
     VirtError,
+    diagnostics,
     instance_hostname,
     instance_name,
     tail_lines,
@@ -741,6 +742,72 @@ class LibvirtDriver(ComputeDriver):
         state = self._domain_power_state(dom)
         if state not in allowed:
             raise InvalidPowerState(instance["uuid"], action, state)
+
+    # --- diagnostics -------------------------------------------------------------
+
+    def get_diagnostics(self, instance: Instance) -> dict[str, Any]:
+        dom = self._lookup(instance)
+        with self._translate(instance, "read diagnostics of", dom):
+            _state, max_kib, used_kib, _vcpus, _cpu_time = dom.info()
+            active = bool(dom.isActive())
+            tree = ET.fromstring(dom.XMLDesc(0))
+            cpus: list[dict[str, Any]] = []
+            if active:
+                with contextlib.suppress(libvirt.libvirtError):
+                    cpus = [
+                        {"id": number, "time": cpu_time, "utilisation": None}
+                        for number, _vstate, cpu_time, _pcpu in dom.vcpus()[0]
+                    ]
+            disks = []
+            for target in tree.findall("./devices/disk/target"):
+                name = target.get("dev", "")
+                stats: tuple[int | None, ...] = (None,) * 5
+                if active:
+                    with contextlib.suppress(libvirt.libvirtError):
+                        stats = tuple(dom.blockStats(name))
+                disks.append(
+                    {
+                        "name": name,
+                        "read_requests": stats[0],
+                        "read_bytes": stats[1],
+                        "write_requests": stats[2],
+                        "write_bytes": stats[3],
+                        "errors_count": stats[4],
+                    }
+                )
+            nics = []
+            for interface in tree.findall("./devices/interface"):
+                mac = interface.find("mac")
+                target = interface.find("target")
+                counters: tuple[int | None, ...] = (None,) * 8
+                if active and target is not None:
+                    with contextlib.suppress(libvirt.libvirtError):
+                        counters = tuple(dom.interfaceStats(target.get("dev")))
+                nics.append(
+                    {
+                        "mac_address": mac.get("address") if mac is not None else None,
+                        "rx_octets": counters[0],
+                        "rx_packets": counters[1],
+                        "rx_errors": counters[2],
+                        "rx_drop": counters[3],
+                        "tx_octets": counters[4],
+                        "tx_packets": counters[5],
+                        "tx_errors": counters[6],
+                        "tx_drop": counters[7],
+                        "rx_rate": None,
+                        "tx_rate": None,
+                    }
+                )
+            return diagnostics(
+                state=self._domain_power_state(dom),
+                driver="libvirt",
+                hypervisor=self.virt_type,
+                memory_max_mb=max_kib // 1024,
+                memory_used_mb=used_kib // 1024 if active else 0,
+                cpu_details=cpus,
+                nic_details=nics,
+                disk_details=disks,
+            )
 
     # --- console ----------------------------------------------------------------
 

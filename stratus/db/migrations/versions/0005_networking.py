@@ -1,7 +1,7 @@
 """networking
 
 Revision ID: 0005
-Revises: 0002
+Revises: 0006_quota_classes
 Create Date: 2026-12-07 14:50:02.846740
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005"
-down_revision = "0002"
+down_revision = "0006_quota_classes"
 branch_labels = None
 depends_on = None
 

@@ -1,6 +1,6 @@
 """instance network info cache
 
-Revision ID: 0006_netinfo
+Revision ID: 0007_instance_network_info
 Revises: 0005
 Create Date: 2026-12-07 15:20:00.000000
 """
@@ -8,7 +8,7 @@ Create Date: 2026-12-07 15:20:00.000000
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006_netinfo"
+revision = "0007_instance_network_info"
 down_revision = "0005"
 branch_labels = None
 depends_on = None
