@@ -88,6 +88,8 @@ def resolve(
     requests = []
     for index, entry in enumerate(networks):
         where = f"server.networks[{index}]"
+        if hasattr(entry, "model_dump"):  # the API's parsed NetworkRequest
+            entry = entry.model_dump(exclude_none=True)
         if not isinstance(entry, dict):
             raise _bad(f"{where} must be an object with 'uuid', 'port' or 'fixed_ip'.")
         unknown = set(entry) - {"uuid", "port", "fixed_ip", "tag"}
