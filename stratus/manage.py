@@ -29,6 +29,7 @@ CATALOG = (
     ("identity", "keystone", "/identity/v3"),
     ("compute", "nova", "/compute/v2.1"),
     ("image", "glance", "/image"),
+    ("network", "stratus-network", "/networking"),
 )
 
 

@@ -50,6 +50,19 @@ def setup_logging(name: str) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+def start_privsep() -> None:
+    """Start the privsep daemon of ``stratus.privsep.sys_admin_pctxt`` now. A service
+    running as root forks it (no sudo helper needed); an unprivileged one leaves it to
+    oslo.privsep, which starts it through ``[stratus_sys_admin] helper_command`` on the
+    first privileged call."""
+    from oslo_privsep import priv_context
+
+    from stratus.privsep import sys_admin_pctxt
+
+    if os.geteuid() == 0 and sys_admin_pctxt.channel is None:
+        sys_admin_pctxt.start(priv_context.Method.FORK)
+
+
 class RPCService:
     """An oslo.messaging RPC server for one host, with its heartbeat and periodic tasks.
 

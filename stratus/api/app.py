@@ -57,7 +57,7 @@ def create_app() -> FastAPI:
 def _configure_worker() -> None:
     """Uvicorn workers are fresh processes: give them the parent's configuration."""
     raw = os.environ.get("STRATUS_API_ARGV")
-    if raw is not None and CONF.config_file is None:
+    if raw is not None and getattr(CONF, "config_file", None) is None:
         service.prepare(json.loads(raw), "stratus-api")
 
 
@@ -74,6 +74,8 @@ def extra_routers() -> list:
         "stratus.api.compute.aggregates",
         "stratus.api.compute.server_groups",
         "stratus.api.compute.keypairs",
+        "stratus.api.compute.interfaces",
+        "stratus.api.network.routes",
         "stratus.api.compute.usage",
         "stratus.api.compute.images",
     ):

@@ -87,9 +87,31 @@ def from_domain(error: exception.StratusException) -> APIError:
     return APIError(error.message)
 
 
+# Networking API errors look like Neutron's: ``{"NeutronError": {"type": ...,
+# "message": ..., "detail": ""}}``; the type of an error with no more specific one.
+NEUTRON_TYPES = {
+    400: "HTTPBadRequest",
+    401: "HTTPUnauthorized",
+    403: "HTTPForbidden",
+    404: "HTTPNotFound",
+    405: "HTTPMethodNotAllowed",
+    406: "HTTPNotAcceptable",
+    409: "HTTPConflict",
+    413: "HTTPRequestEntityTooLarge",
+    415: "HTTPUnsupportedMediaType",
+}
+
+
+def neutron_body(status: int, message: str, kind: str | None = None) -> dict[str, Any]:
+    kind = kind or NEUTRON_TYPES.get(status, "HTTPInternalServerError")
+    return {"NeutronError": {"type": kind, "message": message, "detail": ""}}
+
+
 def error_body(path: str, error: APIError) -> dict[str, Any]:
     if path.startswith("/identity"):
         return {"error": {"code": error.status, "title": error.title, "message": error.message}}
+    if path.startswith("/networking"):
+        return neutron_body(error.status, error.message)
     return {error.kind: {"code": error.status, "message": error.message}}
 
 

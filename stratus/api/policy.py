@@ -81,6 +81,55 @@ OPERATION_RULES: list[tuple[str, str, str]] = [
     ("compute:quotas:show", READER_API, "Show a project's quotas."),
     ("compute:quotas:update", ADMIN_API, "Change or reset a project's quotas."),
     ("compute:limits", ANY_READER, "Show the caller's absolute limits."),
+    # Networking (Neutron's rules): the target of a network, subnet or port rule is
+    # the resource's attributes (``project_id`` is its owner; ``network_project_id``
+    # the owner of its network; ``shared`` and ``external`` as strings).
+    ("network:create", MEMBER_API, "Create a network, subnet or port in a project."),
+    (
+        "network:get",
+        f"{READER_API} or 'True':%(shared)s or 'True':%(external)s",
+        "Show a network (or a subnet of it): the owner's readers, and everyone for "
+        "shared and external networks.",
+    ),
+    (
+        "network:get_port",
+        f"{READER_API} or (role:reader and project_id:%(network_project_id)s)",
+        "Show a port: its project's readers and the readers of its network's project.",
+    ),
+    ("network:update", MEMBER_API, "Update a network, subnet or port of a project."),
+    ("network:delete", MEMBER_API, "Delete a network, subnet or port of a project."),
+    (
+        "network:create_port_on_network",
+        f"{MEMBER_API} or 'True':%(shared)s or 'True':%(external)s",
+        "Create a port on a network: the network's members, or anyone for shared ones.",
+    ),
+    (
+        "network:subnet_on_network",
+        MEMBER_API,
+        "Create or change a subnet on a network (the network's project's members).",
+    ),
+    (
+        "network:provider",
+        ADMIN_API,
+        "See or set provider:network_type, provider:physical_network, provider:segmentation_id.",
+    ),
+    ("network:shared", ADMIN_API, "Set a network's shared and router:external attributes."),
+    (
+        "network:port_binding",
+        ADMIN_API,
+        "See or set a port's binding:host_id, binding:vif_type, binding:vif_details, "
+        "binding:profile.",
+    ),
+    (
+        "network:port_device_owner",
+        f"{ADMIN_API} or project_id:%(network_project_id)s",
+        "Give a port a network:* device_owner (the network's project, or an admin).",
+    ),
+    ("network:quotas:show", READER_API, "Show a project's network quotas."),
+    ("network:quotas:update", ADMIN_API, "Change or reset a project's network quotas."),
+    ("network:quotas:list", ADMIN_API, "List the projects' non-default network quotas."),
+    ("network:ip_availability", ADMIN_API, "List and show network IP availabilities."),
+    ("network:extensions", ANY_READER, "List and show the Networking API extensions."),
     ("compute:quota_classes:show", ADMIN_API, "Show a quota class's limits."),
     ("compute:quota_classes:update", ADMIN_API, "Change a quota class's limits."),
     ("compute:usage:list", ADMIN_API, "List every project's usage (os-simple-tenant-usage)."),

@@ -57,9 +57,7 @@ def prepare_instances_path() -> None:
 def main(argv: list[str] | None = None) -> None:
     service.prepare(argv, "stratus-compute")
     session.forbid()
-    from stratus.compute import privileged
-
-    privileged.start()
+    service.start_privsep()
     prepare_instances_path()
     from stratus.compute.manager import ComputeManager
     from stratus.compute.virt import load_driver

@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, lazyload, load_only
 
 from stratus import exception
+from stratus.compute import networks as compute_networks
 from stratus.compute import states
 from stratus.conf import CONF
 from stratus.db import flavors as db_flavors
@@ -119,6 +120,7 @@ class ServerQuery:
     reservation_id: str | None = None
     name: str | None = None  # a regular expression
     flavor: str | None = None
+    ip: str | None = None  # a regular expression over the fixed addresses
     sort_key: str = "created_at"
     sort_dir: str = "desc"
     marker: str | None = None
@@ -275,7 +277,13 @@ class API:
         if not detail:
             # A summary shows the id and name: the large JSON columns stay unread.
             stmt = stmt.options(
-                load_only(Instance.id, Instance.uuid, Instance.display_name, Instance.flavor),
+                load_only(
+                    Instance.id,
+                    Instance.uuid,
+                    Instance.display_name,
+                    Instance.flavor,
+                    Instance.network_info,
+                ),
                 lazyload(Instance.metadata_items),
             )
         with transaction() as session:
@@ -284,6 +292,8 @@ class API:
                 rows = [r for r in rows if name_re.search(r.display_name)]
             if query.flavor:
                 rows = [r for r in rows if r.flavor.get("flavorid") == query.flavor]
+            if query.ip:
+                rows = compute_networks.with_address(rows, query.ip)
             if query.marker:
                 ids = [r.uuid for r in rows]
                 if query.marker not in ids:
@@ -465,6 +475,7 @@ class API:
         tags: list[str] | None = None,
         scheduler_hints: dict[str, Any] | None = None,
         auth_token: str | None = None,
+        networks: str | list[dict[str, Any]] | None = "none",
         access_ip_v4: str | None = None,
         access_ip_v6: str | None = None,
         security_groups: list[str] | None = None,
@@ -475,6 +486,7 @@ class API:
         metadata = metadata or {}
         hints = scheduler_hints or {}
         reservation_id = f"r-{uuid.uuid4().hex[:8]}"
+        requested_networks = compute_networks.resolve(context, networks, max_count)
         with transaction() as session:
             flavor = self._flavor(session, context, flavor_ref)
             image = self._image(session, context, image_ref, flavor)
@@ -504,6 +516,7 @@ class API:
                 "project_id": context.project_id,
                 "user_id": context.user_id,
                 "num_instances": count,
+                "networks": requested_networks,
             }
             created = []
             for index in range(count):
@@ -588,8 +601,11 @@ class API:
             if not compute_up:
                 claims.release(session, instance.uuid)
                 db_instances.soft_delete(session, instance.uuid)
-                return
-            db_instances.update(session, instance.uuid, {"task_state": states.DELETING})
+            else:
+                db_instances.update(session, instance.uuid, {"task_state": states.DELETING})
+        if not compute_up:
+            compute_networks.release(instance.project_id, instance.network_info or [])
+            return
         self.compute_rpcapi.terminate_instance(
             rpc_context(context), host, instance_uuid=instance.uuid
         )

@@ -41,7 +41,7 @@ DRIVER_CALLS: dict[str, Callable[[ComputeDriver, dict], None]] = {
 
 class ComputeManager:
     # The interface version of stratus.rpc.compute_rpcapi.ComputeAPI that this serves.
-    target = messaging.Target(version="1.1")
+    target = messaging.Target(version="1.2")
 
     def __init__(
         self, driver: ComputeDriver, conductor: ConductorAPI | None = None, host: str | None = None
@@ -55,6 +55,7 @@ class ComputeManager:
         self._locks: dict[str, threading.Lock] = collections.defaultdict(threading.Lock)
         self._locks_guard = threading.Lock()
         self._fetch_context = threading.local()
+        self._network_agent: Any = None
 
     def _ctxt(self) -> dict[str, Any]:
         return {"request_id": "", "host": self.host}
@@ -95,6 +96,17 @@ class ComputeManager:
             )
         }
         node.update(host=self.host, hypervisor_hostname=self.host, host_ip=CONF.compute.my_ip)
+        # The physical networks this host reaches (PhysicalNetworkFilter).
+        physnets = sorted(
+            item.partition(":")[0].strip()
+            for item in CONF.network.physical_interface_mappings
+            if item.partition(":")[2]
+        )
+        if physnets:
+            node["capabilities"] = {
+                **(info.get("capabilities") or {}),
+                "physical_networks": physnets,
+            }
         self.conductor.compute_node_update(self._ctxt(), service_id=self.service_id, node=node)
 
     def _instances(self) -> list[dict]:
@@ -250,6 +262,7 @@ class ComputeManager:
         with self._lock(uuid):
             try:
                 paths = self._fetch_images(ctxt, instance, image_url)
+                self._plug_networks(instance.get("network_info") or [])
                 self.driver.spawn(instance, instance["images"]["disk"], paths)
             except Exception as exc:
                 LOG.warning("build of %s failed on %s: %s", uuid, self.host, exc)
@@ -265,6 +278,10 @@ class ComputeManager:
                     details=traceback.format_exc(),
                 )
                 return
+            if instance.get("network_info"):
+                self.conductor.ports_plugged(
+                    ctxt, port_ids=[v["port_id"] for v in instance["network_info"]], status="ACTIVE"
+                )
             if not self._update(
                 uuid,
                 {
@@ -281,6 +298,34 @@ class ComputeManager:
                 self.driver.destroy(instance, cleanup=True)
                 self.conductor.instance_destroyed(ctxt, instance_uuid=uuid)
                 self._event(ctxt, uuid, states.BUILD_EVENT, "Error", "deleted while spawning")
+
+    def _plug_networks(self, vifs: list[dict]) -> None:
+        """Make sure each VIF's network has its bridge (and VXLAN device or physical
+        interface) on this host before the guest's taps are attached to it: one
+        netlink call per network through the data plane library, not a round trip to
+        the host's network agent (which fills the VXLAN forwarding entries and
+        removes the bridge once no port of the network is bound here)."""
+        if not vifs:
+            return
+        from stratus.network.agent import AgentConfig, NetworkAgent
+        from stratus.network.agent_manager import data_plane_lock
+
+        if self._network_agent is None:
+            self._network_agent = NetworkAgent(self.host, AgentConfig.from_conf(CONF))
+        networks = {
+            vif["network_id"]: {
+                "id": vif["network_id"],
+                "network_type": vif["network_type"],
+                "physical_network": vif["physical_network"],
+                "segmentation_id": vif["segmentation_id"],
+                "mtu": vif["mtu"],
+            }
+            for vif in vifs
+        }
+        # Under the host's data-plane lock: see data_plane_lock.
+        with data_plane_lock(self._network_agent.config):
+            for network in networks.values():
+                self._network_agent.plug_network(network)
 
     def terminate_instance(self, ctxt: dict, instance_uuid: str) -> None:
         with self._lock(instance_uuid):
@@ -330,6 +375,23 @@ class ComputeManager:
                 self._event_record(event, "Success"),
                 expected_task_state=transition.task,
             )
+
+    # --- RPC: interfaces --------------------------------------------------------------------
+
+    def attach_interface(self, ctxt: dict, instance_uuid: str, vif: dict) -> None:
+        with self._lock(instance_uuid):
+            instance = self.conductor.instance_get(ctxt, instance_uuid=instance_uuid)
+            if instance is None:
+                raise ValueError(f"instance {instance_uuid} is gone")
+            self._plug_networks([vif])
+            self.driver.attach_interface(instance, vif)
+        self.conductor.ports_plugged(ctxt, port_ids=[vif["port_id"]], status="ACTIVE")
+
+    def detach_interface(self, ctxt: dict, instance_uuid: str, vif: dict) -> None:
+        with self._lock(instance_uuid):
+            instance = self.conductor.instance_get(ctxt, instance_uuid=instance_uuid)
+            if instance is not None:
+                self.driver.detach_interface(instance, vif)
 
     def get_console_output(self, ctxt: dict, instance_uuid: str, length: int | None) -> str:
         return self.driver.get_console_output({"uuid": instance_uuid}, length)

@@ -17,8 +17,8 @@ Each entry point takes and returns plain data and refuses paths outside
 ``[compute] instances_path`` (as the daemon sees its configuration), so that a
 compromised service user cannot point them at the rest of the system.
 
-How the daemon starts: a service running as root calls the functions in-process
-(``start`` switches client mode off); any other user starts ``privsep-helper``
+How the daemon starts (``stratus.service.start_privsep``): a service running as
+root forks it; any other user starts ``privsep-helper``
 through ``[stratus_sys_admin] helper_command`` (the deployment sets ``sudo
 <venv>/bin/privsep-helper --config-file /etc/stratus/stratus.conf`` and installs
 the matching sudoers rule).
@@ -41,13 +41,6 @@ LOG = logging.getLogger(__name__)
 
 class PathOutsideInstances(ValueError):
     """A privileged operation was asked for a path outside instances_path."""
-
-
-def start() -> None:
-    """Run the entry points in this process when it is root; otherwise they
-    go to a privsep daemon that the first call starts."""
-    if os.geteuid() == 0:
-        sys_admin_pctxt.set_client_mode(False)
 
 
 #: The options the daemon reads, with stratus.conf's defaults (a unit test keeps

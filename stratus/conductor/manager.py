@@ -6,12 +6,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+import traceback
 from typing import Any
 
 import oslo_messaging as messaging
 import sqlalchemy as sa
 
-from stratus.compute import states
+from stratus.compute import networks, states
 from stratus.conf import CONF
 from stratus.db import identity as db_identity
 from stratus.db import images as db_images
@@ -25,6 +26,8 @@ from stratus.db.models import (
     utcnow,
 )
 from stratus.db.session import transaction
+from stratus.network import api as network_api
+from stratus.network import service as network_service
 from stratus.rpc.compute_rpcapi import ComputeAPI
 from stratus.rpc.conductor_rpcapi import ANY
 from stratus.rpc.scheduler_rpcapi import SchedulerAPI
@@ -65,6 +68,8 @@ def instance_dict(instance: Instance | sa.Row) -> dict[str, Any]:
         "user_data": spec.get("user_data"),
         "deleted": instance.deleted,
         "request_id": spec.get("request_id"),
+        "availability_zone": instance.availability_zone,
+        "network_info": instance.network_info or [],
     }
 
 
@@ -108,7 +113,7 @@ def _record_event(
 
 class ConductorManager:
     # The interface version of stratus.rpc.conductor_rpcapi.ConductorAPI that this serves.
-    target = messaging.Target(version="1.0")
+    target = messaging.Target(version="1.1")
 
     def __init__(self) -> None:
         self.scheduler = SchedulerAPI()
@@ -133,6 +138,13 @@ class ConductorManager:
             "force_hosts": spec.get("force_hosts", []),
             "is_admin": "admin" in ctxt.get("roles", []),
             "instance_group": None,
+            "physical_networks": sorted(
+                {
+                    n["physical_network"]
+                    for n in spec.get("networks") or []
+                    if n.get("physical_network")
+                }
+            ),
         }
         if request_spec["scheduler_hints"].get("group"):
             with transaction() as session:
@@ -200,6 +212,20 @@ class ConductorManager:
             )
             payload = instance_dict(instance)
             payload["images"] = _images_to_fetch(session, instance)
+            requests = (instance.request_spec or {}).get("networks") or []
+        try:
+            payload["network_info"] = self._bind_ports(
+                payload, requests, selection["host"], attempt
+            )
+        except Exception as exc:
+            self._fail(
+                ctxt,
+                uuid,
+                f"Build of instance {uuid} failed: its ports could not be set up on "
+                f"{selection['host']}: {exc}",
+                traceback.format_exc(),
+            )
+            return
         LOG.info(
             "[%s] build of %s: attempt %d on host %s (alternates: %s)",
             ctxt.get("request_id", ""),
@@ -216,6 +242,32 @@ class ConductorManager:
             attempt=attempt,
             image_url=self.image_url(),
         )
+
+    def _bind_ports(
+        self, instance: dict[str, Any], requests: list[dict], host: str, attempt: int
+    ) -> list[dict]:
+        """The instance's VIFs bound to ``host``: its ports created on the first
+        attempt, rebound on a reschedule; recorded in its network info cache."""
+        vifs = instance["network_info"]
+        if not requests and not vifs:
+            return []
+        if vifs:
+            networks.bind(instance["project_id"], vifs, host)
+        else:
+            vifs = networks.allocate(
+                instance["uuid"],
+                instance["project_id"],
+                instance.get("availability_zone"),
+                requests,
+                host,
+            )
+            with transaction() as session:
+                session.execute(
+                    sa.update(Instance)
+                    .where(Instance.uuid == instance["uuid"])
+                    .values(network_info=vifs)
+                )
+        return vifs
 
     def build_failed(
         self,
@@ -280,13 +332,15 @@ class ConductorManager:
         scheduled_at: dt.datetime | None = None,
     ) -> None:
         """Put the instance in ERROR with a fault; ``scheduled_at`` records the failed
-        scheduling event."""
+        scheduling event. Its ports stay, unbound, until it is deleted."""
         with transaction() as session:
             claims.release(session, uuid)
             try:
                 db_instances.update(session, uuid, {"vm_state": states.ERROR, "task_state": None})
             except db_instances.UnexpectedState:
                 return
+            instance = db_instances.get(session, uuid)
+            vifs, project_id = (instance.network_info or [], instance.project_id)
             db_instances.add_fault(session, uuid, 500, message, details, CONF.host)
             if scheduled_at:
                 db_instances.record_event(
@@ -299,6 +353,8 @@ class ConductorManager:
                     "Error",
                     details=message,
                 )
+        if vifs:
+            networks.bind(project_id, vifs, "")
         LOG.warning("instance %s failed: %s", uuid, message)
 
     # --- the database proxy for compute nodes ---------------------------------------------
@@ -394,8 +450,12 @@ class ConductorManager:
             return applied
 
     def instance_destroyed(self, ctxt: dict, instance_uuid: str) -> None:
-        """The guest is gone: release its allocation and mark the instance deleted."""
+        """The guest is gone: release its allocation and its ports, and mark the
+        instance deleted."""
         with transaction() as session:
+            instance = db_instances.get(session, instance_uuid, include_deleted=True)
+            vifs = (instance.network_info or []) if instance else []
+            project_id = instance.project_id if instance else ""
             claims.release(session, instance_uuid)
             db_instances.soft_delete(session, instance_uuid)
             db_server_groups.remove_members(session, [instance_uuid])
@@ -406,6 +466,7 @@ class ConductorManager:
                 states.TERMINATE_EVENT,
                 "Success",
             )
+        networks.release(project_id, vifs)
 
     def action_event(
         self,
@@ -424,3 +485,37 @@ class ConductorManager:
     ) -> None:
         with transaction() as session:
             db_instances.add_fault(session, instance_uuid, code, message, details, host)
+
+    # --- the network hosts' proxy ---------------------------------------------------------
+
+    def network_host_report(
+        self, ctxt: dict, host: str, vtep_address: str | None, physical_networks: list[str]
+    ) -> None:
+        network_api.report_host(host, vtep_address)
+        LOG.info(
+            "network host %s: VTEP %s, physical networks %s",
+            host,
+            vtep_address or "none",
+            ", ".join(physical_networks) or "none",
+        )
+
+    def network_host_state(self, ctxt: dict, host: str, dhcp: bool) -> dict:
+        """The host's desired state. A DHCP host takes the networks' unbound DHCP
+        ports (binding them to itself), so that the other hosts of a vxlan network
+        learn its VTEP and flood DHCP requests to it."""
+        state = network_api.host_state(host, dhcp=dhcp)
+        if not dhcp:
+            return state
+        unbound = [
+            port["id"]
+            for network in state["networks"]
+            for port in network["ports"]
+            if port["device_owner"] == network_api.DHCP_OWNER and not port["binding_host_id"]
+        ]
+        for port_id in unbound:
+            network_service.bind_port(port_id, host)  # tells the other agents
+        return network_api.host_state(host, dhcp=dhcp) if unbound else state
+
+    def ports_plugged(self, ctxt: dict, port_ids: list[str], status: str) -> None:
+        for port_id in port_ids:
+            network_api.set_port_status(port_id, status)

@@ -17,6 +17,7 @@ DEFAULT_FILTERS = [
     "ImagePropertiesFilter",
     "ServerGroupAntiAffinityFilter",
     "ServerGroupAffinityFilter",
+    "PhysicalNetworkFilter",
 ]
 
 DEFAULT_WEIGHERS = [
@@ -40,7 +41,8 @@ OPTS = [
         "AggregateInstanceExtraSpecsFilter, IsolatedHostsFilter, JsonFilter, "
         "SimpleCIDRAffinityFilter, DifferentHostFilter, SameHostFilter, RetryFilter, "
         "ServerGroupAffinityFilter, ServerGroupAntiAffinityFilter, NumInstancesFilter, "
-        "IoOpsFilter, AggregateMultiTenancyIsolation, AggregateNumInstancesFilter.",
+        "IoOpsFilter, AggregateMultiTenancyIsolation, AggregateNumInstancesFilter, "
+        "PhysicalNetworkFilter.",
     ),
     cfg.ListOpt(
         "weight_classes",

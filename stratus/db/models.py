@@ -380,6 +380,9 @@ class Instance(Timestamps, Base):
     launch_index: Mapped[int] = mapped_column(Integer, default=0)
     reservation_id: Mapped[str | None] = mapped_column(String(64))
     request_spec: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The instance's network info cache: one entry per port (VIF), written when its
+    # ports are created, bound or released (stratus.compute.networks).
+    network_info: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, default=list)
     launched_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     terminated_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     deleted_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
@@ -483,6 +486,106 @@ class ImageTag(Base):
         ForeignKey("images.id", ondelete="CASCADE"), primary_key=True
     )
     value: Mapped[str] = mapped_column(String(255), primary_key=True)
+
+
+# --- Networking -------------------------------------------------------------------------
+
+
+class Network(Timestamps, Base):
+    """A network. Its one segment is (network_type, physical_network,
+    segmentation_id), unique across networks: vxlan networks have physical_network
+    "" and flat networks segmentation_id 0 (both shown as null by the API)."""
+
+    __tablename__ = "networks"
+    __table_args__ = (UniqueConstraint("network_type", "physical_network", "segmentation_id"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_uuid)
+    project_id: Mapped[str] = mapped_column(String(64), index=True)
+    name: Mapped[str] = mapped_column(String(255), default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    admin_state_up: Mapped[bool] = mapped_column(Boolean, default=True)
+    shared: Mapped[bool] = mapped_column(Boolean, default=False)
+    external: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(16), default="ACTIVE")
+    mtu: Mapped[int] = mapped_column(Integer)
+    port_security_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    availability_zone_hints: Mapped[list[str]] = mapped_column(JSON, default=list)
+    network_type: Mapped[str] = mapped_column(String(16))
+    physical_network: Mapped[str] = mapped_column(String(64), default="")
+    segmentation_id: Mapped[int] = mapped_column(Integer, default=0)
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    revision_number: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class Subnet(Timestamps, Base):
+    __tablename__ = "subnets"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_uuid)
+    project_id: Mapped[str] = mapped_column(String(64), index=True)
+    network_id: Mapped[str] = mapped_column(ForeignKey("networks.id"), index=True)
+    name: Mapped[str] = mapped_column(String(255), default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    ip_version: Mapped[int] = mapped_column(Integer)
+    cidr: Mapped[str] = mapped_column(String(64))
+    gateway_ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    enable_dhcp: Mapped[bool] = mapped_column(Boolean, default=True)
+    allocation_pools: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    dns_nameservers: Mapped[list[str]] = mapped_column(JSON, default=list)
+    host_routes: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    ipv6_ra_mode: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    ipv6_address_mode: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    revision_number: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class Port(Timestamps, Base):
+    __tablename__ = "ports"
+    __table_args__ = (UniqueConstraint("network_id", "mac_address"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_uuid)
+    project_id: Mapped[str] = mapped_column(String(64), index=True)
+    network_id: Mapped[str] = mapped_column(ForeignKey("networks.id"), index=True)
+    name: Mapped[str] = mapped_column(String(255), default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    admin_state_up: Mapped[bool] = mapped_column(Boolean, default=True)
+    mac_address: Mapped[str] = mapped_column(String(32))
+    device_id: Mapped[str] = mapped_column(String(255), default="", index=True)
+    device_owner: Mapped[str] = mapped_column(String(255), default="")
+    status: Mapped[str] = mapped_column(String(16), default="DOWN")
+    port_security_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    binding_host_id: Mapped[str] = mapped_column(String(255), default="", index=True)
+    binding_vnic_type: Mapped[str] = mapped_column(String(32), default="normal")
+    binding_profile: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    revision_number: Mapped[int] = mapped_column(Integer, default=1)
+    fixed_ips: Mapped[list[IPAllocation]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by="IPAllocation.ip_address"
+    )
+
+
+class IPAllocation(Base):
+    """One address of a port. The primary key (subnet, address) is what keeps two
+    concurrent allocations from handing out one address twice."""
+
+    __tablename__ = "ip_allocations"
+    subnet_id: Mapped[str] = mapped_column(ForeignKey("subnets.id"), primary_key=True)
+    ip_address: Mapped[str] = mapped_column(String(64), primary_key=True)
+    port_id: Mapped[str] = mapped_column(ForeignKey("ports.id", ondelete="CASCADE"), index=True)
+    network_id: Mapped[str] = mapped_column(String(36), index=True)
+
+
+class NetworkHost(Base):
+    """A compute or network host's data-plane facts: its VXLAN tunnel endpoint
+    (VTEP) address, reported by the host's agent through the conductor."""
+
+    __tablename__ = "network_hosts"
+    host: Mapped[str] = mapped_column(String(255), primary_key=True)
+    vtep_address: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+
+class NetworkQuota(Base):
+    __tablename__ = "network_quotas"
+    project_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    resource: Mapped[str] = mapped_column(String(32), primary_key=True)
+    hard_limit: Mapped[int] = mapped_column(Integer)
 
 
 class ImageMember(Base):

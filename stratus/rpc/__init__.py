@@ -74,9 +74,17 @@ class RPCAPI:
         )
 
     def _cast(
-        self, ctxt: dict, method: str, server: str | None = None, version: str = "1.0", **kw: Any
+        self,
+        ctxt: dict,
+        method: str,
+        server: str | None = None,
+        version: str = "1.0",
+        fanout: bool = False,
+        **kw: Any,
     ) -> None:
-        self._client.prepare(server=server, version=version).cast(ctxt, method, **kw)
+        """Cast to ``server``'s queue, the topic's shared queue, or (``fanout``) to
+        every server of the topic."""
+        self._client.prepare(server=server, version=version, fanout=fanout).cast(ctxt, method, **kw)
 
     def _call(
         self, ctxt: dict, method: str, server: str | None = None, version: str = "1.0", **kw: Any

@@ -15,10 +15,11 @@ class ComputeAPI(RPCAPI):
     * 1.0 - build_and_run_instance, terminate_instance, run_action,
       get_console_output
     * 1.1 - get_diagnostics
+    * 1.2 - attach_interface, detach_interface
     """
 
     TOPIC = TOPIC
-    VERSION = "1.1"
+    VERSION = "1.2"
 
     def build_and_run_instance(
         self,
@@ -60,4 +61,25 @@ class ComputeAPI(RPCAPI):
         hypervisor has no such guest."""
         return self._call(
             ctxt, "get_diagnostics", server=host, version="1.1", instance_uuid=instance_uuid
+        )
+
+    def attach_interface(self, ctxt: dict, host: str, instance_uuid: str, vif: dict) -> None:
+        """Plug ``vif`` (its port bound to ``host``) into the running or stopped guest."""
+        self._call(
+            ctxt,
+            "attach_interface",
+            server=host,
+            version="1.2",
+            instance_uuid=instance_uuid,
+            vif=vif,
+        )
+
+    def detach_interface(self, ctxt: dict, host: str, instance_uuid: str, vif: dict) -> None:
+        self._call(
+            ctxt,
+            "detach_interface",
+            server=host,
+            version="1.2",
+            instance_uuid=instance_uuid,
+            vif=vif,
         )

@@ -19,10 +19,12 @@ class ConductorAPI(RPCAPI):
       proxy: service_register, service_heartbeat, compute_node_update,
       instance_get, instances_on_host, instance_update (with an optional action
       event), instance_destroyed, action_event, instance_fault
+    * 1.1 - the network hosts' proxy: network_host_report, network_host_state,
+      ports_plugged
     """
 
     TOPIC = TOPIC
-    VERSION = "1.0"
+    VERSION = "1.1"
 
     # --- builds ---------------------------------------------------------------------------
 
@@ -124,3 +126,26 @@ class ConductorAPI(RPCAPI):
             details=details,
             host=host,
         )
+
+    # --- the network hosts' proxy (agents and computes hold no database credentials) ------
+
+    def network_host_report(
+        self, ctxt: dict, host: str, vtep_address: str | None, physical_networks: list[str]
+    ) -> None:
+        """A network agent starts: record its VTEP address and physical networks."""
+        self._call(
+            ctxt,
+            "network_host_report",
+            version="1.1",
+            host=host,
+            vtep_address=vtep_address,
+            physical_networks=physical_networks,
+        )
+
+    def network_host_state(self, ctxt: dict, host: str, dhcp: bool) -> dict:
+        """The desired data-plane state of ``host`` (see stratus.network.api.host_state)."""
+        return self._call(ctxt, "network_host_state", version="1.1", host=host, dhcp=dhcp)
+
+    def ports_plugged(self, ctxt: dict, port_ids: list[str], status: str) -> None:
+        """A compute plugged (ACTIVE) or unplugged (DOWN) these ports."""
+        self._call(ctxt, "ports_plugged", version="1.1", port_ids=port_ids, status=status)

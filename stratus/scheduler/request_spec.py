@@ -100,6 +100,8 @@ class RequestSpec:
     ignore_hosts: list[str] = field(default_factory=list)
     instance_group: InstanceGroup | None = None
     instance_uuids: list[str] = field(default_factory=list)
+    # The physical networks of the instance's flat and vlan networks.
+    physical_networks: list[str] = field(default_factory=list)
 
     def get_hint(self, name: str, default: Any = None) -> Any:
         """A scheduler hint; scalar hints are unwrapped from one-item lists."""
@@ -137,6 +139,7 @@ class RequestSpec:
             ignore_hosts=[str(h) for h in data.get("ignore_hosts") or []],
             instance_group=InstanceGroup.from_dict(group) if group else None,
             instance_uuids=[str(u) for u in data.get("instance_uuids") or []],
+            physical_networks=[str(p) for p in data.get("physical_networks") or []],
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -32,12 +32,12 @@ def test_token_issue_and_catalog(control_plane: ControlPlane) -> None:
     token = control_plane.openstack_json("token", "issue")
     assert token["id"].startswith("gAAAA") and token["project_id"] and token["user_id"]
     endpoints = control_plane.openstack_json("endpoint", "list")
-    assert {e["Service Type"] for e in endpoints} == {"identity", "compute", "image"}
+    assert {e["Service Type"] for e in endpoints} == {"identity", "compute", "image", "network"}
     assert all(e["Interface"] == "public" and e["Enabled"] for e in endpoints)
     compute = next(e for e in endpoints if e["Service Type"] == "compute")
     assert compute["URL"] == f"{control_plane.url}/compute/v2.1"
     catalog = control_plane.openstack_json("catalog", "list")
-    assert {c["Type"] for c in catalog} == {"identity", "compute", "image"}
+    assert {c["Type"] for c in catalog} == {"identity", "compute", "image", "network"}
 
 
 def test_projects_users_roles(control_plane: ControlPlane, people: dict[str, str]) -> None:

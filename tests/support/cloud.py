@@ -263,6 +263,32 @@ class Cloud(ControlPlane):
         self.wait_for_service("stratus-compute", process, host)
         return process
 
+    def add_network_agent(self, host: str, network: dict[str, Any] | None = None) -> ServiceProcess:
+        """Start ``stratus-network-agent`` for ``host`` (no database section), with the
+        ``[network]`` options in ``network`` (dhcp_agent, local_ip, mappings...)."""
+        state = self.workdir / host
+        sections: dict[str, dict[str, Any]] = {
+            "DEFAULT": {
+                "host": host,
+                "state_path": state,
+                "log_dir": self.workdir / "log",
+                "transport_url": self.transport_url,
+                "report_interval": 1,
+                "service_down_time": 6,
+            },
+            "network": {"state_path": state / "network", **(network or {})},
+        }
+        path = self.workdir / f"network-agent-{host}.conf"
+        path.write_text(
+            "".join(
+                f"[{name}]\n" + "".join(f"{k} = {v}\n" for k, v in values.items())
+                for name, values in sections.items()
+            )
+        )
+        process = self._spawn(f"network-agent-{host}", "stratus-network-agent", path)
+        self.wait_for_service("stratus-network-agent", process, host)
+        return process
+
     def wait_for_service(self, binary: str, process: ServiceProcess, host: str | None) -> None:
         """Wait until the service is up in the API and serving: a compute service
         registers before it reports its node, which the scheduler needs."""

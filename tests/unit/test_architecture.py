@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "stratus"
-DOMAIN = ("db", "scheduler", "compute", "conductor")
+DOMAIN = ("db", "scheduler", "compute", "conductor", "network")
 
 
 def _sources(*parts: str) -> list[Path]:

@@ -18,8 +18,10 @@ from stratus.compute.manager import ComputeManager
 from stratus.compute.virt.fake import FakeDriver
 from stratus.conductor.manager import ConductorManager
 from stratus.conf import CONF
+from stratus.network.agent_manager import NetworkAgentManager
 from stratus.rpc.compute_rpcapi import ComputeAPI
 from stratus.rpc.conductor_rpcapi import ConductorAPI
+from stratus.rpc.network_agent_rpcapi import NetworkAgentAPI
 from stratus.rpc.scheduler_rpcapi import SchedulerAPI
 from stratus.scheduler.manager import SchedulerManager
 
@@ -27,6 +29,7 @@ PAIRS = [
     (ComputeAPI, ComputeManager),
     (ConductorAPI, ConductorManager),
     (SchedulerAPI, SchedulerManager),
+    (NetworkAgentAPI, NetworkAgentManager),
 ]
 
 

@@ -161,10 +161,6 @@ async def create_server(
             "'server.networks' is a required property from microversion 2.37: "
             'use "none" or "auto".'
         )
-    if isinstance(data.networks, list) and data.networks:
-        raise BadRequest(
-            'server.networks: Stratus has no network service yet; use "none" or "auto".'
-        )
     if data.description is not None and version < "2.19":
         raise BadRequest("'server.description' needs microversion 2.19 or later.")
     _check_hostname(data.hostname, version)
@@ -193,6 +189,7 @@ async def create_server(
         tags=data.tags,
         scheduler_hints=hints,
         auth_token=request.headers.get("x-auth-token"),
+        networks=data.networks,
     )
     if data.return_reservation_id:
         return {"reservation_id": reservation_id}
@@ -225,6 +222,7 @@ def _list_servers(request: Request, context: RequestContext, detail: bool) -> di
         reservation_id=params.get("reservation_id"),
         name=params.get("name"),
         flavor=params.get("flavor"),
+        ip=params.get("ip"),
         sort_key=params.get("sort_key", "created_at"),
         sort_dir=params.get("sort_dir", "desc"),
         marker=params.get("marker"),

@@ -9,6 +9,7 @@ from fastapi import Request
 
 from stratus.api.compute import common
 from stratus.api.context import RequestContext
+from stratus.compute import networks as compute_networks
 from stratus.compute import states
 from stratus.compute.api import ServerDetails
 from stratus.compute.virt.driver import instance_name
@@ -86,7 +87,7 @@ def server_view(
         "flavor": _flavor_view(request, context, instance.flavor),
         "created": common.iso_z(instance.created_at),
         "updated": common.iso_z(instance.updated_at or instance.created_at),
-        "addresses": {},
+        "addresses": compute_networks.addresses(instance.network_info),
         "accessIPv4": instance.access_ip_v4 or "",
         "accessIPv6": instance.access_ip_v6 or "",
         "links": common.links(request, "servers", instance.uuid),

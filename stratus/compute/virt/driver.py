@@ -167,6 +167,15 @@ class ComputeDriver(abc.ABC):
         removing what it created, or ``InstanceExists``.
         """
 
+    def attach_interface(self, instance: Instance, vif: dict[str, Any]) -> None:
+        """Plug one VIF (an entry of the instance's network info) into the guest,
+        live when it runs, and into its definition."""
+        raise NotImplementedError
+
+    def detach_interface(self, instance: Instance, vif: dict[str, Any]) -> None:
+        """Unplug one VIF from the guest and its definition."""
+        raise NotImplementedError
+
     @abc.abstractmethod
     def destroy(self, instance: Instance, cleanup: bool = True) -> None:
         """Stop the instance at once and undefine it; with ``cleanup`` remove its files.

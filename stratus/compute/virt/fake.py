@@ -186,6 +186,12 @@ class FakeDriver(ComputeDriver):
     def resume(self, instance: Instance) -> None:
         self._transition(instance, "resume", {states.POWER_SUSPENDED}, states.RUNNING)
 
+    def attach_interface(self, instance: Instance, vif: dict[str, Any]) -> None:
+        self._get(instance)
+
+    def detach_interface(self, instance: Instance, vif: dict[str, Any]) -> None:
+        self._get(instance)
+
     def get_console_output(self, instance: Instance, length: int | None = None) -> str:
         with self._lock:
             guest = self._get(instance)

@@ -26,6 +26,7 @@ from stratus.scheduler.filters.io_ops import IoOpsFilter
 from stratus.scheduler.filters.isolated_hosts import IsolatedHostsFilter
 from stratus.scheduler.filters.json_filter import JsonFilter
 from stratus.scheduler.filters.num_instances import AggregateNumInstancesFilter, NumInstancesFilter
+from stratus.scheduler.filters.physical_network import PhysicalNetworkFilter
 from stratus.scheduler.filters.ram import RamFilter
 from stratus.scheduler.filters.retry import RetryFilter
 from stratus.scheduler.filters.simple_cidr_affinity import SimpleCIDRAffinityFilter
@@ -54,6 +55,7 @@ ALL_FILTERS: dict[str, type[BaseFilter]] = {
         IoOpsFilter,
         AggregateMultiTenancyIsolation,
         AggregateNumInstancesFilter,
+        PhysicalNetworkFilter,
     )
 }
 

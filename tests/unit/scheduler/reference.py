@@ -486,6 +486,11 @@ def multi_tenancy(h: RefHost, spec: RequestSpec, cfg: SchedulerConfig, index: in
     return not tenants or spec.project_id in tenants
 
 
+def physical_network(h: RefHost, spec: RequestSpec, cfg: SchedulerConfig, index: int) -> bool:
+    reached = set(h.capabilities.get("physical_networks") or ())
+    return set(spec.physical_networks) <= reached
+
+
 FILTERS = {
     "AllHostsFilter": all_hosts,
     "ComputeFilter": compute,
@@ -508,6 +513,7 @@ FILTERS = {
     "IoOpsFilter": io_ops,
     "AggregateMultiTenancyIsolation": multi_tenancy,
     "AggregateNumInstancesFilter": aggregate_num_instances,
+    "PhysicalNetworkFilter": physical_network,
 }
 
 

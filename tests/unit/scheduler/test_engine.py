@@ -215,6 +215,8 @@ def test_default_filters_follow_nova_with_core_filter() -> None:
         "ImagePropertiesFilter",
         "ServerGroupAntiAffinityFilter",
         "ServerGroupAffinityFilter",
+        # Nova's placement does this for ports on physical networks.
+        "PhysicalNetworkFilter",
     )
 
 

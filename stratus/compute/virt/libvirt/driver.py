@@ -62,6 +62,7 @@ from stratus.compute.virt.driver import (
 )
 from stratus.compute.virt.libvirt import virt_type as virt_type_mod
 from stratus.image.inspect import ImageContentError, detect_format, inspect_image
+from stratus.network.linux import names
 
 LOG = logging.getLogger(__name__)
 
@@ -391,7 +392,36 @@ class LibvirtDriver(ComputeDriver):
             console_log=console_log,
             vnc_enabled=self.conf.libvirt.vnc_enabled,
             vnc_listen=self.conf.libvirt.vnc_listen,
+            interfaces=[_interface(vif) for vif in instance.get("network_info") or []],
         )
+
+    def render_interface_xml(self, vif: dict[str, Any]) -> str:
+        """The ``<interface>`` of one VIF (the same template the domain XML uses)."""
+        return self._env.get_template("interface.xml.j2").render(vif=_interface(vif))
+
+    def _change_interface(self, instance: Instance, vif: dict[str, Any], attach: bool) -> None:
+        dom = self._lookup(instance)
+        flags = libvirt.VIR_DOMAIN_AFFECT_CONFIG
+        if dom.isActive():
+            flags |= libvirt.VIR_DOMAIN_AFFECT_LIVE
+        xml = self.render_interface_xml(vif)
+        action = "attach interface" if attach else "detach interface"
+        with self._translate(instance, action, dom):
+            if attach:
+                dom.attachDeviceFlags(xml, flags)
+            else:
+                dom.detachDeviceFlags(xml, flags)
+        # A hard reboot redefines the guest from libvirt.xml: keep it current.
+        path = self.instance_dir(instance) / "libvirt.xml"
+        if path.exists():
+            path.write_text(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+        LOG.info("%s %s of instance %s", action, vif["port_id"], instance["uuid"])
+
+    def attach_interface(self, instance: Instance, vif: dict[str, Any]) -> None:
+        self._change_interface(instance, vif, attach=True)
+
+    def detach_interface(self, instance: Instance, vif: dict[str, Any]) -> None:
+        self._change_interface(instance, vif, attach=False)
 
     def _host_arch(self, conn: libvirt.virConnect) -> str:
         caps = ET.fromstring(conn.getCapabilities())
@@ -799,6 +829,15 @@ class LibvirtDriver(ComputeDriver):
         except PermissionError:  # virtlogd (root) re-created it after a rotation
             data = privileged.read_tail(str(path), MAX_CONSOLE_BYTES)
         return tail_lines(data.decode("utf-8", errors="replace"), length)
+
+
+def _interface(vif: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "mac": vif["mac_address"],
+        "bridge": vif["bridge"],
+        "tap": names.tap_name(vif["port_id"]),
+        "mtu": int(vif.get("mtu") or 1500),
+    }
 
 
 def _qemu_img(*args: str) -> None:

@@ -1,7 +1,7 @@
 """quota classes, per-user quotas; the API's name injected_file_path_bytes for stored limits
 
 Revision ID: 0006_quota_classes
-Revises: 0004_image_members
+Revises: 0005_networking
 Create Date: 2026-12-07 15:00:00.000000
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006_quota_classes"
-down_revision = "0004_image_members"
+down_revision = "0005_networking"
 branch_labels = None
 depends_on = None
 

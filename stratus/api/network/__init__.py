@@ -1,0 +1,1 @@
+"""The OpenStack Networking API v2.0 (Neutron's dialect)."""

@@ -1,0 +1,342 @@
+"""The network agent of a host: reconciles the host's data plane to a desired state.
+
+The desired state of one host is plain data (the conductor builds it from the
+database; see docs/architecture.md, "Network data plane")::
+
+    {"host": str, "vtep_ip": str | None,
+     "networks": [{"id", "mtu", "network_type": "flat" | "vxlan" | "vlan",
+                   "physical_network", "segmentation_id", "dhcp": bool,
+                   "subnets": [{"id", "cidr", "ip_version", "gateway_ip",
+                                "dns_nameservers", "host_routes", "enable_dhcp",
+                                "ipv6_address_mode", "ipv6_ra_mode"}],
+                   "ports": [{"id", "mac_address", "fixed_ips", "device_owner", "host"}],
+                   "remote_vteps": [{"ip", "macs": [...]}]}]}
+
+:meth:`NetworkAgent.reconcile` makes the host match it and is idempotent: per
+network a bridge (``brq…``), then the segment (a VXLAN device whose forwarding
+entries are one flooding entry per remote VTEP plus one entry per remote MAC, as
+l2population does; the physical interface of a flat network; a VLAN
+sub-interface for vlan), and when ``dhcp`` is set a ``qdhcp-<network id>``
+namespace whose veth end carries the DHCP port's addresses and a dnsmasq that
+serves the network's ports. Then it removes what it owns and the state no
+longer names: devices whose alias carries this agent's host name, and DHCP
+namespaces and dnsmasq processes that have a directory under ``state_path``.
+Objects of other agents or tools are never touched. A network that cannot be
+set up (a vlan network on a kernel without 802.1Q, an unmapped physical
+network, no VTEP address) is reported in the result and does not stop the
+others.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import signal
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from oslo_config import cfg
+
+from stratus.network.linux import dhcp, names, privileged
+
+LOG = logging.getLogger(__name__)
+ZERO_MAC = "00:00:00:00:00:00"
+DEFAULT_MTU = 1500
+
+
+class NetworkSetupError(Exception):
+    """One network of the desired state cannot be set up on this host."""
+
+
+@dataclass
+class AgentConfig:
+    """What the agent takes from ``[network]`` (see stratus/conf/network_agent.py)."""
+
+    state_path: str
+    physical_interface_mappings: dict[str, str] = field(default_factory=dict)
+    local_ip: str | None = None
+    vxlan_dev: str | None = None
+    vxlan_udp_port: int = 4789
+    dnsmasq_binary: str = "dnsmasq"
+    dns_servers: list[str] = field(default_factory=list)
+    dhcp_lease_duration: int = 86400
+
+    @classmethod
+    def from_conf(cls, conf: cfg.ConfigOpts) -> AgentConfig:
+        group = conf.network
+        mappings = {}
+        for item in group.physical_interface_mappings:
+            physnet, sep, interface = item.partition(":")
+            if not sep or not physnet or not interface:
+                raise ValueError(
+                    f"[network] physical_interface_mappings: {item!r} is not "
+                    "'<physical_network>:<interface>'"
+                )
+            mappings[physnet.strip()] = interface.strip()
+        return cls(
+            state_path=group.state_path,
+            physical_interface_mappings=mappings,
+            local_ip=group.local_ip,
+            vxlan_dev=group.vxlan_dev or None,
+            vxlan_udp_port=group.vxlan_udp_port,
+            dnsmasq_binary=group.dnsmasq_binary,
+            dns_servers=list(group.dns_servers),
+            dhcp_lease_duration=group.dhcp_lease_duration,
+        )
+
+
+@dataclass
+class ReconcileResult:
+    """What one reconcile did, and the networks it could not set up (id -> reason)."""
+
+    created: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    reloaded: list[str] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+class NetworkAgent:
+    """Reconciles one host's bridges, segments and DHCP servers.
+
+    ``netns`` names the network namespace that stands for the host (None: the
+    agent's own, as in production; tests run two "hosts" in two namespaces).
+    """
+
+    def __init__(self, host: str, config: AgentConfig, netns: str | None = None) -> None:
+        self.host = host
+        self.config = config
+        self.netns = netns
+        self._vlan_supported: bool | None = None
+
+    # --- entry point ---------------------------------------------------------
+
+    def reconcile(self, state: dict[str, Any]) -> ReconcileResult:
+        result = ReconcileResult()
+        networks = {n["id"]: n for n in state.get("networks", [])}
+        vtep = state.get("vtep_ip") or self.config.local_ip
+        wanted_links: set[str] = set()
+        wanted_dhcp: set[str] = set()
+        for network in networks.values():
+            try:
+                wanted_links |= self._network(network, vtep, result)
+                if self._dhcp_wanted(network):
+                    wanted_dhcp.add(network["id"])
+                    self._dhcp(network, result)
+            except Exception as exc:  # one network's failure must not stop the others
+                LOG.error("network %s: %s", network["id"], exc)
+                result.errors[network["id"]] = str(exc)
+                wanted_links |= self._links_of(network)  # keep what it has
+                if network["id"] in self._dhcp_dirs():
+                    wanted_dhcp.add(network["id"])
+        self._remove_stale_links(wanted_links, result)
+        self._remove_stale_dhcp(wanted_dhcp, result)
+        return result
+
+    def plug_network(self, network: dict[str, Any]) -> list[str]:
+        """Set up one network's bridge and segment now if they are missing, removing
+        nothing (a compute host about to plug a guest's VIF into the bridge); the
+        devices created. Devices that exist are left to the reconcile (their VXLAN
+        forwarding entries come from the whole state, which this call does not have)."""
+        present = {link["name"] for link in privileged.list_links(self.netns)}
+        if self._links_of(network) <= present:
+            return []
+        result = ReconcileResult()
+        self._network(network, self.config.local_ip, result)
+        return result.created
+
+    # --- L2 ------------------------------------------------------------------
+
+    def vlan_supported(self) -> bool:
+        if self._vlan_supported is None:
+            self._vlan_supported = privileged.kernel_has_vlan()
+        return self._vlan_supported
+
+    def _links_of(self, network: dict[str, Any]) -> set[str]:
+        links = {names.bridge_name(network["id"])}
+        if network.get("network_type") == "vxlan" and network.get("segmentation_id"):
+            links.add(names.vxlan_name(network["segmentation_id"]))
+        if network.get("network_type") == "vlan" and network.get("segmentation_id"):
+            links.add(names.vlan_name(network["segmentation_id"]))
+        return links
+
+    def _network(
+        self, network: dict[str, Any], vtep: str | None, result: ReconcileResult
+    ) -> set[str]:
+        net_id = network["id"]
+        kind = network.get("network_type")
+        mtu = int(network.get("mtu") or DEFAULT_MTU)
+        alias = names.owner_alias(self.host, net_id)
+        bridge = names.bridge_name(net_id)
+        if kind == "vlan" and not self.vlan_supported():
+            raise NetworkSetupError(
+                "vlan networks need 802.1Q (VLAN) support, which this host's kernel does not have"
+            )
+        if kind in ("flat", "vlan"):
+            physnet = network.get("physical_network")
+            physical = self.config.physical_interface_mappings.get(physnet or "")
+            if physical is None:
+                raise NetworkSetupError(
+                    f"physical network {physnet!r} has no interface on this host "
+                    "([network] physical_interface_mappings)"
+                )
+        elif kind == "vxlan":
+            if not vtep:
+                raise NetworkSetupError("vxlan network but this host has no VTEP address")
+        else:
+            raise NetworkSetupError(f"unknown network_type {kind!r}")
+        if privileged.ensure_bridge(bridge, mtu, alias, self.netns):
+            result.created.append(bridge)
+        links = {bridge}
+        if kind == "flat":
+            privileged.enslave(physical, bridge, self.netns)
+        elif kind == "vlan":
+            name = names.vlan_name(network["segmentation_id"])
+            if privileged.ensure_vlan(
+                name, physical, int(network["segmentation_id"]), mtu, bridge, alias, self.netns
+            ):
+                result.created.append(name)
+            links.add(name)
+        else:
+            name = names.vxlan_name(network["segmentation_id"])
+            if privileged.ensure_vxlan(
+                name,
+                int(network["segmentation_id"]),
+                vtep,
+                self.config.vxlan_dev,
+                self.config.vxlan_udp_port,
+                mtu,
+                bridge,
+                alias,
+                self.netns,
+            ):
+                result.created.append(name)
+            links.add(name)
+            self._fdb(name, network, vtep)
+        return links
+
+    def _fdb(self, dev: str, network: dict[str, Any], vtep: str) -> None:
+        want = set()
+        for remote in network.get("remote_vteps", []):
+            if remote["ip"] == vtep:
+                continue
+            want.add((ZERO_MAC, remote["ip"]))
+            want.update((str(mac).lower(), remote["ip"]) for mac in remote.get("macs", []))
+        have = {tuple(e) for e in privileged.fdb_entries(dev, self.netns)}
+        for mac, dst in sorted(have - want):
+            privileged.fdb_delete(dev, mac, dst, self.netns)
+        for mac, dst in sorted(want - have):
+            privileged.fdb_add(dev, mac, dst, self.netns)
+
+    def _remove_stale_links(self, wanted: set[str], result: ReconcileResult) -> None:
+        links = privileged.list_links(self.netns)
+        # Segments first, then bridges: a flat network's physical interface is
+        # released by the bridge's deletion and stays on the host.
+        for link in sorted(links, key=lambda item: item.get("kind") == "bridge"):
+            owner = names.parse_owner_alias(link.get("alias"))
+            if owner is None or owner[0] != self.host or link["name"] in wanted:
+                continue
+            if not names.is_stratus_device(link["name"]):
+                continue
+            if privileged.delete_link(link["name"], self.netns):
+                result.removed.append(link["name"])
+
+    # --- DHCP ----------------------------------------------------------------
+
+    def _dhcp_wanted(self, network: dict[str, Any]) -> bool:
+        return bool(
+            network.get("dhcp")
+            and dhcp.dhcp_subnets(network)
+            and dhcp.dhcp_port(network, self.host) is not None
+        )
+
+    def _dhcp_root(self) -> str:
+        return os.path.join(self.config.state_path, "dhcp")
+
+    def _dhcp_dirs(self) -> set[str]:
+        try:
+            return set(os.listdir(self._dhcp_root()))
+        except FileNotFoundError:
+            return set()
+
+    def _files(self, network_id: str) -> dhcp.DnsmasqFiles:
+        return dhcp.DnsmasqFiles(os.path.join(self._dhcp_root(), network_id))
+
+    def _dhcp(self, network: dict[str, Any], result: ReconcileResult) -> None:
+        net_id = network["id"]
+        port = dhcp.dhcp_port(network, self.host)
+        assert port is not None
+        namespace = names.dhcp_namespace(net_id)
+        files = self._files(net_id)
+        os.makedirs(files.directory, mode=0o755, exist_ok=True)
+        for path in (self.config.state_path, self._dhcp_root(), files.directory):
+            os.chmod(path, 0o755)  # dnsmasq re-reads its files after dropping root
+        if privileged.ensure_namespace(namespace):
+            result.created.append(namespace)
+        ns_dev = names.ns_device_name(port["id"])
+        for link in privileged.list_links(namespace):
+            if link["name"].startswith(names.NS_DEVICE_PREFIX) and link["name"] != ns_dev:
+                privileged.delete_link(link["name"], namespace)  # an older DHCP port
+        privileged.plug_namespace_port(
+            namespace,
+            ns_dev,
+            names.tap_name(port["id"]),
+            names.bridge_name(net_id),
+            str(port["mac_address"]).lower(),
+            int(network.get("mtu") or DEFAULT_MTU),
+            dhcp.interface_addresses(network, port),
+            self.netns,
+        )
+        argv = dhcp.command(
+            network,
+            files,
+            ns_dev,
+            binary=self.config.dnsmasq_binary,
+            lease=self.config.dhcp_lease_duration,
+        )
+        changed = _write(files.hosts, dhcp.hosts_file(network))
+        changed |= _write(files.opts, dhcp.opts_file(network, self.config.dns_servers))
+        same_command = _write(files.cmdline, json.dumps(argv) + "\n") is False
+        running = privileged.process_running(files.pid)
+        if running and same_command:
+            if changed and privileged.signal_dnsmasq(files.pid, int(signal.SIGHUP)):
+                result.reloaded.append(f"dnsmasq:{net_id}")
+            return
+        if running:
+            self._stop_dnsmasq(files)
+        privileged.start_dnsmasq(namespace, argv, files.pid)
+        result.created.append(f"dnsmasq:{net_id}")
+
+    def _stop_dnsmasq(self, files: dhcp.DnsmasqFiles) -> None:
+        privileged.stop_dnsmasq(files.pid)
+        deadline = time.monotonic() + 10
+        while privileged.process_running(files.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    def _remove_stale_dhcp(self, wanted: set[str], result: ReconcileResult) -> None:
+        for net_id in sorted(self._dhcp_dirs() - wanted):
+            files = self._files(net_id)
+            if privileged.process_running(files.pid):
+                self._stop_dnsmasq(files)
+                result.removed.append(f"dnsmasq:{net_id}")
+            if privileged.delete_namespace(names.dhcp_namespace(net_id)):
+                result.removed.append(names.dhcp_namespace(net_id))
+            shutil.rmtree(files.directory, ignore_errors=True)
+
+
+def _write(path: str, content: str) -> bool:
+    """Write ``content`` if it differs from the file's; True if written."""
+    try:
+        with open(path) as f:
+            if f.read() == content:
+                return False
+    except FileNotFoundError:
+        pass
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(content)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+    return True

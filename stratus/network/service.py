@@ -1,0 +1,97 @@
+"""The Networking service layer as its callers use it (the Networking API's handlers,
+the compute API and the conductor): stratus.network.api, with each write that
+changes what a host's data plane should look like followed by a ``network_changed``
+cast to the network agents (fanout), so that bridges and DHCP follow at once.
+
+Reads and everything else are stratus.network.api's own functions.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from typing import Any
+
+from oslo_config import cfg
+
+from stratus.conf import CONF
+from stratus.network import api as _api
+from stratus.rpc.network_agent_rpcapi import NetworkAgentAPI
+
+LOG = logging.getLogger(__name__)
+
+
+@functools.cache
+def _agents() -> NetworkAgentAPI:
+    return NetworkAgentAPI()
+
+
+def network_changed(network_id: str) -> None:
+    """Tell every network agent that ``network_id``'s desired state changed; a broker
+    outage does not fail the write (the agents' periodic resync catches up). Without
+    a configured message bus (``transport_url`` not set: an API-only process) there
+    are no agents to tell."""
+    agents = _agents()  # registers oslo.messaging's options, connects to nothing yet
+    if CONF.get_location("transport_url").location == cfg.Locations.opt_default:
+        return
+    try:
+        agents.network_changed({"request_id": ""}, network_id=network_id)
+    except Exception:
+        LOG.exception("could not tell the network agents that %s changed", network_id)
+
+
+def __getattr__(name: str) -> Any:
+    return getattr(_api, name)
+
+
+def update_network(context: Any, network_id: str, values: dict[str, Any]) -> dict[str, Any]:
+    network = _api.update_network(context, network_id, values)
+    network_changed(network_id)
+    return network
+
+
+def delete_network(context: Any, network_id: str) -> None:
+    _api.delete_network(context, network_id)
+    network_changed(network_id)
+
+
+def create_subnet(context: Any, values: dict[str, Any]) -> dict[str, Any]:
+    subnet = _api.create_subnet(context, values)
+    network_changed(subnet["network_id"])
+    return subnet
+
+
+def update_subnet(context: Any, subnet_id: str, values: dict[str, Any]) -> dict[str, Any]:
+    subnet = _api.update_subnet(context, subnet_id, values)
+    network_changed(subnet["network_id"])
+    return subnet
+
+
+def delete_subnet(context: Any, subnet_id: str) -> None:
+    network_id = _api.get_subnet(context, subnet_id)["network_id"]
+    _api.delete_subnet(context, subnet_id)
+    network_changed(network_id)
+
+
+def create_port(context: Any, values: dict[str, Any]) -> dict[str, Any]:
+    port = _api.create_port(context, values)
+    network_changed(port["network_id"])
+    return port
+
+
+def update_port(context: Any, port_id: str, values: dict[str, Any]) -> dict[str, Any]:
+    port = _api.update_port(context, port_id, values)
+    network_changed(port["network_id"])
+    return port
+
+
+def delete_port(context: Any, port_id: str) -> None:
+    network_id = _api.get_port(context, port_id)["network_id"]
+    _api.delete_port(context, port_id)
+    network_changed(network_id)
+
+
+def bind_port(port_id: str, host: str) -> dict[str, Any]:
+    port = _api.bind_port(port_id, host)
+    network_changed(port["network_id"])
+    return port
