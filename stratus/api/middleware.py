@@ -69,7 +69,19 @@ def load_json(raw: bytes | str) -> Any:
             f"Malformed request body: arrays and objects may be nested at most "
             f"{MAX_JSON_DEPTH} levels deep."
         )
+    if _SURROGATE_ESCAPE.search(raw if isinstance(raw, bytes) else raw.encode()):
+        # A \ud800-\udfff escape that is not half of a pair is no character at all;
+        # nothing downstream (the database, certificates) could store it.
+        try:
+            json.dumps(value, ensure_ascii=False).encode()
+        except UnicodeEncodeError:
+            raise errors.BadRequest(
+                "Malformed request body: a string holds an unpaired UTF-16 surrogate."
+            ) from None
     return value
+
+
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 def _depth(value: Any) -> int:

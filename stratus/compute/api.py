@@ -814,7 +814,10 @@ def generate_x509_key(user_id: str) -> tuple[str, str]:
     """A new self-signed x509 certificate for ``user_id`` (RSA 2048, ten years), as Nova
     generates one for an x509 key pair: (PEM certificate, PEM private key)."""
     key, private = _new_rsa_key()
-    name = x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, user_id)])
+    # X.509 allows a common name of at most 64 (cryptography counts UTF-8 bytes); a user
+    # id may be longer (up to 255 characters), so the name carries what fits of it.
+    common_name = user_id.encode()[:64].decode(errors="ignore")
+    name = x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, common_name)])
     now = dt.datetime.now(dt.UTC)
     cert = (
         x509.CertificateBuilder()

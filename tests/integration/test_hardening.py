@@ -86,6 +86,32 @@ def test_non_finite_numbers_are_400(admin: httpx.Client, image_id: str, number: 
         assert "JSON number" in message or "range" in message, (method, path, message)
 
 
+def test_unpaired_surrogates_are_400(admin: httpx.Client, image_id: str) -> None:
+    """A \\ud835 escape without its other half is no character; a key pair named by
+    one (the fuzzer found a 500 through the x509 generator) and every other body is a
+    400, while a well-formed pair is a character like any other."""
+    for method, path, headers, kind in _json_endpoints(image_id):
+        body = '["\\ud835x"]' if method == "PATCH" else '{"x": "\\ud835x"}'
+        response = admin.request(method, path, content=body, headers=headers)
+        assert "surrogate" in _fault(response, 400, kind), (method, path)
+    # The fuzzer's case: an admin's x509 key pair for a user id longer, in UTF-8, than
+    # a certificate's common name.
+    user = "\\ud835\\udd4b" * 40
+    paired = admin.post(
+        "/compute/v2.1/os-keypairs",
+        content=f'{{"keypair": {{"name": "hardening-x509", "type": "x509", "user_id": "{user}"}}}}',
+        headers={"Content-Type": "application/json", "OpenStack-API-Version": "compute 2.10"},
+    )
+    assert paired.status_code == 201, paired.text
+    assert paired.json()["keypair"]["user_id"] == "\U0001d54b" * 40
+    gone = admin.delete(
+        "/compute/v2.1/os-keypairs/hardening-x509",
+        params={"user_id": "\U0001d54b" * 40},
+        headers={"OpenStack-API-Version": "compute 2.10"},
+    )
+    assert gone.status_code == 204, gone.text
+
+
 def test_content_type_is_checked(admin: httpx.Client, image_id: str) -> None:
     body = '{"flavor": {"name": "ct", "ram": 64, "vcpus": 1, "disk": 1}}'
     for media in ("text/plain", "application/x-www-form-urlencoded", "application/xml"):

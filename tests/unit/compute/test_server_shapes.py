@@ -211,6 +211,12 @@ def test_generated_x509_keys_are_a_certificate_and_its_key() -> None:
     assert printed.count(":") == 19 and printed == printed.lower()
     with pytest.raises(exception.Invalid, match="not a PEM x509 certificate"):
         compute.fingerprint("ssh-rsa AAAA", "x509")
+    # A user id longer than X.509's 64-character common name (the fuzzer's find: a 500).
+    long_id = "\U0001d54b" * 40 + "u" * 200
+    long_pem, _ = compute.generate_x509_key(long_id)
+    subject = x509.load_pem_x509_certificate(long_pem.encode()).subject
+    (common_name,) = subject.get_attributes_for_oid(x509.oid.NameOID.COMMON_NAME)
+    assert common_name.value == "\U0001d54b" * 16
 
 
 def test_keypairs_of_both_types_are_generated(api: compute.API) -> None:  # noqa: F811
