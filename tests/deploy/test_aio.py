@@ -161,6 +161,7 @@ def test_services_and_catalog(deployment) -> None:
         "identity": "http://127.0.0.1:8774/identity/v3",
         "compute": "http://127.0.0.1:8774/compute/v2.1",
         "image": "http://127.0.0.1:8774/image",
+        "network": "http://127.0.0.1:8774/networking",
     }
     assert "m1.tiny" in {f["Name"] for f in openstack("flavor", "list", "-f", "json")}
     assert "tiny" in {i["Name"] for i in openstack("image", "list", "-f", "json")}
