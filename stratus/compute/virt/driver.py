@@ -263,10 +263,11 @@ def diagnostics(
 
 
 def tail_lines(text: str, length: int | None) -> str:
-    """The last ``length`` lines of ``text`` (all of it when ``length`` is None)."""
+    """The last ``length`` lines of ``text`` (all of it when ``length`` is None), as
+    Nova counts them: split at ``\n`` only (a guest's ``\r`` or form feed is no line),
+    so a log that ends with a newline ends with an empty last line."""
     if length is None:
         return text
     if length <= 0:
         return ""
-    lines = text.splitlines(keepends=True)
-    return "".join(lines[-length:])
+    return "\n".join(text.split("\n")[-length:])
