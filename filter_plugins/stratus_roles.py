@@ -6,6 +6,8 @@
   services register under;
 * ``stratus_declared_servers(inventory_hosts, hostvars)`` -- the servers that the
   hosts of the servers group declare (stratus_resources);
+* ``stratus_declared_networks(networks)`` -- the inventory's networks with their
+  subnets, states filled in and checked (stratus_resources);
 * ``stratus_plan_input(servers, existing)`` and ``stratus_plan_report(plan,
   servers, existing, prune)`` -- around the ``stratus_place`` plan;
 * ``stratus_resolve_hints(hints, ids)`` -- server names in scheduler hints to ids.
@@ -27,6 +29,7 @@ class FilterModule:
             "stratus_services_to_restart": services.services_to_restart,
             "stratus_service_hosts": services.service_hosts,
             "stratus_declared_servers": resources.declared_servers,
+            "stratus_declared_networks": resources.declared_networks,
             "stratus_plan_input": resources.plan_input,
             "stratus_plan_report": resources.plan_report,
             "stratus_resolve_hints": resources.resolve_hints,

@@ -37,5 +37,24 @@ def main(argv: list[str] | None = None) -> None:
         manager.stop()
 
 
+def cleanup(argv: list[str] | None = None) -> None:
+    """stratus-network-cleanup: remove everything this host's network agent made
+    (bridges, VXLAN devices, DHCP namespaces with their dnsmasq, state files), as a
+    reconcile to an empty state does. Run it with the agent stopped, as root; it
+    needs neither the broker nor the database (the deployment's destroy runs it)."""
+    service.prepare(argv, "stratus-network-cleanup")
+    session.forbid()
+    service.start_privsep()
+    from stratus.network.agent import AgentConfig, NetworkAgent
+
+    result = NetworkAgent(CONF.host, AgentConfig.from_conf(CONF)).reconcile(
+        {"host": CONF.host, "vtep_ip": None, "networks": []}
+    )
+    for item in result.removed:
+        print(f"removed {item}")
+    if result.errors:
+        raise SystemExit(f"cleanup failed: {result.errors}")
+
+
 if __name__ == "__main__":
     main()

@@ -23,6 +23,7 @@ SERVER_VARIABLES: dict[str, tuple[str, Any]] = {
     "host": ("server_host", None),
     "metadata": ("server_metadata", None),
     "description": ("server_description", None),
+    "networks": ("server_networks", None),
     "state": ("server_state", PRESENT),
 }
 
@@ -113,3 +114,39 @@ def resolve_hints(hints: Mapping[str, Any] | None, ids: Mapping[str, str]) -> di
         else:
             resolved[key] = value
     return resolved
+
+
+def declared_networks(networks: Iterable[Mapping[str, Any]] | None) -> list[dict[str, Any]]:
+    """The inventory's ``stratus_networks``, each with ``state`` (present unless
+    given) and ``subnets`` (each with its own ``state``), in declaration order.
+
+    A network or subnet without a name, a name declared twice, or a state other
+    than present or absent is a ``ValueError`` naming it."""
+    result: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for network in networks or []:
+        name = network.get("name")
+        if not name:
+            raise ValueError(f"stratus_networks: a network without a name: {dict(network)}")
+        if name in seen:
+            raise ValueError(f"stratus_networks: network {name} is declared twice")
+        seen.add(name)
+        subnets = []
+        subnet_names: set[str] = set()
+        for subnet in network.get("subnets") or []:
+            subnet_name = subnet.get("name")
+            if not subnet_name or subnet_name in subnet_names:
+                raise ValueError(
+                    f"stratus_networks: network {name}: each subnet needs a name of its own"
+                )
+            subnet_names.add(subnet_name)
+            subnets.append({**subnet, "state": _state(subnet, f"subnet {subnet_name}")})
+        result.append({**network, "state": _state(network, f"network {name}"), "subnets": subnets})
+    return result
+
+
+def _state(declared: Mapping[str, Any], what: str) -> str:
+    state = declared.get("state", PRESENT)
+    if state not in (PRESENT, ABSENT):
+        raise ValueError(f"stratus_networks: {what}: state must be present or absent, not {state}")
+    return state

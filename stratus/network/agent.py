@@ -32,6 +32,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import pwd
 import shutil
 import signal
 import time
@@ -295,6 +296,7 @@ class NetworkAgent:
             ns_dev,
             binary=self.config.dnsmasq_binary,
             lease=self.config.dhcp_lease_duration,
+            user=pwd.getpwuid(os.geteuid()).pw_name,
         )
         changed = _write(files.hosts, dhcp.hosts_file(network))
         changed |= _write(files.opts, dhcp.opts_file(network, self.config.dns_servers))

@@ -47,10 +47,19 @@ pytestmark = [
 FRESH_LIMIT = float(os.environ.get("STRATUS_AIO_FRESH_LIMIT", 600))
 RERUN_LIMIT = float(os.environ.get("STRATUS_AIO_RERUN_LIMIT", 60))
 
-SERVICES = ["stratus-api", "stratus-scheduler", "stratus-conductor", "stratus-compute"]
+SERVICES = [
+    "stratus-api",
+    "stratus-scheduler",
+    "stratus-conductor",
+    "stratus-compute",
+    "stratus-network-agent",
+]
 STRATUS_PATHS = [Path("/opt/stratus"), Path("/etc/stratus"), Path("/var/lib/stratus")]
 INSTANCES = "/var/lib/stratus/instances"
 DECLARED = "demo-1"
+# The default network of inventories/aio (stratus_networks) and its subnet.
+NETWORK = "private"
+SUBNET_CIDR = "10.0.0.0/24"
 EXTRA = "demo-2"
 TIMINGS: dict[str, float] = {}
 # stratus-manage on the controller's PATH (roles/stratus_control), as nova-manage is.
@@ -201,7 +210,12 @@ def test_stratus_manage_is_on_the_path(deployment) -> None:
     ]
     assert rows[0] == ["Binary", "Host", "Zone", "Status", "State", "Updated_At"]
     states = {(r[0], r[1]): (r[3], r[4]) for r in rows[1:]}
-    for binary in ("stratus-scheduler", "stratus-conductor", "stratus-compute"):
+    for binary in (
+        "stratus-scheduler",
+        "stratus-conductor",
+        "stratus-compute",
+        "stratus-network-agent",
+    ):
         assert states[binary, "aio"] == ("enabled", "up"), listing.stdout
 
 
@@ -217,6 +231,69 @@ def test_declared_server_is_active_and_booted(deployment) -> None:
         timeout=120,
         what="the guest's ready marker on its console",
     )
+
+
+def netns_list() -> set[str]:
+    out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    return {line.split()[0] for line in out.splitlines() if line.strip()}
+
+
+def stratus_links() -> list[str]:
+    """Bridges and VXLAN devices of Stratus networks in the root namespace."""
+    out = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True).stdout
+    names = [line.split(":")[1].strip().split("@")[0] for line in out.splitlines()]
+    return [n for n in names if n.startswith(("brq", "vxlan-"))]
+
+
+def test_declared_server_has_its_dhcp_address_on_the_default_network(deployment) -> None:
+    """The aio's default network: the declared server has an address on it, the guest
+    leased that very address by DHCP from the network's namespace, and the namespace
+    reaches the guest (ping and the guest's TCP echo on port 7). No address of the
+    network is in the host's root namespace."""
+    import ipaddress
+
+    network = openstack("network", "show", NETWORK, "-f", "json")
+    assert network["provider:network_type"] == "vxlan"
+    server = openstack("server", "show", DECLARED, "-f", "json")
+    addresses = server["addresses"]
+    assert list(addresses) == [NETWORK], addresses
+    (address,) = addresses[NETWORK]
+    assert ipaddress.ip_address(address) in ipaddress.ip_network(SUBNET_CIDR), addresses
+    wait_for(
+        lambda: (
+            f"STRATUS-GUEST-IP eth0 {address}/24" in openstack("console", "log", "show", DECLARED)
+        ),
+        timeout=120,
+        what="the guest's DHCP lease on its console",
+    )
+    namespace = f"qdhcp-{network['id']}"
+    assert namespace in netns_list()
+    ping = subprocess.run(
+        ["ip", "netns", "exec", namespace, "ping", "-c", "3", "-W", "2", address],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert ping.returncode == 0, ping.stdout + ping.stderr
+    echo = subprocess.run(
+        [
+            "ip", "netns", "exec", namespace, "python3", "-c",
+            "import socket, sys; s = socket.create_connection((sys.argv[1], 7), timeout=10); "
+            "s.sendall(b'stratus-echo\\n'); print(s.recv(64).decode().strip())",
+            address,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )  # fmt: skip
+    assert echo.stdout.strip() == "stratus-echo", echo.stderr
+    root = subprocess.run(["ip", "-o", "addr", "show"], capture_output=True, text=True).stdout
+    assert not [
+        line
+        for line in root.splitlines()
+        if " inet " in line
+        and ipaddress.ip_interface(line.split()[3]).ip in ipaddress.ip_network(SUBNET_CIDR)
+    ], root
 
 
 def as_nobody(*args: str) -> subprocess.CompletedProcess[str]:
@@ -493,6 +570,9 @@ def test_destroy_removes_stratus(deployment) -> None:
         assert not Path(f"/etc/systemd/system/{name}.service").exists()
     assert all(pid is None for pid in pids().values())
     assert our_domains() == []
+    # Nothing of the networks is left: bridges, VXLAN devices, DHCP namespaces.
+    assert stratus_links() == []
+    assert not [ns for ns in netns_list() if ns.startswith("qdhcp-")]
     users = subprocess.run(
         ["rabbitmqctl", "-q", "list_users"], capture_output=True, text=True, check=False
     ).stdout

@@ -104,8 +104,13 @@ def command(
     *,
     binary: str = "dnsmasq",
     lease: int = 86400,
+    user: str | None = None,
 ) -> list[str]:
-    """dnsmasq's command line for one network (it forks and writes its pid file)."""
+    """dnsmasq's command line for one network (it forks and writes its pid file).
+
+    ``user``: the user dnsmasq drops to once its sockets are open, the one that
+    owns the hostsfile and optsfile it re-reads on each reload (dnsmasq's default,
+    nobody, could not read them in a private state directory)."""
     argv = [
         binary,
         "--no-hosts",
@@ -121,6 +126,8 @@ def command(
         "--leasefile-ro",
         "--dhcp-authoritative",
     ]
+    if user:
+        argv.append(f"--user={user}")
     hosts = sum(1 for p in network.get("ports", []) for _ in p.get("fixed_ips", []))
     argv.append(f"--dhcp-lease-max={max(hosts, 16)}")
     ipv6 = False

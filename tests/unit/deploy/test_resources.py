@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from stratus.deploy.resources import declared_servers, plan_input, plan_report, resolve_hints
+import pytest
+
+from stratus.deploy.resources import (
+    declared_networks,
+    declared_servers,
+    plan_input,
+    plan_report,
+    resolve_hints,
+)
 
 EXISTING = [
     {"name": "web-1", "id": "id-web-1", "host": "cmp1"},
@@ -17,17 +25,19 @@ def test_declared_servers_in_host_order_with_defaults() -> None:
     hostvars: dict[str, dict[str, Any]] = {
         "web-2": {"server_flavor": "small", "server_image": "tiny", "server_group": "spread",
                   "server_hints": {"same_host": "web-1"}, "server_az": "nova:cmp1",
-                  "server_metadata": {"a": "b"}, "server_state": "stopped"},
+                  "server_metadata": {"a": "b"}, "server_state": "stopped",
+                  "server_networks": [{"network": "private"}]},
         "web-1": {"server_name": "www", "server_flavor": "small", "server_image": "tiny",
                   "server_host": "cmp2", "server_description": "first"},
     }  # fmt: skip
     assert declared_servers(["web-2", "web-1"], hostvars) == [
         {"name": "www", "flavor": "small", "image": "tiny", "group": None,
          "scheduler_hints": {}, "availability_zone": None, "host": "cmp2", "metadata": None,
-         "description": "first", "state": "present"},
+         "description": "first", "state": "present", "networks": None},
         {"name": "web-2", "flavor": "small", "image": "tiny", "group": "spread",
          "scheduler_hints": {"same_host": "web-1"}, "availability_zone": "nova:cmp1",
-         "host": None, "metadata": {"a": "b"}, "description": None, "state": "stopped"},
+         "host": None, "metadata": {"a": "b"}, "description": None, "state": "stopped",
+         "networks": [{"network": "private"}]},
     ]  # fmt: skip
 
 
@@ -83,3 +93,34 @@ def test_resolve_hints_turns_server_names_into_ids() -> None:
     }
     assert resolve_hints({}, ids) == {}
     assert resolve_hints(None, ids) == {}
+
+
+def test_declared_networks_fill_in_states_and_subnets() -> None:
+    declared = [
+        {"name": "private", "subnets": [{"name": "v4", "cidr": "10.0.0.0/24"},
+                                        {"name": "old", "cidr": "10.1.0.0/24", "state": "absent"}]},
+        {"name": "gone", "state": "absent"},
+    ]  # fmt: skip
+    assert declared_networks(declared) == [
+        {"name": "private", "state": "present", "subnets": [
+            {"name": "v4", "cidr": "10.0.0.0/24", "state": "present"},
+            {"name": "old", "cidr": "10.1.0.0/24", "state": "absent"}]},
+        {"name": "gone", "state": "absent", "subnets": []},
+    ]  # fmt: skip
+    assert declared_networks(None) == []
+
+
+@pytest.mark.parametrize(
+    ("declared", "named"),
+    [
+        ([{"subnets": []}], "without a name"),
+        ([{"name": "a"}, {"name": "a"}], "network a is declared twice"),
+        ([{"name": "a", "state": "stopped"}], "network a: state must be present or absent"),
+        ([{"name": "a", "subnets": [{"cidr": "10.0.0.0/24"}]}], "network a: each subnet"),
+        ([{"name": "a", "subnets": [{"name": "s"}, {"name": "s"}]}], "network a: each subnet"),
+        ([{"name": "a", "subnets": [{"name": "s", "state": "on"}]}], "subnet s: state must"),
+    ],
+)
+def test_declared_networks_name_what_is_wrong(declared: list, named: str) -> None:
+    with pytest.raises(ValueError, match=named):
+        declared_networks(declared)
