@@ -29,6 +29,7 @@ UNITS = [
     "stratus-scheduler",
     "stratus-conductor",
     "stratus-compute",
+    "stratus-network-agent",
 ]
 
 
@@ -79,6 +80,27 @@ def test_guest_console_says_ready(host, servers, name):
         lambda: log.exists and f"{GUEST_READY} {server_id}" in log.content_string,
         timeout=60,
     )
+
+
+@pytest.mark.parametrize("name", sorted(declared_servers()))
+def test_guest_leased_its_address_and_answers_its_dhcp_namespace(host, servers, name):
+    """The declared server's address on the default network is the one the guest
+    leased by DHCP (its console says so), and the network's DHCP namespace, the only
+    place from which the guest is reached, gets its ping answered."""
+    server = servers[name]
+    networks = declared_servers()[name]["server_networks"]
+    (address,) = server["addresses"][networks[0]["network"]]
+    log = host.file(f"{INSTANCES_PATH}/{server['id']}/console.log")
+    lease = f"STRATUS-GUEST-IP eth0 {address}/"
+    wait_for(
+        f"{lease} in the console of {name}",
+        lambda: log.exists and lease in log.content_string,
+        timeout=120,
+    )
+    namespaces = host.run("ip netns list").stdout.split()
+    (dhcp,) = [ns for ns in namespaces if ns.startswith("qdhcp-")]
+    ping = host.run(f"ip netns exec {dhcp} ping -c 1 -W 2 {address}")
+    assert ping.rc == 0, ping.stdout + ping.stderr
 
 
 def test_config_is_root_owned_and_not_world_readable(host):

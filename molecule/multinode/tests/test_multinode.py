@@ -1,6 +1,6 @@
 """A controller and two compute nodes: services, the compute nodes' config,
-placement (anti-affinity, same_host, the playbook's plan) and a compute node
-going down."""
+placement (anti-affinity, same_host, the playbook's plan), the vxlan tenant
+network across the three machines, and a compute node going down."""
 
 from __future__ import annotations
 
@@ -36,7 +36,9 @@ CONTROL_UNITS = [
     "stratus-scheduler",
     "stratus-conductor",
 ]
-COMPUTE_UNITS = ["virtlogd", "libvirtd", "stratus-compute"]
+COMPUTE_UNITS = ["virtlogd", "libvirtd", "stratus-compute", "stratus-network-agent"]
+# The tenant network of every declared server (inventory/group_vars).
+NETWORK = "private"
 
 
 def host_of(server: dict) -> str:
@@ -59,6 +61,17 @@ def test_control_unit_is_active(unit):
 def test_compute_unit_is_active(name, unit):
     service = machine(name).service(unit)
     assert service.is_running and service.is_enabled
+
+
+def test_controller_serves_dhcp():
+    """The controller is the network host: its agent runs with DHCP on, the compute
+    nodes' agents without."""
+    controller = machine(CONTROLLER)
+    service = controller.service("stratus-network-agent")
+    assert service.is_running and service.is_enabled
+    assert read_config(controller)["network"]["dhcp_agent"] == "true"
+    for name in COMPUTES:
+        assert read_config(machine(name))["network"]["dhcp_agent"] == "false"
 
 
 @pytest.mark.parametrize("name", COMPUTES)
@@ -179,6 +192,82 @@ def test_playbook_plan_matches_the_placement(servers):
     )
     assert sorted(plan) == sorted(declared_servers())
     assert plan == {name: host_of(servers[name]) for name in plan}
+
+
+def address_of(server: dict) -> str:
+    (address,) = server["addresses"][NETWORK]
+    return address
+
+
+@pytest.mark.parametrize("name", sorted(declared_servers()))
+def test_guest_leased_its_address_by_dhcp(servers, name):
+    """The address the cloud gave the server is the one the guest got from the
+    controller's dnsmasq, across the vxlan network (the guest prints its lease)."""
+    server = servers[name]
+    log = machine(host_of(server)).file(f"{INSTANCES_PATH}/{server['id']}/console.log")
+    lease = f"STRATUS-GUEST-IP eth0 {address_of(server)}/24"
+    wait_for(
+        f"{lease} in the console of {name}",
+        lambda: log.exists and lease in log.content_string,
+        timeout=120,
+    )
+
+
+def in_netns(host, namespace: str, command: str):
+    return host.run(f"ip netns exec {namespace} {command}")
+
+
+ECHO = (
+    'python3 -c "import socket, sys; s = socket.create_connection((sys.argv[1], 7), '
+    "timeout=10); s.sendall(b'stratus-vxlan\\\\n'); print(s.recv(64).decode().strip())\""
+)
+
+
+def test_guests_reach_each_other_across_hosts(servers):
+    """The two anti-affine servers sit on different compute nodes, joined only by the
+    vxlan network. A client namespace on web-1's compute node, plugged into the
+    network's bridge with an address the cloud reserved for it (a port bound to that
+    node, so that the other nodes learn its MAC), pings both guests and talks to the
+    echo service of the guest on the other node; the controller's DHCP namespace
+    reaches both guests too. Everything stays inside the containers' namespaces."""
+    near, far = servers["web-1"], servers["web-2"]
+    assert host_of(near) != host_of(far)
+    network = openstack("network", "show", NETWORK)
+    assert network["provider:network_type"] == "vxlan"
+    node = machine(host_of(near))
+    namespace = f"vxtest-{uuid.uuid4().hex[:6]}"
+    port = openstack(
+        "port", "create", "--network", NETWORK, "--host", host_of(near), f"client-{namespace}"
+    )
+    bridge = f"brq{network['id'][:11]}"
+    client = port["fixed_ips"][0]["ip_address"]
+    try:
+        for command in (
+            f"ip netns add {namespace}",
+            f"ip link add {namespace}-h type veth peer name eth0 netns {namespace}",
+            f"ip link set {namespace}-h master {bridge} up",
+            f"ip -n {namespace} link set eth0 address {port['mac_address']} up",
+            f"ip -n {namespace} addr add {client}/24 dev eth0",
+        ):
+            node.run_expect([0], command)
+        for target in (near, far):
+            wait_for(
+                f"{target['name']} to answer ping from {namespace}",
+                lambda t=target: (
+                    in_netns(node, namespace, f"ping -c 1 -W 2 {address_of(t)}").rc == 0
+                ),
+                timeout=60,
+            )
+        echo = in_netns(node, namespace, f"{ECHO} {address_of(far)}")
+        assert echo.stdout.strip() == "stratus-vxlan", echo.stderr
+        dhcp = f"qdhcp-{network['id']}"
+        controller = machine(CONTROLLER)
+        for target in (near, far):
+            ping = in_netns(controller, dhcp, f"ping -c 1 -W 2 {address_of(target)}")
+            assert ping.rc == 0, ping.stdout + ping.stderr
+    finally:
+        node.run(f"ip netns del {namespace}")
+        openstack("port", "delete", port["id"], check=False, parse=False)
 
 
 # Last: changes the cloud (and puts it back).
