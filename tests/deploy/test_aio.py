@@ -269,7 +269,7 @@ def test_declared_server_has_its_dhcp_address_on_the_default_network(deployment)
     namespace = f"qdhcp-{network['id']}"
     assert namespace in netns_list()
     ping = subprocess.run(
-        ["ip", "netns", "exec", namespace, "ping", "-c", "3", "-W", "2", address],
+        ["ip", "netns", "exec", namespace, "busybox", "ping", "-c", "3", "-W", "2", address],
         capture_output=True,
         text=True,
         timeout=30,
