@@ -51,9 +51,7 @@ def test_network_lifecycle(run, stratus_api: InProcessAPI) -> None:  # noqa: ANN
 
     fixed = run("stratus_network", dict(args, network_type="flat"), stratus_api)
     assert fixed["failed"] and "provider:network_type ('vxlan' -> 'flat')" in fixed["msg"]
-    assert fixed["differences"] == {
-        "provider:network_type": {"before": "vxlan", "after": "flat"}
-    }
+    assert fixed["differences"] == {"provider:network_type": {"before": "vxlan", "after": "flat"}}
 
     gone = run("stratus_network", {"name": NAME, "state": "absent"}, stratus_api)
     assert gone["changed"] and gone["network"] is None and gone["diff"]["after"] == {}
