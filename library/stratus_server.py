@@ -62,10 +62,10 @@ options:
     description:
       - The server's interfaces, used only when the server is created (sent as the
         Compute API's C(networks)).
-      - V(none) (no interface), V(auto) (the project's one usable network; the API
+      - "V(none) (no interface), V(auto) (the project's one usable network; the API
         answers 400 when the project has none or several), or a list whose entries are
         each C({network: NAME_OR_ID}), C({network: NAME_OR_ID, fixed_ip: ADDRESS}) or
-        C({port: NAME_OR_ID}) (an existing port, e.g. made by C(stratus_port)).
+        C({port: NAME_OR_ID}) (an existing port, e.g. made by C(stratus_port))."
       - In check mode a network or port that does not exist yet (declared by an earlier
         task) is warned about, not an error.
     type: raw
