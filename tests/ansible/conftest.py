@@ -62,9 +62,10 @@ def _virsh(*args: str) -> str:
     ).stdout.strip()
 
 
-def _remove_networks(cloud: Cloud) -> None:
+def _remove_networks(cloud: Cloud, vnis: range) -> None:
     """Delete what is left of the networks (servers first) and wait until the agent
-    removed their bridges: nothing of the data plane outlives the cloud."""
+    removed their bridges and the VXLAN devices of the cloud's VNIs: nothing of the
+    data plane outlives the cloud."""
     from stratus.network.linux import names
 
     with cloud.client() as admin:
@@ -81,18 +82,20 @@ def _remove_networks(cloud: Cloud) -> None:
         for network in networks:
             admin.delete(f"/networking/v2.0/networks/{network['id']}")
     deadline = time.monotonic() + 30
-    for network in networks:
-        bridge = Path("/sys/class/net") / names.bridge_name(network["id"])
-        while bridge.exists():
-            assert time.monotonic() < deadline, f"{bridge.name} left at teardown"
+    devices = [names.bridge_name(n["id"]) for n in networks]
+    devices += [names.vxlan_name(vni) for vni in vnis]
+    for device in devices:
+        while (Path("/sys/class/net") / device).exists():
+            assert time.monotonic() < deadline, f"{device} left at teardown"
             time.sleep(0.2)
 
 
 @pytest.fixture(scope="module")
 def module_cloud(rabbitmq: Any, libvirtd: None, tiny_images: Path) -> Iterator[Cloud]:
-    vni = random.randrange(100_000, 16_000_000)
+    first = random.randrange(100_000, 16_000_000)
+    vnis = range(first, first + 10)
     cloud = Cloud(
-        rabbitmq.transport_url, extra_conf={"network": {"vni_ranges": f"{vni}:{vni + 9}"}}
+        rabbitmq.transport_url, extra_conf={"network": {"vni_ranges": f"{first}:{vnis[-1]}"}}
     )
     cloud.start()
     network = {"local_ip": "127.0.0.1", "state_path": cloud.workdir / LIBVIRT_HOST / "network"}
@@ -101,7 +104,7 @@ def module_cloud(rabbitmq: Any, libvirtd: None, tiny_images: Path) -> Iterator[C
     write_clouds_yaml(cloud)
     yield cloud
     try:
-        _remove_networks(cloud)
+        _remove_networks(cloud, vnis)
     finally:
         cloud.stop()
     state = str(cloud.workdir / LIBVIRT_HOST)
