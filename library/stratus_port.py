@@ -9,8 +9,8 @@ module: stratus_port
 short_description: Create, update or delete a Stratus port
 description:
   - Makes a port of a network in a Stratus cloud's Networking API (v2.0) match its
-    declaration. A port given to C(stratus_server) (O(stratus_server#module:networks)
-    entry C(port)) becomes the server's interface.
+    declaration. A port given to C(stratus_server) (an entry C(port) of its C(networks))
+    becomes the server's interface.
   - O(fixed_ips), O(device_id), O(device_owner) and O(admin_state_up) are changed in
     place. O(network), O(project) and O(mac_address) cannot change in place; a difference
     fails the task with a message naming the attribute.
