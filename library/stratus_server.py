@@ -59,9 +59,16 @@ options:
     type: dict
     aliases: [meta]
   networks:
-    description: Network allocation at creation (Stratus has no network service yet).
-    type: str
-    choices: [none, auto]
+    description:
+      - The server's interfaces, used only when the server is created (sent as the
+        Compute API's C(networks)).
+      - "V(none) (no interface), V(auto) (the project's one usable network; the API
+        answers 400 when the project has none or several), or a list whose entries are
+        each C({network: NAME_OR_ID}), C({network: NAME_OR_ID, fixed_ip: ADDRESS}) or
+        C({port: NAME_OR_ID}) (an existing port, e.g. made by C(stratus_port))."
+      - In check mode a network or port that does not exist yet (declared by an earlier
+        task) is warned about, not an error.
+    type: raw
     default: none
   description:
     description: Free text describing the server; changed in place.
@@ -122,6 +129,26 @@ EXAMPLES = r"""
     host: compute2
     server_group: databases
 
+- name: A server on two networks, one of them with a chosen address
+  stratus_server:
+    cloud: stratus
+    name: app-1
+    flavor: m1.small
+    image: debian-12
+    networks:
+      - network: net1
+      - network: net2
+        fixed_ip: 10.2.0.20
+
+- name: A server on an existing port
+  stratus_server:
+    cloud: stratus
+    name: db-2
+    flavor: m1.small
+    image: debian-12
+    networks:
+      - port: db-port
+
 - name: Stop it
   stratus_server:
     cloud: stratus
@@ -179,6 +206,14 @@ server:
       description: Description.
       type: str
       sample: front end
+    addresses:
+      description:
+        - The server's addresses by network name, each with C(addr), C(version),
+          C(OS-EXT-IPS:type) (V(fixed)) and C(OS-EXT-IPS-MAC:mac_addr). Empty for a
+          server without network, or not built yet (O(wait=false)).
+      type: dict
+      sample: {"net1": [{"addr": "10.0.0.12", "version": 4, "OS-EXT-IPS:type": "fixed",
+               "OS-EXT-IPS-MAC:mac_addr": "fa:16:3e:12:34:56"}]}
     fault:
       description: Why the server is in ERROR.
       type: dict
@@ -201,6 +236,7 @@ from ansible.module_utils.stratus_module import (  # noqa: E402
     quote_path,
     string_dict,
 )
+from ansible.module_utils.stratus_networking import NetworkLookup  # noqa: E402
 
 TARGET_STATUS = {
     "started": "ACTIVE",
@@ -315,7 +351,35 @@ def differences(server: dict, params: dict, flavor=None, image_matches=True, ima
     return found
 
 
-class ServerModule(StratusModule):
+NETWORK_KEYS = frozenset({"network", "port", "fixed_ip"})
+
+
+def check_networks(value) -> list | str:
+    """The ``networks`` option, checked: ``"none"``, ``"auto"`` or a list of
+    entries (dicts of ``network``/``fixed_ip`` or ``port``)."""
+    if isinstance(value, str):
+        if value in ("none", "auto"):
+            return value
+        raise StratusError(f"networks must be 'none', 'auto' or a list of entries, not {value!r}.")
+    if not isinstance(value, list):
+        raise StratusError(f"networks must be 'none', 'auto' or a list, not {value!r}.")
+    for index, entry in enumerate(value):
+        where = f"networks[{index}]"
+        if not isinstance(entry, dict):
+            raise StratusError(f"{where} must be a dict (network, fixed_ip or port): {entry!r}.")
+        unknown = sorted(set(entry) - NETWORK_KEYS)
+        if unknown:
+            raise StratusError(
+                f"{where} has unknown keys {', '.join(unknown)} (known: fixed_ip, network, port)."
+            )
+        if bool(entry.get("network")) == bool(entry.get("port")):
+            raise StratusError(f"{where} needs exactly one of network and port: {entry!r}.")
+        if entry.get("fixed_ip") and not entry.get("network"):
+            raise StratusError(f"{where}: fixed_ip goes with network, not port.")
+    return value
+
+
+class ServerModule(NetworkLookup, StratusModule):
     resource = "server"
     compute_microversion = "2.100"
     argument_spec = dict(
@@ -328,7 +392,7 @@ class ServerModule(StratusModule):
         server_group=dict(type="str"),
         key_name=dict(type="str", no_log=False),
         metadata=dict(type="dict", aliases=["meta"]),
-        networks=dict(type="str", choices=["none", "auto"], default="none"),
+        networks=dict(type="raw", default="none"),
         description=dict(type="str"),
         state=dict(
             type="str",
@@ -435,13 +499,39 @@ class ServerModule(StratusModule):
         if self.params["wait"]:
             self.wait_gone(server)
 
-    def create(self, flavor: dict, image: dict, group) -> dict:
+    def networks_request(self) -> list | str:
+        """The Compute API's ``networks`` for the ``networks`` option: names resolved to
+        ids (``uuid`` of a network, ``port`` of a port)."""
+        wanted = check_networks(self.params["networks"])
+        if isinstance(wanted, str):
+            return wanted
+        found = []
+        for index, entry in enumerate(wanted):
+            collection, key = ("networks", "uuid") if entry.get("network") else ("ports", "port")
+            ref = entry.get("network") or entry.get("port")
+            item = self.find_networking(collection, ref)
+            if item is None and not self.check_mode:
+                raise StratusError(
+                    f"networks[{index}]: unknown {collection[:-1]} {ref!r}: no "
+                    f"{collection[:-1]} has this name or id."
+                )
+            if item is None:
+                self.module.warn(
+                    f"networks[{index}]: {collection[:-1]} {ref!r} does not exist (yet)."
+                )
+            request = {key: item["id"] if item else None}
+            if entry.get("fixed_ip"):
+                request["fixed_ip"] = entry["fixed_ip"]
+            found.append(request)
+        return found
+
+    def create(self, flavor: dict, image: dict, group, networks) -> dict:
         params = self.params
         body = {
             "name": params["name"],
             "imageRef": image["id"],
             "flavorRef": flavor["id"],
-            "networks": params["networks"],
+            "networks": networks,
             "metadata": string_dict(params["metadata"]),
         }
         if params["description"] is not None:
@@ -550,6 +640,7 @@ class ServerModule(StratusModule):
             "key_name": params["key_name"],
             "availability_zone": params["availability_zone"],
             "host": params["host"],
+            "addresses": {},
         }
 
     def run(self) -> None:
@@ -557,6 +648,7 @@ class ServerModule(StratusModule):
         if self.params["state"] == "absent":
             self.absent(server)
             return
+        check_networks(self.params["networks"])
         flavor, image, group = self.resolve()
         if server is None:
             self.create_new(flavor, image, group)
@@ -584,12 +676,13 @@ class ServerModule(StratusModule):
                 f"Server {params['name']!r} does not exist; creating it needs: "
                 f"{', '.join(missing)}."
             )
+        networks = self.networks_request()
         after = self.predict_new(flavor, image)
         self.changed = True
         if self.check_mode:
             self.exit(after, {}, view(after))
             return
-        server = self.create(flavor, image, group)
+        server = self.create(flavor, image, group, networks)
         target = TARGET_STATUS.get(params["state"])
         if target not in (None, "ACTIVE"):
             server = self.run_actions(server, power_actions(server["status"], target))

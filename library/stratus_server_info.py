@@ -9,7 +9,8 @@ module: stratus_server_info
 short_description: List the servers of a Stratus cloud
 description:
   - Returns servers as the Compute API (microversion 2.100) shows them, plus C(host)
-    and C(availability_zone), in the shape C(stratus_server) returns them.
+    and C(availability_zone), in the shape C(stratus_server) returns them, with their
+    C(addresses) by network name.
 author:
   - Stratus developers (!UNKNOWN)
 options:
@@ -64,6 +65,12 @@ servers:
       flavor: {"original_name": "m1.small", "vcpus": 1, "ram": 2048, "disk": 20}
       image: {"id": "6f8e3c7a-9b1d-4e2f-8a3b-1c2d3e4f5a6b"}
       metadata: {}
+      addresses:
+        net1:
+          - addr: 10.0.0.12
+            version: 4
+            "OS-EXT-IPS:type": fixed
+            "OS-EXT-IPS-MAC:mac_addr": "fa:16:3e:12:34:56"
 """
 
 import re  # noqa: E402

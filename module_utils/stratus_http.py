@@ -190,6 +190,8 @@ class StratusConnection:
                 url = str(endpoint["url"]).rstrip("/")
                 if service_type == "image" and not re.search(r"/v2(\.\d+)?$", url):
                     url += "/v2"
+                if service_type == "network" and not re.search(r"/v2\.0$", url):
+                    url += "/v2.0"
                 self._endpoints[service_type] = url
                 return url
         where = f" in region {region!r}" if region else ""

@@ -154,11 +154,13 @@ def normalize_image(api: dict) -> dict:
 
 
 def normalize_server(api: dict) -> dict:
-    """A server from the Compute API's body, plus ``host`` and ``availability_zone``."""
+    """A server from the Compute API's body, plus ``host`` and ``availability_zone``
+    (``addresses`` always present: by network name, as the API gives them)."""
     server = dict(api)
     server["host"] = api.get("OS-EXT-SRV-ATTR:host")
     server["availability_zone"] = api.get("OS-EXT-AZ:availability_zone")
     server["metadata"] = dict(api.get("metadata") or {})
+    server["addresses"] = dict(api.get("addresses") or {})
     return server
 
 

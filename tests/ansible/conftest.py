@@ -1,7 +1,11 @@
 """Fixtures of the Ansible tier: live Stratus clouds and real ``ansible-playbook`` runs.
 
 ``module_cloud`` is a whole cloud (API, scheduler, conductor over a real RabbitMQ,
-SQLite) with one libvirt compute host that boots real QEMU guests; ``fake_cloud``
+SQLite) with one libvirt compute host that boots real QEMU guests, and a
+``stratus-network-agent`` on that host (no DHCP: a server needs only its port's
+fixed IP to show an address), so that servers can have vxlan networks (on
+bridges and VXLAN devices that the compute host and the agent make and remove;
+VTEP 127.0.0.1, a VNI range of the module's own); ``fake_cloud``
 has two compute hosts on the fake driver with different memory sizes, for
 placement. Each writes a ``clouds.yaml`` naming it ``stratus-test``; the
 playbooks reach it with ``cloud: stratus-test`` through ``OS_CLIENT_CONFIG_FILE``.
@@ -14,6 +18,7 @@ the venv's ``ansible-playbook`` and ``tests/ansible/ansible.cfg`` (the repositor
 from __future__ import annotations
 
 import os
+import random
 import subprocess
 import sys
 import time
@@ -57,14 +62,51 @@ def _virsh(*args: str) -> str:
     ).stdout.strip()
 
 
+def _remove_networks(cloud: Cloud, vnis: range) -> None:
+    """Delete what is left of the networks (servers first) and wait until the agent
+    removed their bridges and the VXLAN devices of the cloud's VNIs: nothing of the
+    data plane outlives the cloud."""
+    from stratus.network.linux import names
+
+    with cloud.client() as admin:
+        for server in admin.get("/compute/v2.1/servers").json()["servers"]:
+            admin.delete(f"/compute/v2.1/servers/{server['id']}")
+        deadline = time.monotonic() + 60
+        while admin.get("/compute/v2.1/servers").json()["servers"]:
+            assert time.monotonic() < deadline, "servers left at teardown"
+            time.sleep(0.5)
+        networks = admin.get("/networking/v2.0/networks").json()["networks"]
+        for port in admin.get("/networking/v2.0/ports").json()["ports"]:
+            if port["device_owner"] != "network:dhcp":
+                admin.delete(f"/networking/v2.0/ports/{port['id']}")
+        for network in networks:
+            admin.delete(f"/networking/v2.0/networks/{network['id']}")
+    deadline = time.monotonic() + 30
+    devices = [names.bridge_name(n["id"]) for n in networks]
+    devices += [names.vxlan_name(vni) for vni in vnis]
+    for device in devices:
+        while (Path("/sys/class/net") / device).exists():
+            assert time.monotonic() < deadline, f"{device} left at teardown"
+            time.sleep(0.2)
+
+
 @pytest.fixture(scope="module")
 def module_cloud(rabbitmq: Any, libvirtd: None, tiny_images: Path) -> Iterator[Cloud]:
-    cloud = Cloud(rabbitmq.transport_url)
+    first = random.randrange(100_000, 16_000_000)
+    vnis = range(first, first + 10)
+    cloud = Cloud(
+        rabbitmq.transport_url, extra_conf={"network": {"vni_ranges": f"{first}:{vnis[-1]}"}}
+    )
     cloud.start()
-    cloud.add_compute(LIBVIRT_HOST, extra={"compute": {"shutdown_timeout": 3}})
+    network = {"local_ip": "127.0.0.1", "state_path": cloud.workdir / LIBVIRT_HOST / "network"}
+    cloud.add_compute(LIBVIRT_HOST, extra={"compute": {"shutdown_timeout": 3}, "network": network})
+    cloud.add_network_agent(LIBVIRT_HOST, network)
     write_clouds_yaml(cloud)
     yield cloud
-    cloud.stop()
+    try:
+        _remove_networks(cloud, vnis)
+    finally:
+        cloud.stop()
     state = str(cloud.workdir / LIBVIRT_HOST)
     for uuid in _virsh("list", "--all", "--uuid").split():
         if state in _virsh("dumpxml", uuid):
@@ -96,6 +138,9 @@ def run_playbook(
         ANSIBLE_LOCAL_TEMP=str(tmp_path / "ansible-tmp"),
         ANSIBLE_FORCE_COLOR="0",
         OS_CLIENT_CONFIG_FILE=str(cloud.workdir / "clouds.yaml"),
+        # The openstack.cloud collection's modules need openstack.version imported:
+        # see sdk_compat/sitecustomize.py.
+        PYTHONPATH=str(HERE / "sdk_compat"),
         PATH=f"{ANSIBLE_PLAYBOOK.parent}:{env.get('PATH', '')}",
     )
     variables = {"cloud_name": CLOUD_NAME, "ansible_python_interpreter": sys.executable}

@@ -47,3 +47,12 @@ def test_server(module_cloud: Cloud, playbook: Playbook, tiny_images: Path) -> N
     assert servers == []
     booted = [s for s in actions["servers"] if s["name"] == "ans-vm"]
     assert booted and booted[0]["OS-EXT-SRV-ATTR:host"] == LIBVIRT_HOST
+
+
+def test_network(module_cloud: Cloud, playbook: Playbook, tiny_images: Path) -> None:
+    playbook(module_cloud, "network.yml", images_dir=str(tiny_images))
+    with module_cloud.client() as api:
+        networks = api.get("/networking/v2.0/networks").json()["networks"]
+        ports = api.get("/networking/v2.0/ports").json()["ports"]
+    assert not [n for n in networks if n["name"].startswith("ans-")]
+    assert ports == []

@@ -5,11 +5,13 @@ here the repository's ``module_utils`` directory joins that package's path (as i
 does on Ansible's side when a module is built), and module files are loaded
 from ``library/``.
 
-At this tier only, the HTTP layer is faked: ``FakeAPI`` stands in for
-``StratusConnection`` and answers from a table of canned responses, recording
-each request so tests can check what a module would send. Everything above
-it (argument parsing, decisions, diffs, check mode, results) is the real code,
-run in-process through ``AnsibleModule``.
+Two stand-ins for ``StratusConnection``. ``FakeAPI`` fakes the HTTP layer: it
+answers from a table of canned responses, recording each request so tests can
+check what a module would send. ``InProcessAPI`` (fixture ``stratus_api``) sends
+the requests to the real Stratus API application in this process, on SQLite; the
+Networking modules are tested against it. Everything above the connection
+(argument parsing, decisions, diffs, check mode, results) is the real code, run
+in-process through ``AnsibleModule``.
 """
 
 from __future__ import annotations
@@ -118,7 +120,9 @@ def run(capsys: pytest.CaptureFixture[str]) -> Callable[..., dict[str, Any]]:
         classes = [
             v
             for v in vars(module).values()
-            if isinstance(v, type) and issubclass(v, StratusModule) and v is not StratusModule
+            if isinstance(v, type)
+            and issubclass(v, StratusModule)
+            and v.__module__ == module.__name__  # not a base class it imports
         ]
         arguments = dict(args, _ansible_check_mode=check_mode, _ansible_diff=True)
         with patch_module_args(arguments), pytest.raises(SystemExit):
@@ -126,3 +130,101 @@ def run(capsys: pytest.CaptureFixture[str]) -> Callable[..., dict[str, Any]]:
         return json.loads(capsys.readouterr().out)
 
     return _run
+
+
+#: Where each service's paths start on the Stratus API (the catalog's URLs).
+SERVICE_PREFIX = {
+    "network": "/networking/v2.0",
+    "compute": "/compute/v2.1",
+    "image": "/image/v2",
+    "identity": "/identity/v3",
+}
+
+
+class InProcessAPI:
+    """A stand-in for ``StratusConnection`` that sends each request to the real
+    Stratus API application in this process (FastAPI's ``TestClient``), on a
+    SQLite database of its own: the modules' requests meet the real routes,
+    validation, policy, service layer and error bodies. Only the token check is
+    replaced (every request is the admin of project ``PROJECT``), since a token
+    needs Identity's keys and a bootstrap that this tier does without."""
+
+    PROJECT = "p-modules"
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.calls: list[tuple[str, str, str, Any, Any]] = []
+
+    def request(
+        self,
+        method: str,
+        service: str,
+        path: str,
+        body: Any = None,
+        *,
+        what: str | None = None,
+        query: Any = None,
+        microversion: str | None = None,
+        data: Any = None,
+        content_type: str | None = None,
+        extra_headers: Any = None,
+    ) -> Any:
+        from ansible.module_utils.stratus_http import api_error_message
+
+        self.calls.append((method, service, path, body, query))
+        response = self.client.request(
+            method, SERVICE_PREFIX[service] + path, params=query, json=body
+        )
+        if response.status_code >= 400:
+            message = api_error_message(response.content)
+            doing = what or f"{method} {path}"
+            raise StratusAPIError(
+                f"{doing} failed (HTTP {response.status_code}): {message}",
+                response.status_code,
+                message,
+            )
+        return response.json() if response.content else None
+
+    def writes(self) -> list[tuple[str, str, Any]]:
+        """The requests that changed something (anything but GET)."""
+        return [(m, p, b) for m, _, p, b, _ in self.calls if m != "GET"]
+
+
+@pytest.fixture(scope="module")
+def stratus_api(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """``InProcessAPI`` over a fresh SQLite database, shared by a test module."""
+    from fastapi.testclient import TestClient
+
+    from stratus.api.app import create_app
+    from stratus.api.context import RequestContext, get_context
+    from stratus.conf import CONF
+    from stratus.db import session as db_session
+    from stratus.db.models import Base
+
+    path = tmp_path_factory.mktemp("modules-api") / "stratus.db"
+    CONF([], project="stratus", default_config_files=[])  # oslo.policy reads it
+    CONF.set_override("connection", f"sqlite:///{path}", "database")
+    CONF.set_override("vni_ranges", ["100:199"], "network")
+    CONF.set_override("physical_network_mappings", ["physnet1:eth1"], "network")
+    db_session.reset()
+    Base.metadata.create_all(db_session.get_engine())
+    app = create_app()
+    admin = RequestContext(
+        user_id="u-admin",
+        user_name="admin",
+        project_id=InProcessAPI.PROJECT,
+        project_name="modules",
+        domain_id="default",
+        roles=["admin", "member", "reader"],
+        token=None,  # type: ignore[arg-type]
+    )
+    app.dependency_overrides[get_context] = lambda: admin
+    try:
+        with TestClient(app) as client:
+            yield InProcessAPI(client)
+    finally:
+        db_session.reset()
+        for name in ("vni_ranges", "physical_network_mappings"):
+            CONF.clear_override(name, "network")
+        CONF.clear_override("connection", "database")
+        CONF.clear()

@@ -75,7 +75,9 @@ def module_class(path: Path) -> type[StratusModule]:
     (cls,) = [
         v
         for v in vars(module).values()
-        if isinstance(v, type) and issubclass(v, StratusModule) and v is not StratusModule
+        if isinstance(v, type)
+        and issubclass(v, StratusModule)
+        and v.__module__ == module.__name__  # not a base class it imports
     ]
     return cls
 

@@ -196,3 +196,77 @@ def test_unknown_flavor_or_missing_image_fail_before_anything(run) -> None:  # n
     result = run("stratus_server", {"name": "web", "flavor": "small"}, api)
     assert result["msg"] == "Server 'web' does not exist; creating it needs: image."
     assert api.writes() == []
+
+
+NET_ID = "3f1c2d4e-5a6b-4c7d-8e9f-0a1b2c3d4e5f"
+PORT_ID = "7e6d5c4b-3a29-4817-a6b5-c4d3e2f1a0b9"
+ADDRESSES = {
+    "net1": [
+        {
+            "addr": "10.0.0.12",
+            "version": 4,
+            "OS-EXT-IPS:type": "fixed",
+            "OS-EXT-IPS-MAC:mac_addr": "fa:16:3e:12:34:56",
+        }
+    ]
+}
+
+
+def test_networks_are_resolved_to_ids_and_addresses_returned(run) -> None:  # noqa: ANN001
+    def by_name(body: Any, query: Any) -> dict[str, Any]:
+        networks = [{"id": NET_ID, "name": "net1"}]
+        return {"networks": [n for n in networks if n["name"] == query.get("name")]}
+
+    api = _api(
+        **{
+            "POST /servers": {"server": {"id": SERVER_ID}},
+            "GET /networks": by_name,
+            "GET /ports": {"ports": [{"id": PORT_ID, "name": "db-port"}]},
+        }
+    )
+    api.routes[("GET", f"/servers/{SERVER_ID}")] = {"server": api_server(addresses=ADDRESSES)}
+    networks = [
+        {"network": "net1"},
+        {"network": NET_ID, "fixed_ip": "10.0.0.20"},
+        {"port": "db-port"},
+    ]
+    args = {"name": "web", "flavor": "small", "image": "tiny", "networks": networks}
+    api.routes[("GET", f"/networks/{NET_ID}")] = {"network": {"id": NET_ID, "name": "net1"}}
+    planned = run("stratus_server", args, api, check_mode=True)
+    assert planned["changed"] and planned["server"]["addresses"] == {} and api.writes() == []
+    result = run("stratus_server", args, api)
+    assert result["changed"] and result["server"]["addresses"] == ADDRESSES
+    (method, path, body), *_ = api.writes()
+    assert (method, path) == ("POST", "/servers")
+    assert body["server"]["networks"] == [
+        {"uuid": NET_ID},
+        {"uuid": NET_ID, "fixed_ip": "10.0.0.20"},
+        {"port": PORT_ID},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("networks", "message"),
+    [
+        ("some", "networks must be 'none', 'auto' or a list of entries, not 'some'."),
+        ([{"network": "a", "port": "b"}], "networks[0] needs exactly one of network and port"),
+        ([{"subnet": "a"}], "networks[0] has unknown keys subnet"),
+        ([{"port": "p", "fixed_ip": "10.0.0.2"}], "networks[0]: fixed_ip goes with network"),
+        ([{"network": "nope"}], "networks[0]: unknown network 'nope'"),
+    ],
+)
+def test_bad_networks_name_the_field(run, networks: Any, message: str) -> None:  # noqa: ANN001
+    api = _api(**{"GET /networks": {"networks": []}})
+    result = run(
+        "stratus_server",
+        {"name": "web", "flavor": "small", "image": "tiny", "networks": networks},
+        api,
+    )
+    assert result["failed"] and result["msg"].startswith(message)
+    assert api.writes() == []
+
+
+def test_server_info_returns_addresses(run) -> None:  # noqa: ANN001
+    api = _api(api_server(addresses=ADDRESSES), api_server(id="other", name="bare"))
+    servers = run("stratus_server_info", {}, api)["servers"]
+    assert [s["addresses"] for s in servers] == [ADDRESSES, {}]

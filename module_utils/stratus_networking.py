@@ -1,0 +1,273 @@
+# Copyright: Stratus contributors
+# Apache License 2.0 (see pyproject.toml at the root of the Stratus repository)
+"""The shared part of the modules of the Networking API v2.0 (``stratus_network``,
+``stratus_subnet``, ``stratus_port``): requests to the catalog's ``network``
+service, finding networks, subnets and ports by name or id, and the one
+present/absent flow the three modules follow (create, update in place what the
+API lets change, fail naming what cannot change, delete; check and diff mode).
+
+Modules import it as ``ansible.module_utils.stratus_networking``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+from ansible.module_utils.stratus_errors import StratusAPIError, StratusError
+from ansible.module_utils.stratus_module import (
+    StratusModule,
+    immutable_message,
+    is_uuid,
+    next_marker,
+    only_one,
+    quote_path,
+)
+
+
+def same_address(a, b) -> bool:
+    """Whether two IP addresses (or two CIDRs) are the same, however written."""
+    if a is None or b is None:
+        return a is b
+    try:
+        if "/" in str(a) or "/" in str(b):
+            return ipaddress.ip_network(str(a), strict=False) == ipaddress.ip_network(
+                str(b), strict=False
+            )
+        return ipaddress.ip_address(str(a)) == ipaddress.ip_address(str(b))
+    except ValueError:
+        return str(a) == str(b)
+
+
+def canonical_address(value) -> str | None:
+    """An address or CIDR as the API writes it (``None`` stays ``None``)."""
+    if value is None:
+        return None
+    try:
+        if "/" in str(value):
+            return str(ipaddress.ip_network(str(value), strict=False))
+        return str(ipaddress.ip_address(str(value)))
+    except ValueError:
+        return str(value)
+
+
+def _pairs(items, first: str, second: str) -> list:
+    return sorted(
+        (canonical_address(i.get(first)), canonical_address(i.get(second))) for i in items or []
+    )
+
+
+def same_fixed_ips(current, wanted) -> bool:
+    """Whether a port's fixed IPs are those asked for: as many, each asked one
+    matching a distinct current one by subnet and/or address (whichever it gives)."""
+    left = list(current or [])
+    if len(left) != len(wanted or []):
+        return False
+    for asked in wanted or []:
+        for index, have in enumerate(left):
+            if asked.get("subnet_id") not in (None, have.get("subnet_id")):
+                continue
+            if asked.get("ip_address") is not None and not same_address(
+                asked["ip_address"], have.get("ip_address")
+            ):
+                continue
+            del left[index]
+            break
+        else:
+            return False
+    return True
+
+
+def same_value(key: str, current, wanted) -> bool:
+    """Whether the API's ``current`` value of ``key`` is what ``wanted`` asks for."""
+    if key in ("cidr", "gateway_ip"):
+        return same_address(current, wanted)
+    if key == "allocation_pools":
+        return _pairs(current, "start", "end") == _pairs(wanted, "start", "end")
+    if key == "host_routes":
+        return _pairs(current, "destination", "nexthop") == _pairs(wanted, "destination", "nexthop")
+    if key == "fixed_ips":
+        return same_fixed_ips(current, wanted)
+    if key == "mac_address":
+        return str(current or "").lower() == str(wanted or "").lower()
+    if key == "dns_nameservers":  # the order is the resolvers' order: it counts
+        return [canonical_address(a) for a in current or []] == [
+            canonical_address(a) for a in wanted or []
+        ]
+    return current == wanted
+
+
+class NetworkLookup:
+    """Requests to the Networking API and finding its resources by name or id, for
+    any ``StratusModule`` (``stratus_server`` resolves its ``networks`` with it)."""
+
+    def network_api(self, method: str, path: str, body=None, **kwargs):
+        return self.conn.request(method, "network", path, body, **kwargs)
+
+    def network_list(self, collection: str, query=None, what: str | None = None) -> list:
+        """Every item of a Networking API collection the filters match (all pages)."""
+        query = dict(query or {})
+        items: list = []
+        while True:
+            page = self.network_api("GET", f"/{collection}", query=query, what=what)
+            items += page.get(collection) or []
+            marker = next_marker(page.get(f"{collection}_links"))
+            if not marker or not page.get(collection):
+                return items
+            query["marker"] = marker
+
+    def find_networking(self, collection: str, ref, required: bool = False, **filters):
+        """A network, subnet or port by id, else by exact name (with ``filters`` such
+        as ``network_id`` or ``project_id``); several of one name is an error."""
+        kind = collection[:-1]
+        filters = {k: v for k, v in filters.items() if v is not None}
+        if is_uuid(ref):
+            found = self.get_or_none(self.network_api, "GET", f"/{collection}/{quote_path(ref)}")
+            if found is not None:
+                item = found[kind]
+                if all(item.get(k) == v for k, v in filters.items()):
+                    return item
+        matches = self.network_list(
+            collection, dict(filters, name=ref), what=f"Looking up {kind} {ref!r}"
+        )
+        matches = [m for m in matches if m.get("name") == ref]
+        return only_one(matches, kind, ref, required)
+
+    def find_network(self, ref, required: bool = False):
+        return self.find_networking("networks", ref, required)
+
+    def find_subnet(self, ref, required: bool = False, network_id=None):
+        return self.find_networking("subnets", ref, required, network_id=network_id)
+
+
+class NetworkingModule(NetworkLookup, StratusModule):
+    """A resource of the Networking API kept as declared.
+
+    Subclasses set ``resource`` (``network``, ``subnet`` or ``port``), ``collection``
+    (the API's plural), ``immutable`` (attributes the API does not change in
+    place), ``viewed`` (the attributes the diff shows) and implement ``lookup()``
+    (the resource or ``None``) and ``wanted()`` (the API attributes the options
+    ask for; an attribute left out is not managed).
+    """
+
+    collection = "resources"
+    immutable: frozenset = frozenset()
+    viewed: tuple = ()
+    advice = "Delete it (state: absent) and declare it again."
+
+    def project_id(self):
+        """The id of the ``project`` option's project (``None`` when not given)."""
+        ref = self.params.get("project")
+        return self.find_project(ref)["id"] if ref else None
+
+    def parent_network(self):
+        """The network the ``network`` option names (``None`` when not given). One that
+        does not exist is an error, but with state=absent (nothing to delete then)
+        and in check mode (declared by an earlier task: warned about, the resource
+        is reported as to be created)."""
+        params = self.params
+        if not params.get("network"):
+            return None
+        network = self.find_network(params["network"])
+        if network is None and params["state"] != "absent":
+            if not self.check_mode:
+                raise StratusError(
+                    f"Unknown network {params['network']!r}: no network has this name or id."
+                )
+            self.module.warn(
+                f"Network {params['network']!r} does not exist (yet): {self.resource} "
+                f"{params['name']!r} is reported as to be created."
+            )
+        return network
+
+    # - what subclasses give -
+
+    def lookup(self):  # pragma: no cover - every module implements it
+        raise NotImplementedError
+
+    def wanted(self, current) -> dict:  # pragma: no cover - every module implements it
+        raise NotImplementedError
+
+    def view(self, item) -> dict:
+        """The part of the resource that the diff shows."""
+        if not item:
+            return {}
+        return {key: item.get(key) for key in self.viewed if key in item}
+
+    # - the flow -
+
+    def run(self) -> None:
+        current = self.lookup()
+        if self.params["state"] == "absent":
+            self.absent(current)
+            return
+        wanted = self.wanted(current)
+        if current is None:
+            self.create(wanted)
+            return
+        self.update(current, wanted)
+
+    def absent(self, current) -> None:
+        if current is not None:
+            self.changed = True
+            if not self.check_mode:
+                try:
+                    self.network_api(
+                        "DELETE",
+                        f"/{self.collection}/{quote_path(current['id'])}",
+                        what=f"Deleting {self.resource} {current.get('name')!r}",
+                    )
+                except StratusAPIError as exc:
+                    if exc.status != 404:
+                        raise
+        self.exit(None, self.view(current), {})
+
+    def create(self, wanted: dict) -> None:
+        self.changed = True
+        body = dict(wanted)
+        if self.check_mode:
+            predicted = dict(body, id=None)
+            self.exit(predicted, {}, self.view(predicted))
+            return
+        created = self.network_api(
+            "POST",
+            f"/{self.collection}",
+            {self.resource: body},
+            what=f"Creating {self.resource} {self.params['name']!r}",
+        )[self.resource]
+        self.exit(created, {}, self.view(created))
+
+    def differences(self, current: dict, wanted: dict) -> dict:
+        """``{attribute: {"before", "after"}}`` of what ``wanted`` changes; an
+        attribute the API does not show to this caller is not compared."""
+        return {
+            key: {"before": current.get(key), "after": value}
+            for key, value in wanted.items()
+            if key in current and not same_value(key, current.get(key), value)
+        }
+
+    def update(self, current: dict, wanted: dict) -> None:
+        changes = self.differences(current, wanted)
+        fixed = {k: v for k, v in changes.items() if k in self.immutable}
+        if fixed:
+            after = dict(current, **{k: v["after"] for k, v in changes.items()})
+            raise StratusError(
+                immutable_message(
+                    self.resource.capitalize(), current.get("name"), fixed, self.advice
+                ),
+                differences=fixed,
+                diff={"before": self.view(current), "after": self.view(after)},
+                **{self.resource: current},
+            )
+        if not changes:
+            self.exit(current, self.view(current), self.view(current))
+            return
+        self.changed = True
+        after = dict(current, **{k: v["after"] for k, v in changes.items()})
+        if not self.check_mode:
+            after = self.network_api(
+                "PUT",
+                f"/{self.collection}/{quote_path(current['id'])}",
+                {self.resource: {k: v["after"] for k, v in changes.items()}},
+                what=f"Updating {self.resource} {current.get('name')!r}",
+            )[self.resource]
+        self.exit(after, self.view(current), self.view(after))
