@@ -32,9 +32,9 @@ OPTS = [
     ),
     cfg.StrOpt(
         "state_path",
-        default="/var/lib/stratus/network",
         help="Directory of the data plane's state: per network, dnsmasq's pid file, "
-        "hostsfile and options file.",
+        "hostsfile and options file, and the host's data-plane lock. Unset: "
+        "'network' under [DEFAULT] state_path.",
     ),
     cfg.StrOpt(
         "dnsmasq_binary",

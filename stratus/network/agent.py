@@ -78,7 +78,7 @@ class AgentConfig:
                 )
             mappings[physnet.strip()] = interface.strip()
         return cls(
-            state_path=group.state_path,
+            state_path=group.state_path or os.path.join(conf.state_path, "network"),
             physical_interface_mappings=mappings,
             local_ip=group.local_ip,
             vxlan_dev=group.vxlan_dev or None,
