@@ -163,9 +163,7 @@ def _port_value(field: str, value: Any) -> int | None:
     except (TypeError, ValueError):
         raise exc.InvalidInput(field, f"'{value}' is not an integer.") from None
     if not 0 <= number <= 65535:
-        raise _invalid(
-            "SecurityGroupInvalidPortValue", field, f"{number} is outside 0..65535."
-        )
+        raise _invalid("SecurityGroupInvalidPortValue", field, f"{number} is outside 0..65535.")
     return number
 
 
@@ -563,8 +561,7 @@ def _pairs(port: Port, raw: Any) -> list[tuple[str, str]]:
             raise _invalid(
                 "DuplicateAddressPairInRequest",
                 "allowed_address_pairs",
-                f"Request contains duplicate address pair: mac_address {mac} ip_address "
-                f"{address}.",
+                f"Request contains duplicate address pair: mac_address {mac} ip_address {address}.",
             )
         found.append((address, mac))
     return found
@@ -611,8 +608,7 @@ def apply_to_port(
         if pairs:
             raise exc.Conflict(
                 "AddressPairAndPortSecurityRequired",
-                "Port Security must be enabled in order to have allowed address pairs on a "
-                "port.",
+                "Port Security must be enabled in order to have allowed address pairs on a port.",
             )
     held = {b.security_group_id: b for b in port.security_group_bindings}
     for group_id, binding in held.items():
@@ -662,9 +658,7 @@ def host_groups(session: Session, group_ids: set[str]) -> dict[str, Any]:
     } - set(groups)
     if remote:
         groups.update({g.id: g for g in db.list_security_groups(session, ids=remote)})
-    members: dict[str, dict[str, set[str]]] = {
-        g: {"IPv4": set(), "IPv6": set()} for g in groups
-    }
+    members: dict[str, dict[str, set[str]]] = {g: {"IPv4": set(), "IPv6": set()} for g in groups}
     for port in db.ports_in_security_groups(session, groups):
         addresses = [a.ip_address for a in port.fixed_ips]
         addresses += [p.ip_address for p in port.allowed_address_pairs]
