@@ -78,6 +78,16 @@ def _invalid(kind: str, field: str, reason: str) -> exc.InvalidInput:
     return error
 
 
+_LABELS = {"SecurityGroup": "Security group", "SecurityGroupRule": "Security group rule"}
+
+
+def not_found(kind: str, resource_id: str) -> exc.NotFound:
+    """404 ``SecurityGroupNotFound`` or ``SecurityGroupRuleNotFound``."""
+    error = exc.NotFound(_LABELS[kind], resource_id)
+    error.neutron_type = f"{kind}NotFound"
+    return error
+
+
 def _timestamp(value: dt.datetime | None) -> str | None:
     return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
 
@@ -342,7 +352,7 @@ def _sees(context: Any, project_id: str) -> bool:
 def _group(session: Session, context: Any, group_id: str) -> SecurityGroup:
     group = db.get_security_group(session, group_id)
     if group is None or not _sees(context, group.project_id):
-        raise exc.NotFound("Security group", group_id)
+        raise not_found("SecurityGroup", group_id)
     return group
 
 
@@ -456,7 +466,7 @@ def delete_group(session: Session, context: Any, group_id: str) -> None:
 def _rule(session: Session, context: Any, rule_id: str) -> SecurityGroupRule:
     rule = db.get_security_group_rule(session, rule_id)
     if rule is None or not _sees(context, rule.project_id):
-        raise exc.NotFound("Security group rule", rule_id)
+        raise not_found("SecurityGroupRule", rule_id)
     return rule
 
 
@@ -581,7 +591,7 @@ def apply_to_port(
         for group_id in wanted:
             group = db.get_security_group(session, group_id)
             if group is None or group.project_id != port.project_id:
-                raise exc.NotFound("Security group", group_id)
+                raise not_found("SecurityGroup", group_id)
     elif create:
         trusted = is_trusted(port.device_owner)
         wanted = [default_id] if port.port_security_enabled and default_id and not trusted else []

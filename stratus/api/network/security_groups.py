@@ -14,6 +14,7 @@ from stratus.api.network.routes import PREFIX, NeutronRoute, _allowed, _authoriz
 from stratus.api.urls import base_url
 from stratus.network import exceptions as net_exc
 from stratus.network import service as network_api
+from stratus.network.security_groups import not_found
 
 router = APIRouter(route_class=NeutronRoute)
 
@@ -41,14 +42,14 @@ def _one(request: Request, collection: str, item: dict[str, Any]) -> dict[str, A
 def _visible_group(context: RequestContext, group_id: str) -> dict[str, Any]:
     group = network_api.get_security_group(context, group_id)
     if not _allowed("network:get_security_group", context, _target(group)):
-        raise net_exc.NotFound("Security group", group_id)
+        raise not_found("SecurityGroup", group_id)
     return group
 
 
 def _visible_rule(context: RequestContext, rule_id: str) -> dict[str, Any]:
     rule = network_api.get_security_group_rule(context, rule_id)
     if not _allowed("network:get_security_group_rule", context, _target(rule)):
-        raise net_exc.NotFound("Security group rule", rule_id)
+        raise not_found("SecurityGroupRule", rule_id)
     return rule
 
 
