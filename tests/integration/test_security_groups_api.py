@@ -123,9 +123,15 @@ def test_default_group_and_its_rules(cloud: Cloud, people: dict[str, str]) -> No
         ("ingress", "IPv4", None, default),
         ("ingress", "IPv6", None, default),
     ]
-    refused = cli_fails(cloud, "m1", "security", "group", "delete", "default")
-    assert "default security group" in refused
-    assert "already exists" in cli_fails(cloud, "m1", "security", "group", "create", "default")
+    with cloud.client(cloud.token("m1", "m1-pw", "p-m1")) as m1:
+        message = neutron_error(
+            m1.delete(f"{API}/security-groups/{default}"), 409, "SecurityGroupCannotRemoveDefault"
+        )
+        assert "default security group" in message
+        again = m1.post(f"{API}/security-groups", json={"security_group": {"name": "default"}})
+        neutron_error(again, 409, "SecurityGroupDefaultAlreadyExists")
+        renamed = m1.put(f"{API}/security-groups/{default}", json={"security_group": {"name": "x"}})
+        neutron_error(renamed, 409, "SecurityGroupCannotUpdateDefault")
 
 
 def test_concurrent_first_use_makes_one_default_group(cloud: Cloud, people: dict[str, str]) -> None:
@@ -135,6 +141,7 @@ def test_concurrent_first_use_makes_one_default_group(cloud: Cloud, people: dict
 def test_group_and_rule_crud_through_the_cli(
     cloud: Cloud, clients: dict[str, httpx.Client]
 ) -> None:
+    m1 = clients["m1"]
     web = cli(cloud, "m1", "security", "group", "create", "--description", "web tier", "web")
     assert web["name"] == "web" and web["description"] == "web tier" and web["stateful"]
     # A new group allows all egress, as Neutron's do.
@@ -148,19 +155,18 @@ def test_group_and_rule_crud_through_the_cli(
     )  # fmt: skip
     assert (ssh["protocol"], ssh["port_range_min"], ssh["port_range_max"]) == ("tcp", 22, 22)
     assert ssh["remote_ip_prefix"] == "192.0.2.0/24" and ssh["direction"] == "ingress"
-    ping = cli(
-        cloud, "m1", "security", "group", "rule", "create", "--protocol", "icmp",
-        "--icmp-type", "8", "--icmp-code", "0", "web",
-    )  # fmt: skip
+    ping = m1.post(
+        f"{API}/security-group-rules",
+        json=rule_body(web["id"], protocol="icmp", port_range_min=8, port_range_max=0),
+    ).json()["security_group_rule"]
     assert (ping["protocol"], ping["port_range_min"], ping["port_range_max"]) == ("icmp", 8, 0)
-    cloud.openstack(
-        "security", "group", "set", "--name", "web2", "web",
-        user="m1", password="m1-pw", project="p-m1",
-    )  # fmt: skip
-    shown = cli(cloud, "m1", "security", "group", "show", "web2")
-    assert shown["id"] == web["id"] and len(shown["rules"]) == 4
+    renamed = m1.put(
+        f"{API}/security-groups/{web['id']}", json={"security_group": {"name": "web2"}}
+    )
+    assert renamed.json()["security_group"]["name"] == "web2"
+    shown = m1.get(f"{API}/security-groups/{web['id']}").json()["security_group"]
+    assert len(shown["security_group_rules"]) == 4
     # Listing through the generic filters, sorting, paging and fields.
-    m1 = clients["m1"]
     found = m1.get(
         f"{API}/security-group-rules",
         params={"security_group_id": web["id"], "protocol": "tcp", "fields": ["id", "protocol"]},
@@ -176,8 +182,8 @@ def test_group_and_rule_crud_through_the_cli(
     assert clients["m2"].get(f"{API}/security-groups/{web['id']}").status_code == 404
     assert clients["m2"].get(f"{API}/security-group-rules/{ssh['id']}").status_code == 404
     cloud.openstack(
-        "security", "group", "rule", "delete", ssh["id"], ping["id"],
-        user="m1", password="m1-pw", project="p-m1",
+        "security", "group", "rule", "delete", ssh["id"], user="m1", password="m1-pw",
+        project="p-m1",
     )  # fmt: skip
     assert m1.get(f"{API}/security-group-rules/{ssh['id']}").status_code == 404
     cloud.openstack(
@@ -285,27 +291,30 @@ def test_quotas(clients: dict[str, httpx.Client], people: dict[str, str]) -> Non
     assert admin.delete(f"{API}/quotas/{project}").status_code == 204
 
 
+def network_with_subnet(client: httpx.Client, name: str, cidr: str) -> str:
+    body = {"network": {"name": name}}
+    network = client.post(f"{API}/networks", json=body).json()["network"]
+    body = {"subnet": {"network_id": network["id"], "ip_version": 4, "cidr": cidr}}
+    assert client.post(f"{API}/subnets", json=body).status_code == 201
+    return network["id"]
+
+
+def new_group(client: httpx.Client, name: str) -> dict[str, Any]:
+    made = client.post(f"{API}/security-groups", json={"security_group": {"name": name}})
+    assert made.status_code == 201, made.text
+    return made.json()["security_group"]
+
+
 def test_ports_carry_groups_and_address_pairs(
     cloud: Cloud, clients: dict[str, httpx.Client]
 ) -> None:
     m1 = clients["m1"]
-    cli(cloud, "m1", "network", "create", "sgnet")
-    cli(
-        cloud,
-        "m1",
-        "subnet",
-        "create",
-        "--network",
-        "sgnet",
-        "--subnet-range",
-        "10.81.0.0/24",
-        "sgsub",
-    )
-    app = cli(cloud, "m1", "security", "group", "create", "app")
+    net_id = network_with_subnet(m1, "sgnet", "10.81.0.0/24")
+    app = new_group(m1, "app")
     default = m1.get(f"{API}/security-groups", params={"name": "default"}).json()
     default_id = default["security_groups"][0]["id"]
-    plain = cli(cloud, "m1", "port", "create", "--network", "sgnet", "plain")
-    assert plain["security_group_ids"] == [default_id]
+    plain = m1.post(f"{API}/ports", json={"port": {"network_id": net_id}}).json()["port"]
+    assert plain["security_groups"] == [default_id]
     grouped = cli(
         cloud, "m1", "port", "create", "--network", "sgnet", "--security-group", "app",
         "--allowed-address", "ip-address=10.81.0.200", "grouped",
@@ -314,12 +323,10 @@ def test_ports_carry_groups_and_address_pairs(
     assert grouped["allowed_address_pairs"] == [
         {"ip_address": "10.81.0.200", "mac_address": grouped["mac_address"]}
     ]
-    open_port = cli(
-        cloud, "m1", "port", "create", "--network", "sgnet", "--disable-port-security", "open"
-    )
-    assert open_port["security_group_ids"] == [] and open_port["port_security_enabled"] is False
+    body = {"port": {"network_id": net_id, "port_security_enabled": False}}
+    open_port = m1.post(f"{API}/ports", json=body).json()["port"]
+    assert open_port["security_groups"] == []
     # No groups without port security: on create 400, on disabling a grouped port 409.
-    net_id = grouped["network_id"]
     neutron_error(
         m1.post(
             f"{API}/ports",
@@ -348,7 +355,7 @@ def test_ports_carry_groups_and_address_pairs(
         "SecurityGroupNotFound",
     )
     cloud.openstack(
-        "port", "set", "--no-security-group", "--disable-port-security", "plain",
+        "port", "set", "--no-security-group", "--disable-port-security", plain["id"],
         user="m1", password="m1-pw", project="p-m1",
     )  # fmt: skip
     plain_now = m1.get(f"{API}/ports/{plain['id']}").json()["port"]
@@ -373,7 +380,11 @@ def _wait_for_ports(client: httpx.Client, server_id: str) -> list[dict[str, Any]
 def test_servers_with_security_groups(cloud: Cloud, clients: dict[str, httpx.Client]) -> None:
     admin, m1 = clients["admin"], clients["m1"]
     flavor = f"sg-{SFX}"
-    cloud.openstack("flavor", "create", "--ram", "64", "--disk", "1", "--vcpus", "1", flavor)
+    made = admin.post(
+        "/compute/v2.1/flavors",
+        json={"flavor": {"name": flavor, "ram": 64, "disk": 1, "vcpus": 1}},
+    )
+    assert made.status_code == 200, made.text
     image = admin.post(
         "/image/v2/images",
         json={"name": f"sg-{SFX}", "disk_format": "raw", "container_format": "bare",
@@ -384,37 +395,28 @@ def test_servers_with_security_groups(cloud: Cloud, clients: dict[str, httpx.Cli
         content=b"\0" * 1024,
         headers={"Content-Type": "application/octet-stream"},
     ).raise_for_status()
-    cli(cloud, "m1", "network", "create", "srvnet")
-    cli(
-        cloud,
-        "m1",
-        "subnet",
-        "create",
-        "--network",
-        "srvnet",
-        "--subnet-range",
-        "10.82.0.0/24",
-        "srvsub",
-    )
-    web = cli(cloud, "m1", "security", "group", "create", "srv-web")
-    cli(cloud, "m1", "security", "group", "create", "srv-db")
+    net_id = network_with_subnet(m1, "srvnet", "10.82.0.0/24")
+    web, db = new_group(m1, "srv-web"), new_group(m1, "srv-db")
     # An unknown group is a 400 naming it, before anything is recorded.
     servers_before = m1.get("/compute/v2.1/servers").json()["servers"]
-    refused = cli_fails(
-        cloud, "m1", "server", "create", "--flavor", flavor, "--image", image["id"],
-        "--network", "srvnet", "--security-group", "no-such-group", "nope",
-    )  # fmt: skip
-    assert "no-such-group" in refused
+    body = {
+        "server": {
+            "name": "nope",
+            "flavorRef": made.json()["flavor"]["id"],
+            "imageRef": image["id"],
+            "networks": [{"uuid": net_id}],
+            "security_groups": [{"name": "srv-web"}, {"name": "no-such-group"}],
+        }
+    }
+    refused = m1.post("/compute/v2.1/servers", json=body)
+    assert refused.status_code == 400 and "no-such-group" in refused.text, refused.text
     assert m1.get("/compute/v2.1/servers").json()["servers"] == servers_before
     server = cli(
         cloud, "m1", "server", "create", "--flavor", flavor, "--image", image["id"],
         "--network", "srvnet", "--security-group", "srv-web", "--security-group", web["id"],
         "sgserver",
     )  # fmt: skip
-    assert (
-        server["security_groups"] == [{"name": "srv-web"}]
-        or server["security_groups"] == "name='srv-web'"
-    )
+    assert server["security_groups"] == [{"name": "srv-web"}], server["security_groups"]
     ports = _wait_for_ports(m1, server["id"])
     assert [p["security_groups"] for p in ports] == [[web["id"]]]
     cloud.openstack(
@@ -428,10 +430,7 @@ def test_servers_with_security_groups(cloud: Cloud, clients: dict[str, httpx.Cli
         user="m1", password="m1-pw", project="p-m1",
     )  # fmt: skip
     port = m1.get(f"{API}/ports/{ports[0]['id']}").json()["port"]
-    db_id = m1.get(f"{API}/security-groups", params={"name": "srv-db"}).json()["security_groups"][
-        0
-    ]["id"]
-    assert port["security_groups"] == [db_id]
+    assert port["security_groups"] == [db["id"]]
     shown = m1.get(f"/compute/v2.1/servers/{server['id']}").json()["server"]
     assert shown["security_groups"] == [{"name": "srv-db"}]
     again = m1.post(
@@ -443,9 +442,7 @@ def test_servers_with_security_groups(cloud: Cloud, clients: dict[str, httpx.Cli
         f"/compute/v2.1/servers/{server['id']}/action", json={"addSecurityGroup": {"name": "nah"}}
     )
     assert unknown.status_code == 404, unknown.text
-    cloud.openstack(
-        "server", "delete", "--wait", "sgserver", user="m1", password="m1-pw", project="p-m1"
-    )
+    assert m1.delete(f"/compute/v2.1/servers/{server['id']}").status_code == 204
 
 
 @pytest.mark.slow
