@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.integration.test_network_api import neutron_error
 from tests.support.cloud import Cloud, ControlPlane
 
 API = "/networking/v2.0"
@@ -76,15 +77,6 @@ def cli_fails(cloud: ControlPlane, user: str, *args: str) -> str:
     )
     assert done.returncode != 0, done.stdout
     return done.stderr
-
-
-def neutron_error(response: httpx.Response, status: int, kind: str | None = None) -> str:
-    assert response.status_code == status, response.text
-    error = response.json()["NeutronError"]
-    assert set(error) == {"type", "message", "detail"}
-    if kind is not None:
-        assert error["type"] == kind, error
-    return error["message"]
 
 
 def rule_body(group_id: str, **values: Any) -> dict[str, Any]:
