@@ -434,6 +434,14 @@ def test_servers_with_security_groups(cloud: Cloud, clients: dict[str, httpx.Cli
         f"/compute/v2.1/servers/{server['id']}/action", json={"addSecurityGroup": {"name": "nah"}}
     )
     assert unknown.status_code == 404, unknown.text
+    last = m1.post(
+        f"/compute/v2.1/servers/{server['id']}/action",
+        json={"removeSecurityGroup": {"name": db["id"]}},
+    )
+    assert last.status_code == 202, last.text
+    assert m1.get(f"{API}/ports/{ports[0]['id']}").json()["port"]["security_groups"] == []
+    bare = m1.get(f"/compute/v2.1/servers/{server['id']}").json()["server"]
+    assert bare["security_groups"] == []
     assert m1.delete(f"/compute/v2.1/servers/{server['id']}").status_code == 204
 
 
