@@ -170,7 +170,7 @@ def _port_value(field: str, value: Any) -> int | None:
         raise exc.InvalidInput(field, f"'{value}' is not an integer.")
     try:
         number = int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise exc.InvalidInput(field, f"'{value}' is not an integer.") from None
     if not 0 <= number <= 65535:
         raise _invalid("SecurityGroupInvalidPortValue", field, f"{number} is outside 0..65535.")
@@ -183,7 +183,7 @@ def _protocol(value: Any) -> str | None:
     text = str(value).strip().lower() if not isinstance(value, bool) else ""
     if text in PROTOCOL_NUMBERS:
         return text
-    if text.isdigit() and 0 <= int(text) <= 255:
+    if text.isascii() and text.isdigit() and 0 <= int(text) <= 255:
         return str(int(text))
     raise _invalid(
         "SecurityGroupRuleInvalidProtocol",
