@@ -445,7 +445,6 @@ def test_servers_with_security_groups(cloud: Cloud, clients: dict[str, httpx.Cli
     assert m1.delete(f"/compute/v2.1/servers/{server['id']}").status_code == 204
 
 
-@pytest.mark.slow
 def test_concurrent_first_use_on_mariadb(mariadb: Any, request: pytest.FixtureRequest) -> None:
     plane = ControlPlane(mariadb.create_database(f"stratus_sg_{SFX}"), extra_conf=CONF)
     plane.start()
