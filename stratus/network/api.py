@@ -1124,7 +1124,8 @@ def host_state(host: str, dhcp: bool = False) -> dict[str, Any]:
                  "device_id": "...", "binding_host_id": "compute-1" | "",
                  "admin_state_up": True, "status": "DOWN" | "ACTIVE",
                  "fixed_ips": [{"subnet_id": "...", "ip_address": "10.0.0.2"}],
-                 "port_security_enabled": True,        # False: no filtering at all
+                 "port_security_enabled": True,        # False: no filtering and
+                                                       # no anti-spoofing at all
                  "security_groups": ["<group uuid>", ...],   # keys of the top level's
                                                              # "security_groups" (for
                                                              # ports bound to ``host``)
@@ -1151,8 +1152,8 @@ def host_state(host: str, dhcp: bool = False) -> dict[str, Any]:
                # None: any protocol; else "tcp", "udp", "icmp" (IPv4 only),
                # "icmpv6" (any spelling of IPv6's ICMP, and "icmp" in an IPv6 rule),
                # "sctp", "udplite", "dccp", "gre", "esp", "ah", "vrrp", "igmp",
-               # or another IP protocol number as a decimal string ("132" never:
-               # known numbers come as their names)
+               # or another IP protocol number as a decimal string ("99"); a
+               # known number comes as its name ("6" as "tcp", "58" as "icmpv6")
                "protocol": "tcp" | None,
                # tcp/udp/sctp/udplite/dccp: destination ports min..max (both set,
                # 1..65535) or both None (all ports); icmp/icmpv6: min is the ICMP
