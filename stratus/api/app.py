@@ -76,6 +76,7 @@ def extra_routers() -> list:
         "stratus.api.compute.keypairs",
         "stratus.api.compute.interfaces",
         "stratus.api.network.routes",
+        "stratus.api.network.security_groups",
         "stratus.api.compute.usage",
         "stratus.api.compute.images",
     ):

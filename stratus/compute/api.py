@@ -486,7 +486,8 @@ class API:
         metadata = metadata or {}
         hints = scheduler_hints or {}
         reservation_id = f"r-{uuid.uuid4().hex[:8]}"
-        requested_networks = compute_networks.resolve(context, networks, max_count)
+        groups = compute_networks.resolve_security_groups(context, security_groups)
+        requested_networks = compute_networks.resolve(context, networks, max_count, groups)
         with transaction() as session:
             flavor = self._flavor(session, context, flavor_ref)
             image = self._image(session, context, image_ref, flavor)
@@ -511,8 +512,8 @@ class API:
                 "force_hosts": [forced_host] if forced_host else [],
                 "user_data": user_data,
                 "tags": tags or [],
-                # Recorded as asked (a network service would apply them to ports).
-                "security_groups": list(dict.fromkeys(security_groups or ["default"])),
+                # The names server bodies show; the ports get the groups' ids.
+                "security_groups": [g["name"] for g in groups] if groups else ["default"],
                 "project_id": context.project_id,
                 "user_id": context.user_id,
                 "num_instances": count,

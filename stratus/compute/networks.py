@@ -15,6 +15,14 @@ The cache (``instances.network_info``) holds one VIF per port, in request order:
 
 so the compute host can plug the VIFs and server bodies can show addresses without
 asking the network layer per server.
+
+Security groups: a create request's ``security_groups`` (names or ids in the
+server's project) are resolved with the networks (:func:`resolve_security_groups`),
+before anything is recorded, and ride in each network request to the ports the
+conductor creates; ``addSecurityGroup``/``removeSecurityGroup`` change the groups of
+the server's ports (:func:`add_security_group`, :func:`remove_security_group`).
+The names are kept in the request spec as well (``security_groups``), which is what
+server bodies show.
 """
 
 from __future__ import annotations
@@ -27,6 +35,8 @@ from typing import Any
 import netaddr
 
 from stratus import exception
+from stratus.db import instances as db_instances
+from stratus.db.session import transaction
 from stratus.network import exceptions as net_exc
 from stratus.network import service as network_service
 
@@ -47,16 +57,79 @@ def _bad(message: str) -> exception.Invalid:
     return exception.Invalid(message)
 
 
+def _project_groups(project_id: str) -> list[dict[str, Any]]:
+    context = ServiceContext(project_id, is_admin=False)
+    return [
+        g for g in network_service.list_security_groups(context) if g["project_id"] == project_id
+    ]
+
+
+def _find_group(groups: list[dict[str, Any]], wanted: str) -> dict[str, Any] | None:
+    """The group whose id is ``wanted``, else the one group named so; several
+    groups of that name are a 409."""
+    for group in groups:
+        if group["id"] == wanted:
+            return group
+    named = [g for g in groups if g["name"] == wanted]
+    if len(named) > 1:
+        raise exception.Conflict(
+            f"Multiple security groups found matching '{wanted}'. Use an ID to be more specific."
+        )
+    return named[0] if named else None
+
+
+def resolve_security_groups(context: Any, wanted: list[str] | None) -> list[dict[str, str]] | None:
+    """The groups a create request names (``[{"id", "name"}]``, in order, without
+    repeats), or None when it names none; an unknown one is a 400 naming it."""
+    if not wanted:
+        return None
+    groups = _project_groups(context.project_id)
+    found: dict[str, dict[str, str]] = {}
+    for entry in wanted:
+        group = _find_group(groups, entry)
+        if group is None:
+            raise _bad(
+                f"server.security_groups: security group '{entry}' not found in project "
+                f"{context.project_id}."
+            )
+        found.setdefault(group["id"], {"id": group["id"], "name": group["name"]})
+    return list(found.values())
+
+
 def resolve(
-    context: Any, networks: str | list[dict[str, Any]] | None, max_count: int
+    context: Any,
+    networks: str | list[dict[str, Any]] | None,
+    max_count: int,
+    security_groups: list[dict[str, str]] | None = None,
 ) -> list[dict]:
     """The server's network requests, each ``{"network_id", "port_id", "fixed_ip"}``
-    (None where not given), checked against what the project sees.
+    (None where not given) and, with ``security_groups`` (resolved), the group ids
+    for the ports to create (``"security_groups"``), checked against what the
+    project sees; named groups on a network without port security are a 400.
 
     ``networks`` is the create request's: a list of ``uuid``/``port``/``fixed_ip``
     entries, ``"none"``, ``"auto"`` (the project's one usable network; none or
     several is a 400), or absent (as before microversion 2.37: the one usable network,
     no network when there is none, 409 when there are several)."""
+    requests = _resolve_networks(context, networks, max_count)
+    if security_groups is None:
+        return requests
+    for request in requests:
+        if request["port_id"]:
+            continue
+        network = network_service.get_network(context, request["network_id"])
+        if not network["port_security_enabled"]:
+            raise _bad(
+                f"server.security_groups: network {network['id']} has port security "
+                "disabled; security groups cannot be applied to its ports."
+            )
+        request["security_groups"] = [g["id"] for g in security_groups]
+    return requests
+
+
+def _resolve_networks(
+    context: Any, networks: str | list[dict[str, Any]] | None, max_count: int
+) -> list[dict]:
     if networks == "none":
         return []
     if networks is None or networks == "auto":
@@ -200,6 +273,8 @@ def allocate(
                 values["project_id"] = project_id
                 if request.get("fixed_ip"):
                     values["fixed_ips"] = [{"ip_address": request["fixed_ip"]}]
+                if request.get("security_groups") is not None:
+                    values["security_groups"] = request["security_groups"]
                 port = network_service.create_port(context, values)
                 created = True
             network = network_service.get_network(context, port["network_id"])
@@ -235,6 +310,115 @@ def release(project_id: str, vifs: list[dict[str, Any]]) -> None:
                 )
         except net_exc.NotFound:
             LOG.info("port %s is gone", vif["port_id"])
+
+
+# --- security groups of a server ---------------------------------------------------------
+
+
+def _ports(context: ServiceContext, instance: Any) -> list[dict[str, Any]]:
+    found = []
+    for vif in instance.network_info or []:
+        try:
+            found.append(network_service.get_port(context, vif["port_id"]))
+        except net_exc.NotFound:
+            LOG.info("port %s is gone", vif["port_id"])
+    return found
+
+
+def _rule_view(rule: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
+    remote = rule["remote_group_id"]
+    return {
+        "id": rule["id"],
+        "parent_group_id": rule["security_group_id"],
+        "ip_protocol": rule["protocol"],
+        "from_port": rule["port_range_min"],
+        "to_port": rule["port_range_max"],
+        "ip_range": {"cidr": rule["remote_ip_prefix"]} if rule["remote_ip_prefix"] else {},
+        "group": (
+            {"name": names.get(remote, remote), "tenant_id": rule["project_id"]} if remote else {}
+        ),
+    }
+
+
+def server_security_groups(instance: Any) -> list[dict[str, Any]]:
+    """The groups of the server's ports, as ``GET /servers/{id}/os-security-groups``
+    shows them (ingress rules only, as Nova)."""
+    context = ServiceContext(instance.project_id)
+    ids = list(dict.fromkeys(g for p in _ports(context, instance) for g in p["security_groups"]))
+    groups = [network_service.get_security_group(context, g) for g in ids]
+    names = {g["id"]: g["name"] for g in groups}
+    return [
+        {
+            "id": g["id"],
+            "name": g["name"],
+            "description": g["description"],
+            "tenant_id": g["project_id"],
+            "rules": [
+                _rule_view(r, names)
+                for r in g["security_group_rules"]
+                if r["direction"] == "ingress"
+            ],
+        }
+        for g in groups
+    ]
+
+
+def _change_groups(instance: Any, wanted: str, add: bool) -> None:
+    context = ServiceContext(instance.project_id)
+    group = _find_group(_project_groups(instance.project_id), wanted)
+    if group is None:
+        raise exception.NotFound(f"Security group {wanted} not found.")
+    ports = _ports(context, instance)
+    if not ports:
+        raise exception.NotFound(
+            f"instance_id {instance.uuid} could not be found as device id on any ports"
+        )
+    holding = [p for p in ports if group["id"] in p["security_groups"]]
+    if add:
+        if len(holding) == len(ports):
+            raise _bad(
+                f"Security group {wanted} is already associated with the instance {instance.uuid}."
+            )
+        if any(not p["port_security_enabled"] for p in ports):
+            raise _bad(
+                f"Security group {wanted} cannot be applied: a port of instance "
+                f"{instance.uuid} has port security disabled."
+            )
+        for port in ports:
+            if port not in holding:
+                wanted_ids = [*port["security_groups"], group["id"]]
+                network_service.update_port(context, port["id"], {"security_groups": wanted_ids})
+    else:
+        if not holding:
+            raise _bad(f"Security group {wanted} not associated with the instance {instance.uuid}.")
+        for port in holding:
+            kept = [g for g in port["security_groups"] if g != group["id"]]
+            network_service.update_port(context, port["id"], {"security_groups": kept})
+    names = [
+        n
+        for n in (instance.request_spec or {}).get("security_groups") or []
+        if n not in (group["name"], group["id"])
+    ]
+    if add:
+        names.append(group["name"])
+    with transaction() as session:
+        db_instances.update(
+            session,
+            instance.uuid,
+            {"request_spec": {**(instance.request_spec or {}), "security_groups": names}},
+        )
+
+
+def add_security_group(instance: Any, wanted: str) -> None:
+    """Add the group (a name or an id in the server's project) to the server's ports;
+    404 for an unknown group or a server without ports, 400 if all its ports have
+    it already or one has port security disabled."""
+    _change_groups(instance, wanted, add=True)
+
+
+def remove_security_group(instance: Any, wanted: str) -> None:
+    """Remove the group from the server's ports; 400 if none has it."""
+    _change_groups(instance, wanted, add=False)
 
 
 # --- views ------------------------------------------------------------------------------

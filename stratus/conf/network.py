@@ -62,4 +62,17 @@ OPTS = [
     cfg.IntOpt("quota_network", default=100, min=-1, help="Networks per project."),
     cfg.IntOpt("quota_subnet", default=100, min=-1, help="Subnets per project."),
     cfg.IntOpt("quota_port", default=500, min=-1, help="Ports per project."),
+    cfg.IntOpt("quota_security_group", default=10, min=-1, help="Security groups per project."),
+    cfg.IntOpt(
+        "quota_security_group_rule",
+        default=100,
+        min=-1,
+        help="Security group rules per project.",
+    ),
+    cfg.IntOpt(
+        "max_allowed_address_pair",
+        default=10,
+        min=0,
+        help="Allowed address pairs a port may carry.",
+    ),
 ]

@@ -558,6 +558,12 @@ class Port(Timestamps, Base):
     fixed_ips: Mapped[list[IPAllocation]] = relationship(
         cascade="all, delete-orphan", lazy="selectin", order_by="IPAllocation.ip_address"
     )
+    security_group_bindings: Mapped[list[SecurityGroupPortBinding]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by="SecurityGroupPortBinding.position"
+    )
+    allowed_address_pairs: Mapped[list[AllowedAddressPair]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by="AllowedAddressPair.position"
+    )
 
 
 class IPAllocation(Base):
@@ -569,6 +575,80 @@ class IPAllocation(Base):
     ip_address: Mapped[str] = mapped_column(String(64), primary_key=True)
     port_id: Mapped[str] = mapped_column(ForeignKey("ports.id", ondelete="CASCADE"), index=True)
     network_id: Mapped[str] = mapped_column(String(36), index=True)
+
+
+class SecurityGroup(Timestamps, Base):
+    __tablename__ = "security_groups"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_uuid)
+    project_id: Mapped[str] = mapped_column(String(64), index=True)
+    name: Mapped[str] = mapped_column(String(255), default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    stateful: Mapped[bool] = mapped_column(Boolean, default=True)
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    revision_number: Mapped[int] = mapped_column(Integer, default=1)
+    rules: Mapped[list[SecurityGroupRule]] = relationship(
+        cascade="all, delete-orphan",
+        lazy="selectin",
+        foreign_keys="SecurityGroupRule.security_group_id",
+        order_by="SecurityGroupRule.created_at, SecurityGroupRule.id",
+    )
+
+
+class DefaultSecurityGroup(Base):
+    """A project's ``default`` group: the primary key lets only one of two concurrent
+    first uses create it."""
+
+    __tablename__ = "default_security_groups"
+    project_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    security_group_id: Mapped[str] = mapped_column(
+        ForeignKey("security_groups.id", ondelete="CASCADE"), unique=True
+    )
+
+
+class SecurityGroupRule(Timestamps, Base):
+    """One rule. ``fingerprint`` is the rule's meaning (direction, ethertype, protocol,
+    ports, remote), unique per group, so that two equal rules cannot both be made."""
+
+    __tablename__ = "security_group_rules"
+    __table_args__ = (UniqueConstraint("security_group_id", "fingerprint"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_uuid)
+    project_id: Mapped[str] = mapped_column(String(64), index=True)
+    security_group_id: Mapped[str] = mapped_column(
+        ForeignKey("security_groups.id", ondelete="CASCADE"), index=True
+    )
+    direction: Mapped[str] = mapped_column(String(16))
+    ethertype: Mapped[str] = mapped_column(String(8))
+    protocol: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    port_range_min: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    port_range_max: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    remote_ip_prefix: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    remote_group_id: Mapped[str | None] = mapped_column(
+        ForeignKey("security_groups.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    description: Mapped[str] = mapped_column(Text, default="")
+    fingerprint: Mapped[str] = mapped_column(String(255))
+    revision_number: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class SecurityGroupPortBinding(Base):
+    __tablename__ = "security_group_port_bindings"
+    port_id: Mapped[str] = mapped_column(
+        ForeignKey("ports.id", ondelete="CASCADE"), primary_key=True
+    )
+    security_group_id: Mapped[str] = mapped_column(
+        ForeignKey("security_groups.id"), primary_key=True, index=True
+    )
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class AllowedAddressPair(Base):
+    __tablename__ = "port_allowed_address_pairs"
+    port_id: Mapped[str] = mapped_column(
+        ForeignKey("ports.id", ondelete="CASCADE"), primary_key=True
+    )
+    ip_address: Mapped[str] = mapped_column(String(64), primary_key=True)
+    mac_address: Mapped[str] = mapped_column(String(32), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class NetworkHost(Base):

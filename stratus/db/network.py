@@ -1,5 +1,5 @@
 """Queries of the Networking service: networks, subnets, ports, address
-allocations, network hosts and network quotas."""
+allocations, security groups, network hosts and network quotas."""
 
 from __future__ import annotations
 
@@ -9,17 +9,27 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from stratus.db.models import (
+    DefaultSecurityGroup,
     IPAllocation,
     Network,
     NetworkHost,
     NetworkQuota,
     Port,
     Project,
+    SecurityGroup,
+    SecurityGroupPortBinding,
+    SecurityGroupRule,
     Subnet,
 )
 
-QUOTA_RESOURCES = ("network", "subnet", "port")
-_COUNTED = {"network": Network, "subnet": Subnet, "port": Port}
+QUOTA_RESOURCES = ("network", "subnet", "port", "security_group", "security_group_rule")
+_COUNTED = {
+    "network": Network,
+    "subnet": Subnet,
+    "port": Port,
+    "security_group": SecurityGroup,
+    "security_group_rule": SecurityGroupRule,
+}
 
 
 def visible_networks_clause(project_id: str | None) -> sa.ColumnElement[bool]:
@@ -207,3 +217,78 @@ def count_owned(session: Session, resource: str, project_id: str) -> int:
     model = _COUNTED[resource]
     query = sa.select(sa.func.count()).select_from(model).where(model.project_id == project_id)
     return int(session.scalar(query) or 0)
+
+
+# --- security groups -------------------------------------------------------------------
+
+
+def list_security_groups(
+    session: Session, project_id: str | None = None, ids: Iterable[str] | None = None
+) -> list[SecurityGroup]:
+    """Every group (``project_id`` None) or the project's; only ``ids`` if given."""
+    query = sa.select(SecurityGroup).order_by(SecurityGroup.created_at, SecurityGroup.id)
+    if project_id is not None:
+        query = query.where(SecurityGroup.project_id == project_id)
+    if ids is not None:
+        query = query.where(SecurityGroup.id.in_(list(ids)))
+    return list(session.scalars(query))
+
+
+def get_security_group(session: Session, group_id: str) -> SecurityGroup | None:
+    return session.get(SecurityGroup, group_id)
+
+
+def default_security_group_id(session: Session, project_id: str) -> str | None:
+    return session.scalar(
+        sa.select(DefaultSecurityGroup.security_group_id).where(
+            DefaultSecurityGroup.project_id == project_id
+        )
+    )
+
+
+def default_security_group_ids(session: Session) -> set[str]:
+    return set(session.scalars(sa.select(DefaultSecurityGroup.security_group_id)))
+
+
+def list_security_group_rules(
+    session: Session, project_id: str | None = None
+) -> list[SecurityGroupRule]:
+    """Every rule, or those of the project's groups."""
+    query = sa.select(SecurityGroupRule).order_by(
+        SecurityGroupRule.created_at, SecurityGroupRule.id
+    )
+    if project_id is not None:
+        owned = sa.select(SecurityGroup.id).where(SecurityGroup.project_id == project_id)
+        query = query.where(SecurityGroupRule.security_group_id.in_(owned))
+    return list(session.scalars(query))
+
+
+def get_security_group_rule(session: Session, rule_id: str) -> SecurityGroupRule | None:
+    return session.get(SecurityGroupRule, rule_id)
+
+
+def rules_with_remote_group(session: Session, group_ids: Iterable[str]) -> list[SecurityGroupRule]:
+    return list(
+        session.scalars(
+            sa.select(SecurityGroupRule).where(
+                SecurityGroupRule.remote_group_id.in_(list(group_ids))
+            )
+        )
+    )
+
+
+def ports_in_security_groups(session: Session, group_ids: Iterable[str]) -> list[Port]:
+    members = sa.select(SecurityGroupPortBinding.port_id).where(
+        SecurityGroupPortBinding.security_group_id.in_(list(group_ids))
+    )
+    return list(session.scalars(sa.select(Port).where(Port.id.in_(members))))
+
+
+def security_group_in_use(session: Session, group_id: str) -> bool:
+    return bool(
+        session.scalar(
+            sa.select(sa.func.count())
+            .select_from(SecurityGroupPortBinding)
+            .where(SecurityGroupPortBinding.security_group_id == group_id)
+        )
+    )

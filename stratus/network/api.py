@@ -34,6 +34,7 @@ from stratus.db.models import IPAllocation, Network, Port, Subnet
 from stratus.db.session import transaction
 from stratus.network import exceptions as exc
 from stratus.network import ipam
+from stratus.network import security_groups as sg
 
 LOG = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -43,7 +44,13 @@ NETWORK_TYPES = ("flat", "vlan", "vxlan")
 VLAN_MIN, VLAN_MAX = 1, 4094
 VNI_MIN, VNI_MAX = 1, 2**24 - 1
 VXLAN_OVERHEAD = 50
-QUOTA_NAMES = {"network": "quota_network", "subnet": "quota_subnet", "port": "quota_port"}
+QUOTA_NAMES = {
+    "network": "quota_network",
+    "subnet": "quota_subnet",
+    "port": "quota_port",
+    "security_group": "quota_security_group",
+    "security_group_rule": "quota_security_group_rule",
+}
 
 
 def bridge_name(network_id: str) -> str:
@@ -165,8 +172,7 @@ def port_dict(port: Port) -> dict[str, Any]:
         "device_id": port.device_id,
         "device_owner": port.device_owner,
         "status": port.status,
-        "security_groups": [],
-        "allowed_address_pairs": [],
+        **sg.port_attributes(port),
         "port_security_enabled": port.port_security_enabled,
         "binding:host_id": port.binding_host_id,
         "binding:vif_type": "bridge" if bound else "unbound",
@@ -750,6 +756,7 @@ def create_port(context: Any, values: dict[str, Any]) -> dict[str, Any]:
     network_id = values["network_id"]
     project_id = values.get("project_id") or context.project_id
     _check_port_extras(values)
+    default_id = ensure_default_security_group(project_id) if sg.wants_default(values) else None
 
     def work(session: Session) -> dict[str, Any]:
         network = _network(session, context, network_id)
@@ -775,6 +782,7 @@ def create_port(context: Any, values: dict[str, Any]) -> dict[str, Any]:
         )
         session.add(port)
         session.flush()
+        sg.apply_to_port(session, port, values, True, default_id)
         if values.get("fixed_ips") is None:
             wanted: list[tuple[list[Subnet], str | None]] = list(_default_ips(subnets))
         else:
@@ -788,12 +796,6 @@ def create_port(context: Any, values: dict[str, Any]) -> dict[str, Any]:
 
 
 def _check_port_extras(values: dict[str, Any]) -> None:
-    if values.get("security_groups"):
-        raise exc.InvalidInput("security_groups", "security groups are not available yet.")
-    if values.get("allowed_address_pairs"):
-        raise exc.InvalidInput(
-            "allowed_address_pairs", "allowed address pairs are not available yet."
-        )
     vnic = values.get("binding:vnic_type")
     if vnic is not None and vnic != "normal":
         raise exc.InvalidInput("binding:vnic_type", f"vnic type '{vnic}' is not supported.")
@@ -831,6 +833,7 @@ def update_port(context: Any, port_id: str, values: dict[str, Any]) -> dict[str,
         ):
             if key in values:
                 setattr(port, column, values[key] if values[key] is not None else "")
+        sg.apply_to_port(session, port, values, False, None)
         if "binding:host_id" in values and not port.binding_host_id:
             port.status = "DOWN"
         port.revision_number += 1
@@ -844,6 +847,70 @@ def delete_port(context: Any, port_id: str) -> None:
     """Delete a port; its addresses go back to the pools with it."""
     with transaction() as session:
         session.delete(_port(session, context, port_id))
+
+
+# --- security groups ---------------------------------------------------------------------
+
+
+def ensure_default_security_group(project_id: str) -> str:
+    """The id of the project's ``default`` group, made now if it has none."""
+    return _retrying(lambda session: sg.ensure_default(session, project_id))
+
+
+def list_security_groups(context: Any) -> list[dict[str, Any]]:
+    if context.project_id:
+        ensure_default_security_group(context.project_id)
+    with transaction() as session:
+        return sg.list_groups(session, context)
+
+
+def get_security_group(context: Any, group_id: str) -> dict[str, Any]:
+    with transaction() as session:
+        return sg.get_group(session, context, group_id)
+
+
+def create_security_group(context: Any, values: dict[str, Any]) -> dict[str, Any]:
+    values = {**values, "tags": validate_tags(values.get("tags", []))}
+    ensure_default_security_group(values.get("project_id") or context.project_id)
+    return _retrying(lambda session: sg.create_group(session, context, values, _check_quota))
+
+
+def update_security_group(context: Any, group_id: str, values: dict[str, Any]) -> dict[str, Any]:
+    with transaction() as session:
+        return sg.update_group(session, context, group_id, values)
+
+
+def delete_security_group(context: Any, group_id: str) -> None:
+    _retrying(lambda session: sg.delete_group(session, context, group_id))
+
+
+def list_security_group_rules(context: Any) -> list[dict[str, Any]]:
+    if context.project_id:
+        ensure_default_security_group(context.project_id)
+    with transaction() as session:
+        return sg.list_rules(session, context)
+
+
+def get_security_group_rule(context: Any, rule_id: str) -> dict[str, Any]:
+    with transaction() as session:
+        return sg.get_rule(session, context, rule_id)
+
+
+def create_security_group_rule(context: Any, values: dict[str, Any]) -> dict[str, Any]:
+    """A new rule; of two equal rules made at once the database refuses the second,
+    whose retry then finds the first (409 ``SecurityGroupRuleExists``)."""
+    return _retrying(lambda session: sg.create_rule(session, context, values, _check_quota))
+
+
+def delete_security_group_rule(context: Any, rule_id: str) -> str:
+    """Delete a rule; the id of its group."""
+    return _retrying(lambda session: sg.delete_rule(session, context, rule_id))
+
+
+def networks_watching_security_groups(group_ids: set[str]) -> set[str]:
+    """The networks whose ports' filtering depends on the groups ``group_ids``."""
+    with transaction() as session:
+        return sg.networks_watching(session, group_ids)
 
 
 # --- tags ------------------------------------------------------------------------------
@@ -1056,7 +1123,15 @@ def host_state(host: str, dhcp: bool = False) -> dict[str, Any]:
                 {"id", "mac_address": "fa:16:3e:..", "device_owner": "network:dhcp",
                  "device_id": "...", "binding_host_id": "compute-1" | "",
                  "admin_state_up": True, "status": "DOWN" | "ACTIVE",
-                 "fixed_ips": [{"subnet_id": "...", "ip_address": "10.0.0.2"}]}
+                 "fixed_ips": [{"subnet_id": "...", "ip_address": "10.0.0.2"}],
+                 "port_security_enabled": True,        # False: no filtering and
+                                                       # no anti-spoofing at all
+                 "security_groups": ["<group uuid>", ...],   # keys of the top level's
+                                                             # "security_groups" (for
+                                                             # ports bound to ``host``)
+                 "allowed_address_pairs": [             # more source addresses/MACs
+                   {"ip_address": "10.0.0.50" | "10.0.9.0/24",
+                    "mac_address": "fa:16:3e:.."}]}
               ],
               # vxlan only (else {}): the other hosts with ports on the network,
               # host name -> VTEP address (None until that host reports one)
@@ -1064,6 +1139,40 @@ def host_state(host: str, dhcp: bool = False) -> dict[str, Any]:
             }
           ],
         }
+
+    The security groups that apply on this host: every group of a port bound to
+    ``host`` and every group that one of their rules names as ``remote_group_id``::
+
+        "security_groups": {
+          "<group uuid>": {
+            "rules": [
+              {"id": "<rule uuid>",
+               "direction": "ingress" | "egress",
+               "ethertype": "IPv4" | "IPv6",
+               # None: any protocol; else "tcp", "udp", "icmp" (IPv4 only),
+               # "icmpv6" (any spelling of IPv6's ICMP, and "icmp" in an IPv6 rule),
+               # "sctp", "udplite", "dccp", "gre", "esp", "ah", "vrrp", "igmp",
+               # or another IP protocol number as a decimal string ("99"); a
+               # known number comes as its name ("6" as "tcp", "58" as "icmpv6")
+               "protocol": "tcp" | None,
+               # tcp/udp/sctp/udplite/dccp: destination ports min..max (both set,
+               # 1..65535) or both None (all ports); icmp/icmpv6: min is the ICMP
+               # type and max the code (0..255 each; None: any); else both None
+               "port_range_min": 22 | None, "port_range_max": 22 | None,
+               # the peer's address: a normalised CIDR ("10.0.0.0/24",
+               # "0.0.0.0/0"), or the members of remote_group_id, or (both None)
+               # any address of the ethertype
+               "remote_ip_prefix": "10.0.0.0/24" | None,
+               "remote_group_id": "<group uuid>" | None}
+            ],
+            # the fixed and allowed-address-pair addresses of every port in the
+            # group on any host: plain addresses, or CIDRs from address pairs
+            "members": {"IPv4": ["10.0.0.5", "10.0.9.0/24"], "IPv6": ["fd00::5"]}
+          }
+        }
+
+    Rules are stateful (replies of allowed connections pass). A port with
+    ``port_security_enabled`` and no group gets no traffic allowed by rules.
 
     VTEP addresses live in the ``network_hosts`` table, written by ``report_host``
     when a host's agent reports its ``local_ip`` (through the conductor).
@@ -1078,6 +1187,7 @@ def host_state(host: str, dhcp: bool = False) -> dict[str, Any]:
         ports = db.list_ports(session, network_ids=[n.id for n in chosen])
         hosts = {p.binding_host_id for p in ports if p.binding_host_id} | {host}
         vteps = db.network_hosts(session, hosts)
+        groups = sg.host_groups(session, _host_group_ids(ports, host))
     result = []
     for network in chosen:
         own = [p for p in ports if p.network_id == network.id]
@@ -1127,6 +1237,8 @@ def host_state(host: str, dhcp: bool = False) -> dict[str, Any]:
                             {"subnet_id": a.subnet_id, "ip_address": a.ip_address}
                             for a in p.fixed_ips
                         ],
+                        "port_security_enabled": p.port_security_enabled,
+                        **sg.port_attributes(p),
                     }
                     for p in own
                 ],
@@ -1137,4 +1249,18 @@ def host_state(host: str, dhcp: bool = False) -> dict[str, Any]:
                 ),
             }
         )
-    return {"host": host, "vtep_address": vteps.get(host), "networks": result}
+    return {
+        "host": host,
+        "vtep_address": vteps.get(host),
+        "networks": result,
+        "security_groups": groups,
+    }
+
+
+def _host_group_ids(ports: list[Port], host: str) -> set[str]:
+    return {
+        b.security_group_id
+        for p in ports
+        if p.binding_host_id == host
+        for b in p.security_group_bindings
+    }

@@ -73,22 +73,54 @@ def delete_subnet(context: Any, subnet_id: str) -> None:
     network_changed(network_id)
 
 
+def _groups_changed(group_ids: set[str], *network_ids: str) -> None:
+    """Tell the agents about ``network_ids`` and every network whose ports' filtering
+    depends on the groups ``group_ids`` (their members or their rules changed)."""
+    for network_id in sorted(set(network_ids) | _api.networks_watching_security_groups(group_ids)):
+        network_changed(network_id)
+
+
 def create_port(context: Any, values: dict[str, Any]) -> dict[str, Any]:
     port = _api.create_port(context, values)
-    network_changed(port["network_id"])
+    _groups_changed(set(port["security_groups"]), port["network_id"])
     return port
 
 
 def update_port(context: Any, port_id: str, values: dict[str, Any]) -> dict[str, Any]:
+    before = set(_api.get_port(context, port_id)["security_groups"])
     port = _api.update_port(context, port_id, values)
-    network_changed(port["network_id"])
+    _groups_changed(before | set(port["security_groups"]), port["network_id"])
     return port
 
 
 def delete_port(context: Any, port_id: str) -> None:
-    network_id = _api.get_port(context, port_id)["network_id"]
+    port = _api.get_port(context, port_id)
+    watching = _api.networks_watching_security_groups(set(port["security_groups"]))
     _api.delete_port(context, port_id)
-    network_changed(network_id)
+    for network_id in sorted(watching | {port["network_id"]}):
+        network_changed(network_id)
+
+
+def create_security_group_rule(context: Any, values: dict[str, Any]) -> dict[str, Any]:
+    rule = _api.create_security_group_rule(context, values)
+    _groups_changed({rule["security_group_id"]})
+    return rule
+
+
+def delete_security_group_rule(context: Any, rule_id: str) -> None:
+    group_id = _api.get_security_group_rule(context, rule_id)["security_group_id"]
+    watching = _api.networks_watching_security_groups({group_id})
+    _api.delete_security_group_rule(context, rule_id)
+    for network_id in sorted(watching):
+        network_changed(network_id)
+
+
+def delete_security_group(context: Any, group_id: str) -> None:
+    """A group in use cannot go; the rules naming it as remote group go with it."""
+    watching = _api.networks_watching_security_groups({group_id})
+    _api.delete_security_group(context, group_id)
+    for network_id in sorted(watching):
+        network_changed(network_id)
 
 
 def bind_port(port_id: str, host: str) -> dict[str, Any]:

@@ -622,6 +622,11 @@ def _member(cloud: Cloud) -> str:
 
 
 def test_server_shapes_match_nova(cloud: Cloud) -> None:
+    with cloud.client() as admin:  # the groups a server names must exist (400 otherwise)
+        web = admin.post(
+            "/networking/v2.0/security-groups", json={"security_group": {"name": "web"}}
+        )
+        assert web.status_code == 201, web.text
     (uuid,) = boot(
         cloud,
         "shape1",

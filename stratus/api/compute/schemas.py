@@ -192,6 +192,8 @@ ACTION_BODIES: dict[str, type[BaseModel]] = {
     "unlock": NoArguments,
     "os-getConsoleOutput": ConsoleOutput,
     "os-resetState": ResetState,
+    "addSecurityGroup": SecurityGroupRef,
+    "removeSecurityGroup": SecurityGroupRef,
 }
 # Actions whose body may be null as well as an object.
 NULL_BODY_ACTIONS = frozenset(

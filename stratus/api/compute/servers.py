@@ -18,6 +18,7 @@ from stratus.api.context import RequestContext, get_context
 from stratus.api.errors import BadRequest
 from stratus.api.policy import authorize
 from stratus.compute import api as compute
+from stratus.compute import networks as compute_networks
 from stratus.conf import CONF
 from stratus.db.models import Instance
 
@@ -39,6 +40,21 @@ for _name, _check, _description in (
     ("compute:servers:unlock_override", policy.ADMIN_API, "Unlock a server locked by admin."),
     ("compute:servers:reset_state", policy.ADMIN_API, "Reset a server's state (os-resetState)."),
     ("compute:servers:diagnostics", policy.ADMIN_API, "Read a server's hypervisor diagnostics."),
+    (
+        "compute:os-security-groups:add",
+        policy.MEMBER_API,
+        "Add a security group to a server's ports (addSecurityGroup).",
+    ),
+    (
+        "compute:os-security-groups:remove",
+        policy.MEMBER_API,
+        "Remove a security group from a server's ports (removeSecurityGroup).",
+    ),
+    (
+        "compute:os-security-groups:list",
+        policy.READER_API,
+        "List a server's security groups (GET /servers/{id}/os-security-groups).",
+    ),
 ):
     policy.register(_name, _check, _description)
 
@@ -323,6 +339,8 @@ async def server_action(
         instance = load_instance(context, server_id, "compute:servers:reset_state")
         compute_api.reset_state(context, instance, data.state)
         return Response(status_code=202)
+    if name in ("addSecurityGroup", "removeSecurityGroup"):
+        return _security_group_action(server_id, context, name, data)
     action = ACTIONS[name]
     if name == "reboot":
         action = "reboot_hard" if data.type.upper() == "HARD" else "reboot"
@@ -350,6 +368,24 @@ def _lock(server_id: str, context: RequestContext, name: str, data: Any) -> Resp
     else:
         compute_api.unlock(context, instance)
     return Response(status_code=202)
+
+
+def _security_group_action(
+    server_id: str, context: RequestContext, name: str, data: schemas.SecurityGroupRef
+) -> Response:
+    if name == "addSecurityGroup":
+        instance = load_instance(context, server_id, "compute:os-security-groups:add")
+        compute_networks.add_security_group(instance, data.name)
+    else:
+        instance = load_instance(context, server_id, "compute:os-security-groups:remove")
+        compute_networks.remove_security_group(instance, data.name)
+    return Response(status_code=202)
+
+
+@router.get("/servers/{server_id}/os-security-groups")
+def server_security_groups(server_id: str, context: RequestContext = Depends(get_context)) -> dict:
+    instance = load_instance(context, server_id, "compute:os-security-groups:list")
+    return {"security_groups": compute_networks.server_security_groups(instance)}
 
 
 @router.get("/servers/{server_id}/diagnostics")

@@ -56,9 +56,11 @@ def _image_view(request: Request, context: RequestContext, instance: Instance) -
 
 
 def security_groups_view(instance: Instance) -> list[dict[str, str]]:
-    """The security groups the server was created with (``default`` if none was
-    named), as the create response gives them."""
-    names = instance.request_spec.get("security_groups") or ["default"]
+    """The names of the server's security groups: those it was created with
+    (``default`` if none was named), as add/removeSecurityGroup changed them."""
+    names = instance.request_spec.get("security_groups")
+    if names is None:  # recorded before the spec carried them
+        names = ["default"]
     return [{"name": name} for name in names]
 
 

@@ -170,10 +170,37 @@ RESOURCES: dict[str, dict[str, Attr]] = {
         "binding:vnic_type": Attr(_string(32)),
         "binding:profile": Attr(_dict, rule="network:port_binding", hidden=True),
     },
+    "security_groups": {
+        **_COMMON,
+        "stateful": Attr(_bool, put=False),
+        "shared": _READ_ONLY,
+        "security_group_rules": _READ_ONLY,
+    },
+    "security_group_rules": {
+        **{k: v for k, v in _COMMON.items() if k not in ("name", "tags")},
+        "description": Attr(_string(255), put=False),
+        "security_group_id": Attr(_uuid, put=False, required=True),
+        "direction": Attr(put=False, required=True),
+        "ethertype": Attr(put=False),
+        "protocol": Attr(put=False),
+        "port_range_min": Attr(put=False),
+        "port_range_max": Attr(put=False),
+        "remote_ip_prefix": Attr(put=False),
+        "remote_group_id": Attr(put=False),
+        "remote_address_group_id": Attr(put=False),
+        "normalized_cidr": _READ_ONLY,
+        "belongs_to_default_sg": _READ_ONLY,
+    },
 }
 
 #: singular body key of each collection
-SINGULAR = {"networks": "network", "subnets": "subnet", "ports": "port"}
+SINGULAR = {
+    "networks": "network",
+    "subnets": "subnet",
+    "ports": "port",
+    "security_groups": "security_group",
+    "security_group_rules": "security_group_rule",
+}
 
 
 def parse(collection: str, body: Any, create: bool) -> dict[str, Any]:

@@ -18,6 +18,8 @@ _ALL = (
     ("net-mtu-writable", "Writable Network MTU", "Networks' mtu can be set and changed."),
     ("network_availability_zone", "Network Availability Zone", "Networks' zones and hints."),
     ("port-security", "Port Security", "The port_security_enabled attribute."),
+    ("security-group", "Security Group", "Security groups and their rules; ports' groups."),
+    ("allowed-address-pairs", "Allowed Address Pairs", "More addresses a port may send from."),
     ("project-id", "Project ID", "Resources carry project_id beside tenant_id."),
     ("standard-attr-description", "Descriptions", "Resources carry a description."),
     ("standard-attr-revisions", "Revision Numbers", "Resources carry a revision_number."),

@@ -164,7 +164,7 @@ def resources(request: Request) -> dict[str, Any]:
             {
                 "name": singular,
                 "collection": plural,
-                "links": [{"href": f"{root}/{plural}", "rel": "self"}],
+                "links": [{"href": f"{root}/{plural.replace('_', '-')}", "rel": "self"}],
             }
             for plural, singular in (
                 *attributes.SINGULAR.items(),
