@@ -401,3 +401,37 @@ def signal_dnsmasq(pid_file: str, signum: int) -> bool:
 
 def stop_dnsmasq(pid_file: str) -> bool:
     return signal_dnsmasq(pid_file, int(signal.SIGTERM))
+
+
+# --- nftables (security groups) ------------------------------------------------
+
+
+@sys_admin_pctxt.entrypoint
+def nft_apply(script: str, netns: str | None = None) -> None:
+    """Run an nft script (``nft -f -``) in the namespace: one transaction, all or
+    nothing. Only the ``stratus`` tables are meant (see
+    stratus.network.linux.firewall, which writes the scripts)."""
+    argv = _ip_prefix(netns) + ["nft", "-f", "-"]
+    done = subprocess.run(argv, input=script, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"nft -f: {done.stderr.strip() or done.returncode}")
+
+
+@sys_admin_pctxt.entrypoint
+def nft_list_table(family: str, table: str, netns: str | None = None) -> dict[str, Any] | None:
+    """``nft -j list table`` as parsed JSON; None if the table does not exist."""
+    argv = _ip_prefix(netns) + ["nft", "-j", "list", "table", family, table]
+    done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        return None
+    return json.loads(done.stdout)
+
+
+@sys_admin_pctxt.entrypoint
+def enable_bridge_netfilter(netns: str | None = None) -> None:
+    """Pass bridged IPv4/IPv6 through the inet hooks (br_netfilter, per namespace),
+    where connection tracking works on every kernel; loads the module if needed."""
+    if not os.path.isdir("/proc/sys/net/bridge"):
+        _run(["modprobe", "br_netfilter"])
+    for key in ("bridge-nf-call-iptables", "bridge-nf-call-ip6tables"):
+        _run(_ip_prefix(netns) + ["sysctl", "-q", "-w", f"net.bridge.{key}=1"])

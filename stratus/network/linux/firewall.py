@@ -1,0 +1,496 @@
+"""Security groups as nftables rules: a pure renderer, its diff, and the applier.
+
+The renderer turns this host's bound ports and the security groups of the
+desired state (see :mod:`stratus.network.agent`) into a :class:`Ruleset`: plain
+data naming every per-port chain, named set and dispatch-map element. The
+applier keeps the last ruleset it applied and sends only the difference, as one
+``nft -f`` transaction, so a rule change on a host with a thousand ports touches
+only the chains and sets that changed.
+
+Two tables named ``stratus``:
+
+* ``bridge stratus`` sees frames on the bridge ports (taps) by name. Its
+  ``prerouting`` base chain jumps to the port's anti-spoofing chain
+  ``as-<port>`` (source MAC, ARP sender, IPv4/IPv6 source against the port's
+  set ``p4-<port>``/``p6-<port>`` of *MAC . address* pairs, DHCP discovery from
+  0.0.0.0, IPv6 DAD from ::; other ethertypes dropped), then marks the frame
+  with the port's egress mark. Its ``forward`` chain drops non-IP, non-ARP
+  frames to secured ports and marks the frame with the out port's ingress mark.
+* ``inet stratus`` holds the stateful rules: bridged IP traffic reaches it
+  through br_netfilter (``net.bridge.bridge-nf-call-ip[6]tables``), where the
+  physical port's name is no longer visible, hence the marks. ``prerouting``
+  dispatches on the egress mark to ``eg-<port>``, ``forward`` on the ingress
+  mark to ``in-<port>``. Connection tracking accepts established and related
+  traffic and drops invalid packets; remote groups are named sets
+  ``g4-<group>``/``g6-<group>`` shared by every port whose rules name them;
+  remote prefixes of otherwise equal rules share one anonymous set.
+
+Why not one bridge-family table: conntrack in the bridge family needs
+``nf_conntrack_bridge``, which not every kernel has (``ct state`` fails with
+"Protocol error" without it); br_netfilter's conntrack works everywhere.
+
+Marks: ``EGRESS_MARK | h`` and ``INGRESS_MARK | h`` where ``h`` is 28 bits of a
+hash of the port id (collisions are resolved in port id order), so marks are
+stable across agent restarts. Ports whose ``port_security_enabled`` is false
+(or missing) get no chain, set or mark: their traffic passes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import netaddr
+
+from stratus.network.linux import names
+
+LOG = logging.getLogger(__name__)
+
+TABLE = "stratus"
+BRIDGE = "bridge"
+INET = "inet"
+EGRESS_MARK = 0x10000000
+INGRESS_MARK = 0x20000000
+HASH_MASK = 0x0FFFFFFF
+# Protocols whose rules may carry a destination port range (names and numbers).
+PORT_PROTOCOLS = {"tcp": 6, "udp": 17, "dccp": 33, "sctp": 132, "udplite": 136}
+ICMP_NAMES = {"icmp", "icmpv6", "ipv6-icmp", "1", "58"}
+ANY_PROTOCOLS = {None, "", "any"}
+
+_POLICY = "policy accept;"
+# The static part: tables, base chains and the dispatch maps (elements come
+# from the ruleset).
+BASE = f"""\
+add table {BRIDGE} {TABLE}
+add map {BRIDGE} {TABLE} spoof {{ type ifname : verdict; }}
+add map {BRIDGE} {TABLE} egress-marks {{ type ifname : mark; }}
+add map {BRIDGE} {TABLE} ingress-marks {{ type ifname : mark; }}
+add set {BRIDGE} {TABLE} secured {{ type ifname; }}
+add chain {BRIDGE} {TABLE} prerouting {{ type filter hook prerouting priority -300; {_POLICY} }}
+add rule {BRIDGE} {TABLE} prerouting iifname vmap @spoof
+add rule {BRIDGE} {TABLE} prerouting meta mark set iifname map @egress-marks
+add chain {BRIDGE} {TABLE} forward {{ type filter hook forward priority -300; {_POLICY} }}
+add rule {BRIDGE} {TABLE} forward oifname @secured meta protocol != {{ ip, ip6, arp }} drop
+add rule {BRIDGE} {TABLE} forward meta mark set oifname map @ingress-marks
+add table {INET} {TABLE}
+add map {INET} {TABLE} egress {{ type mark : verdict; }}
+add map {INET} {TABLE} ingress {{ type mark : verdict; }}
+add chain {INET} {TABLE} prerouting {{ type filter hook prerouting priority 0; {_POLICY} }}
+add rule {INET} {TABLE} prerouting meta mark vmap @egress
+add chain {INET} {TABLE} forward {{ type filter hook forward priority 0; {_POLICY} }}
+add rule {INET} {TABLE} forward meta mark vmap @ingress
+"""
+# family, map name -> key type is implied by BASE
+MAPS = (
+    (BRIDGE, "spoof"),
+    (BRIDGE, "egress-marks"),
+    (BRIDGE, "ingress-marks"),
+    (BRIDGE, "secured"),
+    (INET, "egress"),
+    (INET, "ingress"),
+)
+
+
+@dataclass(frozen=True)
+class NftSet:
+    """A named set: its type, flags and elements (as nft writes them)."""
+
+    type: str
+    flags: str = "interval"
+    elements: frozenset[str] = frozenset()
+
+
+@dataclass
+class Ruleset:
+    """Everything of the two tables that depends on the ports and groups.
+
+    Keys are ``(family, name)``. ``chains`` map to their rules (nft rule
+    statements, in order); ``maps`` to {element key: value} (a set: value "").
+    """
+
+    chains: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
+    sets: dict[tuple[str, str], NftSet] = field(default_factory=dict)
+    maps: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
+
+    def empty(self) -> bool:
+        return not self.chains and not self.sets
+
+    def rule_count(self) -> int:
+        return sum(len(rules) for rules in self.chains.values())
+
+
+# --- from the desired state ------------------------------------------------------
+
+
+def host_ports(state: dict[str, Any], host: str) -> list[dict[str, Any]]:
+    """The ports bound to ``host`` that carry a guest (not ``network:*`` ports),
+    each with its ``tap`` name; every network of the state."""
+    out = []
+    for network in state.get("networks", []):
+        for port in network.get("ports", []):
+            bound = port.get("binding_host_id") or port.get("host")
+            if bound != host or str(port.get("device_owner") or "").startswith("network:"):
+                continue
+            out.append({**port, "tap": names.tap_name(port["id"])})
+    return sorted(out, key=lambda p: p["id"])
+
+
+def _addresses(port: dict[str, Any]) -> list[str]:
+    out = []
+    for item in port.get("fixed_ips", []):
+        out.append(item["ip_address"] if isinstance(item, dict) else str(item))
+    return out
+
+
+def marks(port_ids: Iterable[str]) -> dict[str, int]:
+    """Port id -> its 28-bit mark hash, unique among ``port_ids`` (collisions
+    move to the next free value, in port id order)."""
+    taken: set[int] = set()
+    out = {}
+    for port_id in sorted(port_ids):
+        value = int(hashlib.sha256(port_id.encode()).hexdigest()[:8], 16) & HASH_MASK
+        while value in taken or value == 0:
+            value = (value + 1) & HASH_MASK
+        taken.add(value)
+        out[port_id] = value
+    return out
+
+
+# --- rendering ------------------------------------------------------------------
+
+
+def _merge(cidrs: Iterable[str], version: int) -> list[str]:
+    nets = []
+    for cidr in cidrs:
+        try:
+            net = netaddr.IPNetwork(str(cidr))
+        except (netaddr.AddrFormatError, ValueError, TypeError):
+            LOG.warning("ignoring address %r", cidr)
+            continue
+        if net.version == version:
+            nets.append(net)
+    return [str(net) for net in netaddr.cidr_merge(nets)]
+
+
+def _spoof_elements(port: dict[str, Any], version: int) -> frozenset[str]:
+    """``mac . cidr`` pairs the port may send from: its MAC with its fixed
+    addresses, each allowed pair (with its MAC, else the port's), and for IPv6
+    the link-local address of every such MAC."""
+    mac = str(port["mac_address"]).lower()
+    by_mac: dict[str, list[str]] = defaultdict(list)
+    by_mac[mac].extend(_addresses(port))
+    for pair in port.get("allowed_address_pairs") or []:
+        pair_mac = str(pair.get("mac_address") or mac).lower()
+        by_mac[pair_mac].append(str(pair["ip_address"]))
+    elements = set()
+    for each_mac, cidrs in by_mac.items():
+        if version == 6:
+            cidrs = [*cidrs, str(netaddr.EUI(each_mac).ipv6_link_local())]
+        for cidr in _merge(cidrs, version):
+            elements.add(f"{each_mac} . {cidr}")
+    return frozenset(elements)
+
+
+def _port_macs(port: dict[str, Any]) -> list[str]:
+    mac = str(port["mac_address"]).lower()
+    pairs = {
+        str(p.get("mac_address") or mac).lower() for p in port.get("allowed_address_pairs") or []
+    }
+    return sorted({mac} | pairs)
+
+
+def _spoof_chain(port: dict[str, Any], p4: str, p6: str) -> tuple[str, ...]:
+    macs = ", ".join(_port_macs(port))
+    return (
+        f"ether saddr != {{ {macs} }} drop",
+        f"meta protocol arp arp saddr ether . arp saddr ip != @{p4} drop",
+        "meta protocol arp accept",
+        "meta protocol ip ip saddr 0.0.0.0 ip daddr 255.255.255.255"
+        " udp sport 68 udp dport 67 return",
+        f"meta protocol ip ether saddr . ip saddr != @{p4} drop",
+        "meta protocol ip6 ip6 saddr :: icmpv6 type { nd-neighbor-solicit, mld2-listener-report }"
+        " return",
+        f"meta protocol ip6 ether saddr . ip6 saddr != @{p6} drop",
+        "meta protocol != { ip, ip6 } drop",
+    )
+
+
+EGRESS_HEAD = (
+    "meta nfproto ipv4 udp sport 68 udp dport 67 accept",
+    "meta nfproto ipv6 udp sport 546 udp dport 547 accept",
+    "meta nfproto ipv4 udp sport 67 udp dport 68 drop",
+    "icmpv6 type nd-router-advert drop",
+    "icmpv6 type { nd-router-solicit, nd-neighbor-solicit, nd-neighbor-advert,"
+    " mld-listener-report, mld2-listener-report } accept",
+    "ct state established,related accept",
+    "ct state invalid drop",
+)
+INGRESS_HEAD = (
+    "ct state established,related accept",
+    "meta nfproto ipv4 udp sport 67 udp dport 68 accept",
+    "meta nfproto ipv6 udp sport 547 udp dport 546 accept",
+    "icmpv6 type { nd-router-advert, nd-neighbor-solicit, nd-neighbor-advert,"
+    " mld-listener-query, nd-redirect } accept",
+    "ct state invalid drop",
+)
+
+
+def group_set(group_id: str, version: int) -> str:
+    return f"g{version}-{group_id}"
+
+
+def _match(rule: dict[str, Any], version: int) -> str | None:
+    """The protocol/port part of one security group rule; None if it cannot
+    match packets of ``version`` (an ICMP type on the other family)."""
+    parts = [f"meta nfproto ipv{version}"]
+    proto = rule.get("protocol")
+    proto = None if proto in ANY_PROTOCOLS else str(proto).lower()
+    low, high = rule.get("port_range_min"), rule.get("port_range_max")
+    if proto is None:
+        return parts[0]
+    if proto in ICMP_NAMES:
+        icmp = "icmp" if version == 4 else "icmpv6"
+        if proto in ("icmpv6", "ipv6-icmp", "58") and version == 4:
+            return None
+        if low is None:
+            parts.append(f"meta l4proto {'icmp' if version == 4 else 'ipv6-icmp'}")
+        else:
+            parts.append(f"{icmp} type {int(low)}")
+            if high is not None:
+                parts.append(f"{icmp} code {int(high)}")
+        return " ".join(parts)
+    number = PORT_PROTOCOLS.get(proto)
+    parts.append(f"meta l4proto {proto if number else int(proto)}")
+    if low is not None and (number or int(proto) in PORT_PROTOCOLS.values()):
+        high = low if high is None else high
+        parts.append(f"th dport {int(low)}" if low == high else f"th dport {int(low)}-{int(high)}")
+    return " ".join(parts)
+
+
+def _rules(
+    rules: Iterable[dict[str, Any]], direction: str, used_groups: set[tuple[str, int]]
+) -> list[str]:
+    """nft statements (accept) for one port's rules of ``direction``; the remote
+    groups they use are added to ``used_groups``."""
+    side = "saddr" if direction == "ingress" else "daddr"
+    prefixes: dict[tuple[str, int], list[str]] = defaultdict(list)  # "" = any address
+    out = set()
+    for rule in rules:
+        if rule.get("direction") != direction:
+            continue
+        version = 6 if rule.get("ethertype") == "IPv6" else 4
+        try:
+            match = _match(rule, version)
+        except (TypeError, ValueError):
+            LOG.warning("ignoring security group rule %s", rule.get("id"))
+            continue
+        if match is None:
+            continue
+        family = "ip" if version == 4 else "ip6"
+        if rule.get("remote_group_id"):
+            name = group_set(rule["remote_group_id"], version)
+            used_groups.add((rule["remote_group_id"], version))
+            out.add(f"{match} {family} {side} @{name} accept")
+        elif rule.get("remote_ip_prefix"):
+            prefixes[(match, version)].append(rule["remote_ip_prefix"])
+        else:
+            prefixes[(match, version)].append("")
+    for (match, version), cidrs in prefixes.items():
+        if "" in cidrs:
+            out.add(f"{match} accept")
+            continue
+        merged = _merge(cidrs, version)
+        if not merged:
+            continue
+        if merged[0] in ("0.0.0.0/0", "::/0"):
+            out.add(f"{match} accept")
+            continue
+        family = "ip" if version == 4 else "ip6"
+        out.add(f"{match} {family} {side} {{ {', '.join(merged)} }} accept")
+    return sorted(out)
+
+
+def render(ports: list[dict[str, Any]], security_groups: dict[str, Any]) -> Ruleset:
+    """The ruleset of ``ports`` (from :func:`host_ports`) under ``security_groups``
+    (group id -> {"rules": [...], "members": {"IPv4": [...], "IPv6": [...]}})."""
+    ruleset = Ruleset(maps={key: {} for key in MAPS})
+    secured = [p for p in ports if p.get("port_security_enabled")]
+    port_marks = marks(p["id"] for p in secured)
+    used_groups: set[tuple[str, int]] = set()
+    for port in secured:
+        pid, tap = port["id"], port["tap"]
+        p4, p6 = f"p4-{pid}", f"p6-{pid}"
+        ruleset.sets[(BRIDGE, p4)] = NftSet(
+            "ether_addr . ipv4_addr", elements=_spoof_elements(port, 4)
+        )
+        ruleset.sets[(BRIDGE, p6)] = NftSet(
+            "ether_addr . ipv6_addr", elements=_spoof_elements(port, 6)
+        )
+        ruleset.chains[(BRIDGE, f"as-{pid}")] = _spoof_chain(port, p4, p6)
+        rules = [
+            rule
+            for group_id in sorted(set(port.get("security_groups") or []))
+            for rule in (security_groups.get(group_id) or {}).get("rules", [])
+        ]
+        egress = (*EGRESS_HEAD, *_rules(rules, "egress", used_groups), "drop")
+        ingress = (*INGRESS_HEAD, *_rules(rules, "ingress", used_groups), "drop")
+        ruleset.chains[(INET, f"eg-{pid}")] = egress
+        ruleset.chains[(INET, f"in-{pid}")] = ingress
+        mark = port_marks[pid]
+        ruleset.maps[(BRIDGE, "spoof")][f'"{tap}"'] = f"jump as-{pid}"
+        ruleset.maps[(BRIDGE, "egress-marks")][f'"{tap}"'] = hex(EGRESS_MARK | mark)
+        ruleset.maps[(BRIDGE, "ingress-marks")][f'"{tap}"'] = hex(INGRESS_MARK | mark)
+        ruleset.maps[(BRIDGE, "secured")][f'"{tap}"'] = ""
+        ruleset.maps[(INET, "egress")][hex(EGRESS_MARK | mark)] = f"jump eg-{pid}"
+        ruleset.maps[(INET, "ingress")][hex(INGRESS_MARK | mark)] = f"jump in-{pid}"
+    for group_id, version in sorted(used_groups):
+        members = (security_groups.get(group_id) or {}).get("members") or {}
+        cidrs = _merge(members.get(f"IPv{version}") or [], version)
+        kind = "ipv4_addr" if version == 4 else "ipv6_addr"
+        ruleset.sets[(INET, group_set(group_id, version))] = NftSet(kind, elements=frozenset(cidrs))
+    if ruleset.empty():
+        return Ruleset()
+    return ruleset
+
+
+# --- scripts -----------------------------------------------------------------------
+
+
+def _elements(items: Iterable[str]) -> str:
+    return "{ " + ", ".join(sorted(items)) + " }"
+
+
+def _map_elements(items: dict[str, str]) -> str:
+    return "{ " + ", ".join(f"{k} : {v}" if v else k for k, v in sorted(items.items())) + " }"
+
+
+def _add_set(key: tuple[str, str], nft_set: NftSet) -> list[str]:
+    family, name = key
+    flags = f" flags {nft_set.flags};" if nft_set.flags else ""
+    lines = [f"add set {family} {TABLE} {name} {{ type {nft_set.type};{flags} }}"]
+    if nft_set.elements:
+        lines.append(f"add element {family} {TABLE} {name} {_elements(nft_set.elements)}")
+    return lines
+
+
+def _add_rules(key: tuple[str, str], rules: tuple[str, ...]) -> list[str]:
+    family, name = key
+    return [f"add rule {family} {TABLE} {name} {rule}" for rule in rules]
+
+
+def full_script(ruleset: Ruleset) -> str:
+    """Replace both tables with ``ruleset`` (remove them when it is empty)."""
+    lines = [
+        f"add table {BRIDGE} {TABLE}",
+        f"delete table {BRIDGE} {TABLE}",
+        f"add table {INET} {TABLE}",
+        f"delete table {INET} {TABLE}",
+    ]
+    if ruleset.empty():
+        return "\n".join(lines) + "\n"
+    lines.append(BASE.rstrip("\n"))
+    for key, nft_set in sorted(ruleset.sets.items()):
+        lines += _add_set(key, nft_set)
+    for key, rules in sorted(ruleset.chains.items()):
+        lines.append(f"add chain {key[0]} {TABLE} {key[1]}")
+        lines += _add_rules(key, rules)
+    for (family, name), items in sorted(ruleset.maps.items()):
+        if items:
+            lines.append(f"add element {family} {TABLE} {name} {_map_elements(items)}")
+    return "\n".join(lines) + "\n"
+
+
+def diff_script(old: Ruleset, new: Ruleset) -> str:
+    """One transaction that turns ``old`` (applied) into ``new``; "" if equal.
+
+    Order: new and changed sets, new and changed chains (flushed and refilled),
+    dispatch elements, then the chains and sets no longer used."""
+    if old.empty() or new.empty():
+        return "" if old.empty() and new.empty() else full_script(new)
+    lines: list[str] = []
+    for key, nft_set in sorted(new.sets.items()):
+        family, name = key
+        before = old.sets.get(key)
+        if before is None:  # a set's name says its type: a known name has the same type
+            lines += _add_set(key, nft_set)
+            continue
+        gone, added = before.elements - nft_set.elements, nft_set.elements - before.elements
+        if gone:
+            lines.append(f"delete element {family} {TABLE} {name} {_elements(gone)}")
+        if added:
+            lines.append(f"add element {family} {TABLE} {name} {_elements(added)}")
+    for key, rules in sorted(new.chains.items()):
+        before_rules = old.chains.get(key)
+        if before_rules == rules:
+            continue
+        if before_rules is None:
+            lines.append(f"add chain {key[0]} {TABLE} {key[1]}")
+        else:
+            lines.append(f"flush chain {key[0]} {TABLE} {key[1]}")
+        lines += _add_rules(key, rules)
+    for key in MAPS:
+        family, name = key
+        before_items, items = old.maps.get(key, {}), new.maps.get(key, {})
+        gone = {k for k, v in before_items.items() if items.get(k) != v}
+        added = {k: v for k, v in items.items() if before_items.get(k) != v}
+        if gone:
+            lines.append(f"delete element {family} {TABLE} {name} {_elements(gone)}")
+        if added:
+            lines.append(f"add element {family} {TABLE} {name} {_map_elements(added)}")
+    for key in sorted(set(old.chains) - set(new.chains)):
+        lines.append(f"flush chain {key[0]} {TABLE} {key[1]}")
+    for key in sorted(set(old.chains) - set(new.chains)):
+        lines.append(f"delete chain {key[0]} {TABLE} {key[1]}")
+    for key in sorted(set(old.sets) - set(new.sets)):
+        lines.append(f"delete set {key[0]} {TABLE} {key[1]}")
+    return "\n".join(lines) + "\n" if lines else ""
+
+
+# --- applying ------------------------------------------------------------------------
+
+
+class Firewall:
+    """Applies rulesets to one network namespace (None: the caller's own),
+    remembering the last one applied. The first apply of a process replaces the
+    tables whole (stale chains of ports gone while the agent was down go with
+    them); later ones send only the difference. A failed transaction changes
+    nothing (nft applies all or nothing) and makes the next apply a full one."""
+
+    def __init__(
+        self, netns: str | None = None, run: Callable[[str, str | None], None] | None = None
+    ) -> None:
+        self.netns = netns
+        self._run = run
+        self.applied: Ruleset | None = None
+        self._prepared = False
+
+    def _nft(self, script: str) -> None:
+        from stratus.network.linux import privileged
+
+        if self._run is not None:
+            self._run(script, self.netns)
+            return
+        if not self._prepared:
+            privileged.enable_bridge_netfilter(self.netns)
+            self._prepared = True
+        privileged.nft_apply(script, self.netns)
+
+    def apply(self, ruleset: Ruleset) -> bool:
+        """Make the tables match ``ruleset``; True if anything was sent."""
+        if self.applied is None:
+            script = full_script(ruleset)
+        else:
+            script = diff_script(self.applied, ruleset)
+        if not script:
+            return False
+        try:
+            self._nft(script)
+        except Exception:
+            self.applied = None
+            raise
+        self.applied = ruleset
+        return True
