@@ -468,27 +468,37 @@ class Firewall:
         self.applied: Ruleset | None = None
         self._prepared = False
 
-    def _nft(self, script: str) -> None:
+    def _nft(self, script: str, ruleset: Ruleset) -> None:
         from stratus.network.linux import privileged
 
         if self._run is not None:
             self._run(script, self.netns)
             return
-        if not self._prepared:
+        if not self._prepared and not ruleset.empty():
             privileged.enable_bridge_netfilter(self.netns)
             self._prepared = True
         privileged.nft_apply(script, self.netns)
 
+    def _tables_exist(self) -> bool:
+        from stratus.network.linux import privileged
+
+        if self._run is not None:
+            return True
+        return any(privileged.nft_list_table(f, TABLE, self.netns) for f in (BRIDGE, INET))
+
     def apply(self, ruleset: Ruleset) -> bool:
         """Make the tables match ``ruleset``; True if anything was sent."""
         if self.applied is None:
+            if ruleset.empty() and not self._tables_exist():
+                self.applied = ruleset  # nothing to remove (nor nft needed)
+                return False
             script = full_script(ruleset)
         else:
             script = diff_script(self.applied, ruleset)
         if not script:
             return False
         try:
-            self._nft(script)
+            self._nft(script, ruleset)
         except Exception:
             self.applied = None
             raise

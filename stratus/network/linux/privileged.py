@@ -419,9 +419,12 @@ def nft_apply(script: str, netns: str | None = None) -> None:
 
 @sys_admin_pctxt.entrypoint
 def nft_list_table(family: str, table: str, netns: str | None = None) -> dict[str, Any] | None:
-    """``nft -j list table`` as parsed JSON; None if the table does not exist."""
+    """``nft -j list table`` as parsed JSON; None if the table (or nft) does not exist."""
     argv = _ip_prefix(netns) + ["nft", "-j", "list", "table", family, table]
-    done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    except FileNotFoundError:  # no nft (nor ip) here: no table either
+        return None
     if done.returncode != 0:
         return None
     return json.loads(done.stdout)
