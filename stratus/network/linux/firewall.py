@@ -46,7 +46,7 @@ from typing import Any
 
 import netaddr
 
-from stratus.network.linux import names
+from stratus.network.linux import names, privileged
 
 LOG = logging.getLogger(__name__)
 
@@ -469,8 +469,6 @@ class Firewall:
         self._prepared = False
 
     def _nft(self, script: str, ruleset: Ruleset) -> None:
-        from stratus.network.linux import privileged
-
         if self._run is not None:
             self._run(script, self.netns)
             return
@@ -480,8 +478,6 @@ class Firewall:
         privileged.nft_apply(script, self.netns)
 
     def _tables_exist(self) -> bool:
-        from stratus.network.linux import privileged
-
         if self._run is not None:
             return True
         return any(privileged.nft_list_table(f, TABLE, self.netns) for f in (BRIDGE, INET))
