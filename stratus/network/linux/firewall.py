@@ -10,20 +10,25 @@ only the chains and sets that changed.
 Two tables named ``stratus``:
 
 * ``bridge stratus`` sees frames on the bridge ports (taps) by name. Its
-  ``prerouting`` base chain jumps to the port's anti-spoofing chain
-  ``as-<port>`` (source MAC, ARP sender, IPv4/IPv6 source against the port's
-  set ``p4-<port>``/``p6-<port>`` of *MAC . address* pairs, DHCP discovery from
-  0.0.0.0, IPv6 DAD from ::; other ethertypes dropped), then marks the frame
-  with the port's egress mark. Its ``forward`` chain drops non-IP, non-ARP
-  frames to secured ports and marks the frame with the out port's ingress mark.
+  ``prerouting`` base chain sends frames of secured ports through the shared
+  ``antispoof`` chain, which looks the frame up in sets keyed by interface
+  name: ``macs`` (*tap . MAC*: the port's and its allowed pairs'), ``addrs4``
+  and ``addrs6`` (*tap . MAC . address or prefix*: fixed IPs, allowed pairs, the
+  IPv6 link-local address of each MAC). ARP must carry such a sender; IPv4 may
+  also be a DHCP discovery from 0.0.0.0, IPv6 a DAD probe from ::; every other
+  ethertype is dropped. Then the frame gets the port's egress mark. Its
+  ``forward`` chain drops non-IP, non-ARP frames to secured ports and marks
+  the frame with the out port's ingress mark.
 * ``inet stratus`` holds the stateful rules: bridged IP traffic reaches it
   through br_netfilter (``net.bridge.bridge-nf-call-ip[6]tables``), where the
-  physical port's name is no longer visible, hence the marks. ``prerouting``
-  dispatches on the egress mark to ``eg-<port>``, ``forward`` on the ingress
-  mark to ``in-<port>``. Connection tracking accepts established and related
-  traffic and drops invalid packets; remote groups are named sets
-  ``g4-<group>``/``g6-<group>`` shared by every port whose rules name them;
-  remote prefixes of otherwise equal rules share one anonymous set.
+  bridge port's name is no longer visible, hence the marks. ``prerouting``
+  handles frames with an egress mark: DHCP and neighbour discovery, conntrack
+  (established and related accepted, invalid dropped), then a verdict map from
+  the mark to the port's chain ``eg-<port>``; ``forward`` does the same for
+  ingress marks and ``in-<port>``. A port's chains hold only its groups'
+  rules and a final drop. Remote groups are named sets ``g4-<group>`` /
+  ``g6-<group>`` shared by every port whose rules name them; remote prefixes of
+  otherwise equal rules share one anonymous set.
 
 Why not one bridge-family table: conntrack in the bridge family needs
 ``nf_conntrack_bridge``, which not every kernel has (``ct state`` fails with
@@ -32,7 +37,7 @@ Why not one bridge-family table: conntrack in the bridge family needs
 Marks: ``EGRESS_MARK | h`` and ``INGRESS_MARK | h`` where ``h`` is 28 bits of a
 hash of the port id (collisions are resolved in port id order), so marks are
 stable across agent restarts. Ports whose ``port_security_enabled`` is false
-(or missing) get no chain, set or mark: their traffic passes.
+(or missing) get no chain, set element or mark: their traffic passes.
 """
 
 from __future__ import annotations
@@ -62,34 +67,84 @@ ICMP_NAMES = {"icmp", "icmpv6", "ipv6-icmp", "1", "58"}
 ANY_PROTOCOLS = {None, "", "any"}
 
 _POLICY = "policy accept;"
-# The static part: tables, base chains and the dispatch maps (elements come
-# from the ruleset).
-BASE = f"""\
-add table {BRIDGE} {TABLE}
-add map {BRIDGE} {TABLE} spoof {{ type ifname : verdict; }}
-add map {BRIDGE} {TABLE} egress-marks {{ type ifname : mark; }}
-add map {BRIDGE} {TABLE} ingress-marks {{ type ifname : mark; }}
-add set {BRIDGE} {TABLE} secured {{ type ifname; }}
-add chain {BRIDGE} {TABLE} prerouting {{ type filter hook prerouting priority -300; {_POLICY} }}
-add rule {BRIDGE} {TABLE} prerouting iifname vmap @spoof
-add rule {BRIDGE} {TABLE} prerouting meta mark set iifname map @egress-marks
-add chain {BRIDGE} {TABLE} forward {{ type filter hook forward priority -300; {_POLICY} }}
-add rule {BRIDGE} {TABLE} forward oifname @secured meta protocol != {{ ip, ip6, arp }} drop
-add rule {BRIDGE} {TABLE} forward meta mark set oifname map @ingress-marks
-add table {INET} {TABLE}
-add map {INET} {TABLE} egress {{ type mark : verdict; }}
-add map {INET} {TABLE} ingress {{ type mark : verdict; }}
-add chain {INET} {TABLE} prerouting {{ type filter hook prerouting priority 0; {_POLICY} }}
-add rule {INET} {TABLE} prerouting meta mark vmap @egress
-add chain {INET} {TABLE} forward {{ type filter hook forward priority 0; {_POLICY} }}
-add rule {INET} {TABLE} forward meta mark vmap @ingress
-"""
-# family, map name -> key type is implied by BASE
+MARK_KIND = 0xF0000000
+EGRESS_HEAD = (
+    "meta nfproto ipv4 udp sport 68 udp dport 67 accept",
+    "meta nfproto ipv6 udp sport 546 udp dport 547 accept",
+    "meta nfproto ipv4 udp sport 67 udp dport 68 drop",
+    "icmpv6 type nd-router-advert drop",
+    "icmpv6 type { nd-router-solicit, nd-neighbor-solicit, nd-neighbor-advert,"
+    " mld-listener-report, mld2-listener-report } accept",
+    "ct state established,related accept",
+    "ct state invalid drop",
+)
+INGRESS_HEAD = (
+    "ct state established,related accept",
+    "meta nfproto ipv4 udp sport 67 udp dport 68 accept",
+    "meta nfproto ipv6 udp sport 547 udp dport 546 accept",
+    "icmpv6 type { nd-router-advert, nd-neighbor-solicit, nd-neighbor-advert,"
+    " mld-listener-query, nd-redirect } accept",
+    "ct state invalid drop",
+)
+ANTISPOOF = (
+    "iifname . ether saddr != @macs drop",
+    "meta protocol arp iifname . arp saddr ether . arp saddr ip != @addrs4 drop",
+    "meta protocol arp accept",
+    "meta protocol ip ip saddr 0.0.0.0 ip daddr 255.255.255.255 udp sport 68 udp dport 67 return",
+    "meta protocol ip iifname . ether saddr . ip saddr != @addrs4 drop",
+    "meta protocol ip6 ip6 saddr :: icmpv6 type { nd-neighbor-solicit, mld2-listener-report }"
+    " return",
+    "meta protocol ip6 iifname . ether saddr . ip6 saddr != @addrs6 drop",
+    "meta protocol != { ip, ip6 } drop",
+)
+
+
+def _base() -> str:
+    b, i, t = BRIDGE, INET, TABLE
+    lines = [
+        f"add table {b} {t}",
+        f"add set {b} {t} secured {{ type ifname; }}",
+        f"add set {b} {t} macs {{ type ifname . ether_addr; }}",
+        f"add set {b} {t} addrs4 {{ type ifname . ether_addr . ipv4_addr; flags interval; }}",
+        f"add set {b} {t} addrs6 {{ type ifname . ether_addr . ipv6_addr; flags interval; }}",
+        f"add map {b} {t} egress-marks {{ type ifname : mark; }}",
+        f"add map {b} {t} ingress-marks {{ type ifname : mark; }}",
+        f"add chain {b} {t} antispoof",
+        *(f"add rule {b} {t} antispoof {rule}" for rule in ANTISPOOF),
+        f"add chain {b} {t} prerouting {{ type filter hook prerouting priority -300; {_POLICY} }}",
+        f"add rule {b} {t} prerouting iifname @secured jump antispoof",
+        f"add rule {b} {t} prerouting meta mark set iifname map @egress-marks",
+        f"add chain {b} {t} forward {{ type filter hook forward priority -300; {_POLICY} }}",
+        f"add rule {b} {t} forward oifname @secured meta protocol != {{ ip, ip6, arp }} drop",
+        f"add rule {b} {t} forward meta mark set oifname map @ingress-marks",
+        f"add table {i} {t}",
+        f"add map {i} {t} egress {{ type mark : verdict; }}",
+        f"add map {i} {t} ingress {{ type mark : verdict; }}",
+    ]
+    for chain, hook, kind, head, vmap in (
+        ("prerouting", "prerouting", EGRESS_MARK, EGRESS_HEAD, "egress"),
+        ("forward", "forward", INGRESS_MARK, INGRESS_HEAD, "ingress"),
+    ):
+        lines.append(
+            f"add chain {i} {t} {chain} {{ type filter hook {hook} priority 0; {_POLICY} }}"
+        )
+        lines.append(f"add rule {i} {t} {chain} meta mark and {MARK_KIND:#x} != {kind:#x} accept")
+        lines += [f"add rule {i} {t} {chain} {rule}" for rule in head]
+        lines.append(f"add rule {i} {t} {chain} meta mark vmap @{vmap}")
+    return "\n".join(lines) + "\n"
+
+
+# The static part: tables, base and shared chains, the sets and maps whose
+# elements come from the ruleset.
+BASE = _base()
+# (family, name) of the sets and maps of BASE, keyed by the port's tap or mark
 MAPS = (
-    (BRIDGE, "spoof"),
+    (BRIDGE, "secured"),
+    (BRIDGE, "macs"),
+    (BRIDGE, "addrs4"),
+    (BRIDGE, "addrs6"),
     (BRIDGE, "egress-marks"),
     (BRIDGE, "ingress-marks"),
-    (BRIDGE, "secured"),
     (INET, "egress"),
     (INET, "ingress"),
 )
@@ -108,8 +163,10 @@ class NftSet:
 class Ruleset:
     """Everything of the two tables that depends on the ports and groups.
 
-    Keys are ``(family, name)``. ``chains`` map to their rules (nft rule
-    statements, in order); ``maps`` to {element key: value} (a set: value "").
+    Keys are ``(family, name)``. ``chains`` (per port) map to their rules (nft
+    rule statements, in order); ``sets`` (per remote group) to their definition;
+    ``maps`` (the sets and maps of :data:`BASE`) to {element key: value} (a
+    set's elements have the value "").
     """
 
     chains: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
@@ -117,7 +174,7 @@ class Ruleset:
     maps: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
 
     def empty(self) -> bool:
-        return not self.chains and not self.sets
+        return not self.chains
 
     def rule_count(self) -> int:
         return sum(len(rules) for rules in self.chains.values())
@@ -176,23 +233,22 @@ def _merge(cidrs: Iterable[str], version: int) -> list[str]:
     return [str(net) for net in netaddr.cidr_merge(nets)]
 
 
-def _spoof_elements(port: dict[str, Any], version: int) -> frozenset[str]:
-    """``mac . cidr`` pairs the port may send from: its MAC with its fixed
-    addresses, each allowed pair (with its MAC, else the port's), and for IPv6
-    the link-local address of every such MAC."""
+def _spoof_elements(port: dict[str, Any], version: int) -> list[str]:
+    """``tap . mac . cidr`` triples the port may send from: its MAC with its
+    fixed addresses, each allowed pair (with its MAC, else the port's), and for
+    IPv6 the link-local address of every such MAC."""
     mac = str(port["mac_address"]).lower()
     by_mac: dict[str, list[str]] = defaultdict(list)
     by_mac[mac].extend(_addresses(port))
     for pair in port.get("allowed_address_pairs") or []:
         pair_mac = str(pair.get("mac_address") or mac).lower()
         by_mac[pair_mac].append(str(pair["ip_address"]))
-    elements = set()
-    for each_mac, cidrs in by_mac.items():
+    elements = []
+    for each_mac, cidrs in sorted(by_mac.items()):
         if version == 6:
             cidrs = [*cidrs, str(netaddr.EUI(each_mac).ipv6_link_local())]
-        for cidr in _merge(cidrs, version):
-            elements.add(f"{each_mac} . {cidr}")
-    return frozenset(elements)
+        elements += [f'"{port["tap"]}" . {each_mac} . {cidr}' for cidr in _merge(cidrs, version)]
+    return elements
 
 
 def _port_macs(port: dict[str, Any]) -> list[str]:
@@ -201,42 +257,6 @@ def _port_macs(port: dict[str, Any]) -> list[str]:
         str(p.get("mac_address") or mac).lower() for p in port.get("allowed_address_pairs") or []
     }
     return sorted({mac} | pairs)
-
-
-def _spoof_chain(port: dict[str, Any], p4: str, p6: str) -> tuple[str, ...]:
-    macs = ", ".join(_port_macs(port))
-    return (
-        f"ether saddr != {{ {macs} }} drop",
-        f"meta protocol arp arp saddr ether . arp saddr ip != @{p4} drop",
-        "meta protocol arp accept",
-        "meta protocol ip ip saddr 0.0.0.0 ip daddr 255.255.255.255"
-        " udp sport 68 udp dport 67 return",
-        f"meta protocol ip ether saddr . ip saddr != @{p4} drop",
-        "meta protocol ip6 ip6 saddr :: icmpv6 type { nd-neighbor-solicit, mld2-listener-report }"
-        " return",
-        f"meta protocol ip6 ether saddr . ip6 saddr != @{p6} drop",
-        "meta protocol != { ip, ip6 } drop",
-    )
-
-
-EGRESS_HEAD = (
-    "meta nfproto ipv4 udp sport 68 udp dport 67 accept",
-    "meta nfproto ipv6 udp sport 546 udp dport 547 accept",
-    "meta nfproto ipv4 udp sport 67 udp dport 68 drop",
-    "icmpv6 type nd-router-advert drop",
-    "icmpv6 type { nd-router-solicit, nd-neighbor-solicit, nd-neighbor-advert,"
-    " mld-listener-report, mld2-listener-report } accept",
-    "ct state established,related accept",
-    "ct state invalid drop",
-)
-INGRESS_HEAD = (
-    "ct state established,related accept",
-    "meta nfproto ipv4 udp sport 67 udp dport 68 accept",
-    "meta nfproto ipv6 udp sport 547 udp dport 546 accept",
-    "icmpv6 type { nd-router-advert, nd-neighbor-solicit, nd-neighbor-advert,"
-    " mld-listener-query, nd-redirect } accept",
-    "ct state invalid drop",
-)
 
 
 def group_set(group_id: str, version: int) -> str:
@@ -319,41 +339,42 @@ def render(ports: list[dict[str, Any]], security_groups: dict[str, Any]) -> Rule
     (group id -> {"rules": [...], "members": {"IPv4": [...], "IPv6": [...]}})."""
     ruleset = Ruleset(maps={key: {} for key in MAPS})
     secured = [p for p in ports if p.get("port_security_enabled")]
+    if not secured:
+        return Ruleset()
     port_marks = marks(p["id"] for p in secured)
     used_groups: set[tuple[str, int]] = set()
+    by_groups: dict[tuple[str, ...], tuple[tuple[str, ...], tuple[str, ...]]] = {}
+    elements = ruleset.maps
     for port in secured:
-        pid, tap = port["id"], port["tap"]
-        p4, p6 = f"p4-{pid}", f"p6-{pid}"
-        ruleset.sets[(BRIDGE, p4)] = NftSet(
-            "ether_addr . ipv4_addr", elements=_spoof_elements(port, 4)
-        )
-        ruleset.sets[(BRIDGE, p6)] = NftSet(
-            "ether_addr . ipv6_addr", elements=_spoof_elements(port, 6)
-        )
-        ruleset.chains[(BRIDGE, f"as-{pid}")] = _spoof_chain(port, p4, p6)
-        rules = [
-            rule
-            for group_id in sorted(set(port.get("security_groups") or []))
-            for rule in (security_groups.get(group_id) or {}).get("rules", [])
-        ]
-        egress = (*EGRESS_HEAD, *_rules(rules, "egress", used_groups), "drop")
-        ingress = (*INGRESS_HEAD, *_rules(rules, "ingress", used_groups), "drop")
-        ruleset.chains[(INET, f"eg-{pid}")] = egress
-        ruleset.chains[(INET, f"in-{pid}")] = ingress
+        pid, tap = port["id"], f'"{port["tap"]}"'
+        groups = tuple(sorted(set(port.get("security_groups") or [])))
+        if groups not in by_groups:  # ports of the same groups share their rules
+            rules = [
+                rule
+                for group_id in groups
+                for rule in (security_groups.get(group_id) or {}).get("rules", [])
+            ]
+            by_groups[groups] = (
+                (*_rules(rules, "egress", used_groups), "drop"),
+                (*_rules(rules, "ingress", used_groups), "drop"),
+            )
+        ruleset.chains[(INET, f"eg-{pid}")], ruleset.chains[(INET, f"in-{pid}")] = by_groups[groups]
         mark = port_marks[pid]
-        ruleset.maps[(BRIDGE, "spoof")][f'"{tap}"'] = f"jump as-{pid}"
-        ruleset.maps[(BRIDGE, "egress-marks")][f'"{tap}"'] = hex(EGRESS_MARK | mark)
-        ruleset.maps[(BRIDGE, "ingress-marks")][f'"{tap}"'] = hex(INGRESS_MARK | mark)
-        ruleset.maps[(BRIDGE, "secured")][f'"{tap}"'] = ""
-        ruleset.maps[(INET, "egress")][hex(EGRESS_MARK | mark)] = f"jump eg-{pid}"
-        ruleset.maps[(INET, "ingress")][hex(INGRESS_MARK | mark)] = f"jump in-{pid}"
+        elements[(BRIDGE, "secured")][tap] = ""
+        for each_mac in _port_macs(port):
+            elements[(BRIDGE, "macs")][f"{tap} . {each_mac}"] = ""
+        for version in (4, 6):
+            for element in _spoof_elements(port, version):
+                elements[(BRIDGE, f"addrs{version}")][element] = ""
+        elements[(BRIDGE, "egress-marks")][tap] = hex(EGRESS_MARK | mark)
+        elements[(BRIDGE, "ingress-marks")][tap] = hex(INGRESS_MARK | mark)
+        elements[(INET, "egress")][hex(EGRESS_MARK | mark)] = f"jump eg-{pid}"
+        elements[(INET, "ingress")][hex(INGRESS_MARK | mark)] = f"jump in-{pid}"
     for group_id, version in sorted(used_groups):
         members = (security_groups.get(group_id) or {}).get("members") or {}
         cidrs = _merge(members.get(f"IPv{version}") or [], version)
         kind = "ipv4_addr" if version == 4 else "ipv6_addr"
         ruleset.sets[(INET, group_set(group_id, version))] = NftSet(kind, elements=frozenset(cidrs))
-    if ruleset.empty():
-        return Ruleset()
     return ruleset
 
 

@@ -81,10 +81,8 @@ def test_each_secured_port_gets_its_chains_sets_and_dispatch(two_groups: dict[st
     rs = rendered(two_groups)
     for pid in ("port-a", "port-b", "port-c"):
         tap = f'"{names.tap_name(pid)}"'
-        assert (fw.BRIDGE, f"as-{pid}") in rs.chains
         assert rs.chains[(fw.INET, f"eg-{pid}")][-1] == "drop"
         assert rs.chains[(fw.INET, f"in-{pid}")][-1] == "drop"
-        assert rs.maps[(fw.BRIDGE, "spoof")][tap] == f"jump as-{pid}"
         egress = int(rs.maps[(fw.BRIDGE, "egress-marks")][tap], 16)
         ingress = int(rs.maps[(fw.BRIDGE, "ingress-marks")][tap], 16)
         assert egress & ~fw.HASH_MASK == fw.EGRESS_MARK
@@ -107,12 +105,18 @@ def test_default_group_uses_member_sets(two_groups: dict[str, Any]) -> None:
     assert rs.sets[(fw.INET, "g4-sg-b")].elements == {"10.0.0.13/32"}
     assert rs.sets[(fw.INET, "g6-sg-a")].elements == frozenset()
     egress = rs.chains[(fw.INET, "eg-port-a")]
-    assert "meta nfproto ipv4 accept" in egress and "meta nfproto ipv6 accept" in egress
-    # stateful: established before the rules, invalid dropped
-    assert egress.index("ct state established,related accept") < egress.index(
-        "meta nfproto ipv4 accept"
-    )
-    assert "ct state invalid drop" in ingress
+    assert egress == ("meta nfproto ipv4 accept", "meta nfproto ipv6 accept", "drop")
+    assert rs.chains[(fw.INET, "eg-port-b")] is egress, "ports of the same groups share"
+    # stateful: the base chains accept established traffic and drop invalid
+    # packets of secured ports before dispatching to the port's chain
+    lines = fw.BASE.splitlines()
+    for chain, vmap in (("prerouting", "egress"), ("forward", "ingress")):
+        rules = [line.split(f"inet stratus {chain} ", 1)[1] for line in lines
+                 if line.startswith(f"add rule inet stratus {chain} ")]  # fmt: skip
+        assert rules[0].startswith("meta mark and 0xf0000000 != "), "only secured ports' frames"
+        assert rules[-1] == f"meta mark vmap @{vmap}"
+        assert "ct state established,related accept" in rules
+        assert rules.index("ct state invalid drop") < len(rules) - 1
 
 
 def test_anti_spoofing_sets_and_allowed_pairs() -> None:
@@ -123,26 +127,32 @@ def test_anti_spoofing_sets_and_allowed_pairs() -> None:
     ]
     st = state([port("p", "10.0.0.11", "fa:16:3e:00:00:11", [], allowed_address_pairs=pairs)], {})
     rs = rendered(st)
-    assert rs.sets[(fw.BRIDGE, "p4-p")].elements == {
-        "fa:16:3e:00:00:11 . 10.0.0.11/32",
-        "fa:16:3e:00:00:11 . 10.0.0.50/32",
-        "fa:16:3e:aa:aa:aa . 10.0.9.0/24",
+    tap = f'"{names.tap_name("p")}"'
+    assert set(rs.maps[(fw.BRIDGE, "addrs4")]) == {
+        f"{tap} . fa:16:3e:00:00:11 . 10.0.0.11/32",
+        f"{tap} . fa:16:3e:00:00:11 . 10.0.0.50/32",
+        f"{tap} . fa:16:3e:aa:aa:aa . 10.0.9.0/24",
     }
-    assert rs.sets[(fw.BRIDGE, "p6-p")].elements == {
-        "fa:16:3e:00:00:11 . fe80::f816:3eff:fe00:11/128",
-        "fa:16:3e:aa:aa:aa . fe80::f816:3eff:feaa:aaaa/128",
-        "fa:16:3e:aa:aa:aa . 2001:db8::5/128",
+    assert set(rs.maps[(fw.BRIDGE, "addrs6")]) == {
+        f"{tap} . fa:16:3e:00:00:11 . fe80::f816:3eff:fe00:11/128",
+        f"{tap} . fa:16:3e:aa:aa:aa . fe80::f816:3eff:feaa:aaaa/128",
+        f"{tap} . fa:16:3e:aa:aa:aa . 2001:db8::5/128",
     }
-    chain = rs.chains[(fw.BRIDGE, "as-p")]
-    assert chain[0] == "ether saddr != { fa:16:3e:00:00:11, fa:16:3e:aa:aa:aa } drop"
-    assert any("arp saddr ether . arp saddr ip != @p4-p drop" in r for r in chain)
-    assert any("ether saddr . ip saddr != @p4-p drop" in r for r in chain)
-    assert any("ether saddr . ip6 saddr != @p6-p drop" in r for r in chain)
+    assert set(rs.maps[(fw.BRIDGE, "macs")]) == {
+        f"{tap} . fa:16:3e:00:00:11",
+        f"{tap} . fa:16:3e:aa:aa:aa",
+    }
+    chain = fw.ANTISPOOF
+    assert chain[0] == "iifname . ether saddr != @macs drop"
+    assert any("iifname . arp saddr ether . arp saddr ip != @addrs4 drop" in r for r in chain)
+    assert any("iifname . ether saddr . ip saddr != @addrs4 drop" in r for r in chain)
+    assert any("iifname . ether saddr . ip6 saddr != @addrs6 drop" in r for r in chain)
     dhcp = next(i for i, r in enumerate(chain) if "ip saddr 0.0.0.0" in r)
-    assert dhcp < next(i for i, r in enumerate(chain) if "!= @p4-p drop" in r and "arp" not in r)
+    assert dhcp < next(i for i, r in enumerate(chain) if "ip saddr != @addrs4 drop" in r)
     assert chain[-1] == "meta protocol != { ip, ip6 } drop", "non-IP ethertypes dropped"
-    # no groups: only the fixed part, nothing accepted beyond DHCP/ND/established
-    assert rs.chains[(fw.INET, "in-p")] == (*fw.INGRESS_HEAD, "drop")
+    assert "add rule bridge stratus prerouting iifname @secured jump antispoof" in fw.BASE
+    # no groups: nothing accepted beyond what the base chains let through
+    assert rs.chains[(fw.INET, "in-p")] == ("drop",)
 
 
 def test_ports_without_port_security_or_elsewhere_get_nothing() -> None:
@@ -193,7 +203,7 @@ def test_protocols_ports_and_prefixes() -> None:
     egress = set(rs.chains[(fw.INET, "eg-p")])
     assert "meta nfproto ipv4 meta l4proto tcp accept" in egress
     assert "meta nfproto ipv6 ip6 daddr { 2001:db8::/32 } accept" in egress
-    assert rs.sets.keys() == {(fw.BRIDGE, "p4-p"), (fw.BRIDGE, "p6-p")}, "no unused group set"
+    assert rs.sets == {}, "no unused group set"
 
 
 def test_marks_are_stable_and_unique(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -249,11 +259,12 @@ def test_ports_come_and_go(two_groups: dict[str, Any]) -> None:
     ports[:] = [p for p in ports if p["id"] != "port-c"]
     lines = _statements(fw.diff_script(old, rendered(new_state)))
     tap = f'"{names.tap_name("port-c")}"'
-    assert f"delete element bridge stratus spoof {{ {tap} }}" in lines
+    assert f"delete element bridge stratus secured {{ {tap} }}" in lines
+    assert f"delete element bridge stratus macs {{ {tap} . fa:16:3e:00:00:13 }}" in lines
     deletes = [line for line in lines if line.startswith("delete chain")]
-    assert {line.split()[-1] for line in deletes} == {"as-port-c", "eg-port-c", "in-port-c"}
+    assert {line.split()[-1] for line in deletes} == {"eg-port-c", "in-port-c"}
     set_deletes = {line.split()[-1] for line in lines if line.startswith("delete set")}
-    assert set_deletes == {"p4-port-c", "p6-port-c", "g4-sg-b", "g6-sg-b"}
+    assert set_deletes == {"g4-sg-b", "g6-sg-b"}
     # references go before the objects they reference
     first_delete = min(i for i, line in enumerate(lines) if line.startswith("delete chain"))
     assert all(i < first_delete for i, line in enumerate(lines) if "delete element" in line)
@@ -263,7 +274,7 @@ def test_ports_come_and_go(two_groups: dict[str, Any]) -> None:
     add_chain = back.index("add chain inet stratus eg-port-c")
     dispatch = next(i for i, line in enumerate(back) if "add element inet stratus egress" in line)
     assert add_chain < dispatch
-    assert "add set bridge stratus p4-port-c" in "\n".join(back)
+    assert "add set inet stratus g4-sg-b" in "\n".join(back)
 
 
 def test_the_last_port_removes_the_tables(two_groups: dict[str, Any]) -> None:
