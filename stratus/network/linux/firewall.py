@@ -42,6 +42,7 @@ stable across agent restarts. Ports whose ``port_security_enabled`` is false
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 from collections import defaultdict
@@ -221,42 +222,55 @@ def marks(port_ids: Iterable[str]) -> dict[str, int]:
 
 
 def _merge(cidrs: Iterable[str], version: int) -> list[str]:
+    return list(_merged(tuple(str(c) for c in cidrs), version))
+
+
+@functools.lru_cache(maxsize=4096)
+def _merged(cidrs: tuple[str, ...], version: int) -> tuple[str, ...]:
+    """The ``version`` networks of ``cidrs``, merged (interval sets refuse
+    overlapping elements); unparsable ones are skipped. Cached: the agent
+    renders every port on every reconcile, and most inputs repeat."""
     nets = []
     for cidr in cidrs:
         try:
-            net = netaddr.IPNetwork(str(cidr))
+            net = netaddr.IPNetwork(cidr)
         except (netaddr.AddrFormatError, ValueError, TypeError):
             LOG.warning("ignoring address %r", cidr)
             continue
         if net.version == version:
             nets.append(net)
-    return [str(net) for net in netaddr.cidr_merge(nets)]
+    return tuple(str(net) for net in netaddr.cidr_merge(nets))
 
 
-def _spoof_elements(port: dict[str, Any], version: int) -> list[str]:
-    """``tap . mac . cidr`` triples the port may send from: its MAC with its
-    fixed addresses, each allowed pair (with its MAC, else the port's), and for
-    IPv6 the link-local address of every such MAC."""
-    mac = str(port["mac_address"]).lower()
+def _port_key(port: dict[str, Any]) -> tuple[Any, ...]:
+    pairs = tuple(
+        (str(p["ip_address"]), str(p.get("mac_address") or ""))
+        for p in port.get("allowed_address_pairs") or []
+    )
+    return (port["tap"], str(port["mac_address"]), tuple(_addresses(port)), pairs)
+
+
+@functools.lru_cache(maxsize=65536)
+def _port_elements(
+    tap: str, port_mac: str, addresses: tuple[str, ...], pairs: tuple[tuple[str, str], ...]
+) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """The anti-spoofing elements of one port: ``tap . mac`` for ``macs``, and
+    ``tap . mac . cidr`` for ``addrs4``/``addrs6``: the port's MAC with its fixed
+    addresses, each allowed pair with its MAC (else the port's), and the IPv6
+    link-local address of every such MAC. Cached by the port's own fields."""
+    mac = port_mac.lower()
     by_mac: dict[str, list[str]] = defaultdict(list)
-    by_mac[mac].extend(_addresses(port))
-    for pair in port.get("allowed_address_pairs") or []:
-        pair_mac = str(pair.get("mac_address") or mac).lower()
-        by_mac[pair_mac].append(str(pair["ip_address"]))
-    elements = []
+    by_mac[mac].extend(addresses)
+    for address, pair_mac in pairs:
+        by_mac[(pair_mac or mac).lower()].append(address)
+    macs = tuple(f'"{tap}" . {each}' for each in sorted(by_mac))
+    v4: list[str] = []
+    v6: list[str] = []
     for each_mac, cidrs in sorted(by_mac.items()):
-        if version == 6:
-            cidrs = [*cidrs, str(netaddr.EUI(each_mac).ipv6_link_local())]
-        elements += [f'"{port["tap"]}" . {each_mac} . {cidr}' for cidr in _merge(cidrs, version)]
-    return elements
-
-
-def _port_macs(port: dict[str, Any]) -> list[str]:
-    mac = str(port["mac_address"]).lower()
-    pairs = {
-        str(p.get("mac_address") or mac).lower() for p in port.get("allowed_address_pairs") or []
-    }
-    return sorted({mac} | pairs)
+        v4 += [f'"{tap}" . {each_mac} . {cidr}' for cidr in _merge(cidrs, 4)]
+        link_local = str(netaddr.EUI(each_mac).ipv6_link_local())
+        v6 += [f'"{tap}" . {each_mac} . {cidr}' for cidr in _merge([*cidrs, link_local], 6)]
+    return macs, tuple(v4), tuple(v6)
 
 
 def group_set(group_id: str, version: int) -> str:
@@ -361,11 +375,10 @@ def render(ports: list[dict[str, Any]], security_groups: dict[str, Any]) -> Rule
         ruleset.chains[(INET, f"eg-{pid}")], ruleset.chains[(INET, f"in-{pid}")] = by_groups[groups]
         mark = port_marks[pid]
         elements[(BRIDGE, "secured")][tap] = ""
-        for each_mac in _port_macs(port):
-            elements[(BRIDGE, "macs")][f"{tap} . {each_mac}"] = ""
-        for version in (4, 6):
-            for element in _spoof_elements(port, version):
-                elements[(BRIDGE, f"addrs{version}")][element] = ""
+        macs, v4, v6 = _port_elements(*_port_key(port))
+        elements[(BRIDGE, "macs")].update(dict.fromkeys(macs, ""))
+        elements[(BRIDGE, "addrs4")].update(dict.fromkeys(v4, ""))
+        elements[(BRIDGE, "addrs6")].update(dict.fromkeys(v6, ""))
         elements[(BRIDGE, "egress-marks")][tap] = hex(EGRESS_MARK | mark)
         elements[(BRIDGE, "ingress-marks")][tap] = hex(INGRESS_MARK | mark)
         elements[(INET, "egress")][hex(EGRESS_MARK | mark)] = f"jump eg-{pid}"
