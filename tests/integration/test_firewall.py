@@ -52,6 +52,7 @@ LISTENER = (
     "import socket,sys\n"
     "s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
     "s.bind(('0.0.0.0', int(sys.argv[1]))); s.listen(16)\n"
+    "print('ready', flush=True)\n"
     "while True:\n"
     "    c, _ = s.accept(); c.sendall(b'ok'); c.close()\n"
 )
@@ -68,17 +69,21 @@ def guest_ns(name: str) -> str:
     return f"nftfw-{name}-{SUFFIX}"
 
 
-def pings(ns: str, address: str, source: str | None = None) -> bool:
-    argv = ["ip", "netns", "exec", ns, BUSYBOX, "ping", "-c", "1", "-W", "1"]
+def pings(ns: str, address: str, source: str | None = None, expect: bool = False) -> bool:
+    """Whether one echo gets its reply. ``expect``: the caller expects it to, so
+    wait longer (a loaded machine); a reply that must not come waits 1 s."""
+    argv = ["ip", "netns", "exec", ns, BUSYBOX, "ping", "-c", "1", "-W", "3" if expect else "1"]
     argv += ["-I", source] if source else []
     return sh(*argv, address, check=False).returncode == 0
 
 
-def connects(ns: str, address: str, port: int = ECHO_PORT) -> bool:
+def connects(ns: str, address: str, port: int = ECHO_PORT, expect: bool = False) -> bool:
+    """Whether a TCP connection gets the listener's answer (``expect`` as for pings)."""
+    timeout = 3 if expect else 1
     code = (
         "import socket,sys\n"
         "try:\n"
-        f"    c = socket.create_connection(({address!r}, {port}), timeout=1)\n"
+        f"    c = socket.create_connection(({address!r}, {port}), timeout={timeout})\n"
         "    sys.exit(0 if c.recv(2) == b'ok' else 1)\n"
         "except OSError:\n"
         "    sys.exit(1)\n"
@@ -97,6 +102,7 @@ class Cloud:
             GROUP_B: default_rules(GROUP_B),
         }
         self.security = {name: spec[3] for name, spec in GUESTS.items()}
+        self.pairs: dict[str, list[dict[str, str]]] = {name: [] for name in GUESTS}
 
     def port_id(self, guest: str) -> str:
         return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{self.net_id}/{guest}"))
@@ -114,7 +120,7 @@ class Cloud:
                     "binding_host_id": HOST,
                     "port_security_enabled": self.security[name],
                     "security_groups": groups,
-                    "allowed_address_pairs": [],
+                    "allowed_address_pairs": self.pairs[name],
                 }
             )
             for group in groups:
@@ -195,10 +201,13 @@ def cloud() -> Iterator[Cloud]:
         for ns in (guest_ns("a"), guest_ns("c"), OUTSIDE):
             listeners.append(
                 subprocess.Popen(
-                    ["ip", "netns", "exec", ns, sys.executable, "-c", LISTENER, str(ECHO_PORT)]
+                    ["ip", "netns", "exec", ns, sys.executable, "-c", LISTENER, str(ECHO_PORT)],
+                    stdout=subprocess.PIPE,
+                    text=True,
                 )
             )
-        time.sleep(0.3)
+        for proc in listeners:
+            assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
         yield c
     finally:
         for proc in listeners:
@@ -214,12 +223,12 @@ def cloud() -> Iterator[Cloud]:
 def test_default_group(cloud: Cloud) -> None:
     a, b, c = guest_ns("a"), guest_ns("b"), guest_ns("c")
     ip_a, ip_c = GUESTS["a"][0], GUESTS["c"][0]
-    assert pings(a, OUTSIDE_IP), "egress (and its replies) must pass"
-    assert connects(a, OUTSIDE_IP), "egress TCP must pass"
+    assert pings(a, OUTSIDE_IP, expect=True), "egress (and its replies) must pass"
+    assert connects(a, OUTSIDE_IP, expect=True), "egress TCP must pass"
     assert not pings(OUTSIDE, ip_a), "ingress from outside the group must be dropped"
     assert not connects(OUTSIDE, ip_a)
-    assert pings(b, ip_a), "a member of the same group must reach a"
-    assert connects(b, ip_a)
+    assert pings(b, ip_a, expect=True), "a member of the same group must reach a"
+    assert connects(b, ip_a, expect=True)
     # remote_group_id: c (group B) is not a member of A, and A is not of B
     assert not pings(c, ip_a)
     assert not connects(c, ip_a)
@@ -242,12 +251,12 @@ def test_rules_open_and_close_within_a_second(cloud: Cloud) -> None:
             "port_range_max": None}  # fmt: skip
     cloud.rules[GROUP_A].append(tcp)
     timings = [cloud.reconcile()]
-    assert connects(OUTSIDE, ip_a), "the tcp rule opens the port"
+    assert connects(OUTSIDE, ip_a, expect=True), "the tcp rule opens the port"
     assert not pings(OUTSIDE, ip_a), "ping stays blocked by a tcp rule"
     assert not connects(OUTSIDE, ip_c), "a rule of group A must not open a port of group B"
     cloud.rules[GROUP_A].append(icmp)
     timings.append(cloud.reconcile())
-    assert pings(OUTSIDE, ip_a), "the icmp rule opens ping"
+    assert pings(OUTSIDE, ip_a, expect=True), "the icmp rule opens ping"
     cloud.rules[GROUP_A] = [r for r in cloud.rules[GROUP_A] if r not in (tcp, icmp)]
     timings.append(cloud.reconcile())
     assert not connects(OUTSIDE, ip_a), "deleting the rule blocks the port again"
@@ -280,7 +289,7 @@ def test_only_the_changed_chains_are_sent(cloud: Cloud) -> None:
 def test_anti_spoofing(cloud: Cloud) -> None:
     a = guest_ns("a")
     ip_b = GUESTS["b"][0]
-    assert pings(a, OUTSIDE_IP)
+    assert pings(a, OUTSIDE_IP, expect=True)
     sh("ip", "-n", a, "addr", "add", f"{ip_b}/32", "dev", "eth0")
     try:
         assert not pings(a, OUTSIDE_IP, source=ip_b), "a must not send as b's address"
@@ -293,22 +302,38 @@ def test_anti_spoofing(cloud: Cloud) -> None:
     finally:
         sh("ip", "-n", a, "link", "set", "eth0", "address", GUESTS["a"][1])
         sh("ip", "-n", OUTSIDE, "neigh", "flush", "all")
-    assert pings(a, OUTSIDE_IP), "with its own addresses a passes again"
+    assert pings(a, OUTSIDE_IP, expect=True), "with its own addresses a passes again"
+
+
+def test_allowed_address_pairs(cloud: Cloud) -> None:
+    b, shared = guest_ns("b"), "10.77.0.50"
+    sh("ip", "-n", b, "addr", "add", f"{shared}/32", "dev", "eth0")
+    try:
+        assert not pings(b, OUTSIDE_IP, source=shared), "not b's address (yet)"
+        cloud.pairs["b"] = [{"ip_address": f"{shared}/32", "mac_address": GUESTS["b"][1]}]
+        cloud.reconcile()
+        assert pings(b, OUTSIDE_IP, source=shared, expect=True), "an allowed pair may send"
+        cloud.pairs["b"] = []
+        cloud.reconcile()
+        assert not pings(b, OUTSIDE_IP, source=shared), "the pair removed: dropped again"
+    finally:
+        cloud.pairs["b"] = []
+        sh("ip", "-n", b, "addr", "del", f"{shared}/32", "dev", "eth0")
 
 
 def test_port_security_disabled_passes_everything(cloud: Cloud) -> None:
     u = guest_ns("u")
     ip_u = GUESTS["u"][0]
-    assert pings(OUTSIDE, ip_u), "no filtering on a port without port security"
+    assert pings(OUTSIDE, ip_u, expect=True), "no filtering on a port without port security"
     sh("ip", "-n", u, "addr", "add", "10.77.0.99/32", "dev", "eth0")
     try:
-        assert pings(u, OUTSIDE_IP, source="10.77.0.99"), "no anti-spoofing either"
+        assert pings(u, OUTSIDE_IP, source="10.77.0.99", expect=True), "no anti-spoofing either"
     finally:
         sh("ip", "-n", u, "addr", "del", "10.77.0.99/32", "dev", "eth0")
     cloud.security["a"] = False
     try:
         cloud.reconcile()
-        assert pings(OUTSIDE, GUESTS["a"][0]), "turning port security off opens a"
+        assert pings(OUTSIDE, GUESTS["a"][0], expect=True), "turning port security off opens a"
         assert not pings(OUTSIDE, GUESTS["b"][0]), "b, in the same group, stays filtered"
     finally:
         cloud.security["a"] = True
