@@ -141,13 +141,28 @@ class Cloud:
         }
         return {"host": HOST, "networks": [network], "security_groups": groups}
 
-    def reconcile(self) -> float:
-        """Apply the state; the seconds it took (the whole reconcile)."""
-        started = time.monotonic()
-        result = self.agent.reconcile(self.state())
-        elapsed = time.monotonic() - started
+    def reconcile(self) -> tuple[float, float]:
+        """Apply the state; the seconds it took: the whole reconcile, and the
+        security groups' part (render, diff and the nft transaction)."""
+        firewall_time: list[float] = []
+        apply = self.agent.firewall.apply
+
+        def timed(ruleset: firewall.Ruleset) -> bool:
+            started = time.monotonic()
+            try:
+                return apply(ruleset)
+            finally:
+                firewall_time.append(time.monotonic() - started)
+
+        self.agent.firewall.apply = timed  # type: ignore[method-assign]
+        try:
+            started = time.monotonic()
+            result = self.agent.reconcile(self.state())
+            elapsed = time.monotonic() - started
+        finally:
+            del self.agent.firewall.apply
         assert not result.errors, result.errors
-        return elapsed
+        return elapsed, firewall_time[0]
 
 
 def default_rules(group: str) -> list[dict[str, Any]]:
@@ -261,8 +276,9 @@ def test_rules_open_and_close_within_a_second(cloud: Cloud) -> None:
     timings.append(cloud.reconcile())
     assert not connects(OUTSIDE, ip_a), "deleting the rule blocks the port again"
     assert not pings(OUTSIDE, ip_a)
-    print(f"reconcile with a rule change: {', '.join(f'{t * 1000:.0f} ms' for t in timings)}")
-    assert max(timings) < 1.0, timings
+    print("rule change: reconcile / nftables part: "
+          + ", ".join(f"{t * 1000:.0f} / {f * 1000:.0f} ms" for t, f in timings))  # fmt: skip
+    assert max(t for t, _ in timings) < 1.0, timings
 
 
 def test_only_the_changed_chains_are_sent(cloud: Cloud) -> None:
@@ -350,7 +366,7 @@ def test_restart_removes_stale_chains_and_empty_tables(cloud: Cloud) -> None:
     assert "firewall" in fresh.reconcile(state).reloaded
     table = privileged.nft_list_table("inet", "stratus", HOST)
     chains = {i["chain"]["name"] for i in table["nftables"] if "chain" in i}
-    assert chains == {"prerouting", "forward", f"eg-{cloud.port_id('a')}",
+    assert chains == {"zone", "prerouting", "forward", f"eg-{cloud.port_id('a')}",
                       f"in-{cloud.port_id('a')}"}  # fmt: skip
     state["networks"][0]["ports"] = []
     fresh.reconcile(state)

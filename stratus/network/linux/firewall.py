@@ -28,7 +28,9 @@ Two tables named ``stratus``:
   ingress marks and ``in-<port>``. A port's chains hold only its groups'
   rules and a final drop. Remote groups are named sets ``g4-<group>`` /
   ``g6-<group>`` shared by every port whose rules name them; remote prefixes of
-  otherwise equal rules share one anonymous set.
+  otherwise equal rules share one anonymous set. A ``raw`` prerouting chain
+  puts each network's traffic in a conntrack zone of its own (keyed by its
+  bridge), so that tenants with the same addresses never share a connection.
 
 Why not one bridge-family table: conntrack in the bridge family needs
 ``nf_conntrack_bridge``, which not every kernel has (``ct state`` fails with
@@ -62,6 +64,7 @@ INET = "inet"
 EGRESS_MARK = 0x10000000
 INGRESS_MARK = 0x20000000
 HASH_MASK = 0x0FFFFFFF
+ZONE_MASK = 0xFFFF
 # Protocols whose rules may carry a destination port range (names and numbers).
 PORT_PROTOCOLS = {"tcp": 6, "udp": 17, "dccp": 33, "sctp": 132, "udplite": 136}
 ICMP_NAMES = {"icmp", "icmpv6", "ipv6-icmp", "1", "58"}
@@ -121,6 +124,9 @@ def _base() -> str:
         f"add table {i} {t}",
         f"add map {i} {t} egress {{ type mark : verdict; }}",
         f"add map {i} {t} ingress {{ type mark : verdict; }}",
+        f"add map {i} {t} zones {{ typeof iifname : ct zone; }}",
+        f"add chain {i} {t} zone {{ type filter hook prerouting priority raw; {_POLICY} }}",
+        f"add rule {i} {t} zone ct zone set iifname map @zones",
     ]
     for chain, hook, kind, head, vmap in (
         ("prerouting", "prerouting", EGRESS_MARK, EGRESS_HEAD, "egress"),
@@ -148,6 +154,7 @@ MAPS = (
     (BRIDGE, "ingress-marks"),
     (INET, "egress"),
     (INET, "ingress"),
+    (INET, "zones"),
 )
 
 
@@ -186,14 +193,14 @@ class Ruleset:
 
 def host_ports(state: dict[str, Any], host: str) -> list[dict[str, Any]]:
     """The ports bound to ``host`` that carry a guest (not ``network:*`` ports),
-    each with its ``tap`` name; every network of the state."""
+    each with its ``tap`` name and ``network_id``; every network of the state."""
     out = []
     for network in state.get("networks", []):
         for port in network.get("ports", []):
             bound = port.get("binding_host_id") or port.get("host")
             if bound != host or str(port.get("device_owner") or "").startswith("network:"):
                 continue
-            out.append({**port, "tap": names.tap_name(port["id"])})
+            out.append({**port, "tap": names.tap_name(port["id"]), "network_id": network["id"]})
     return sorted(out, key=lambda p: p["id"])
 
 
@@ -205,16 +212,26 @@ def _addresses(port: dict[str, Any]) -> list[str]:
 
 
 def marks(port_ids: Iterable[str]) -> dict[str, int]:
-    """Port id -> its 28-bit mark hash, unique among ``port_ids`` (collisions
-    move to the next free value, in port id order)."""
+    """Port id -> its 28-bit mark hash, unique among ``port_ids``."""
+    return _unique_hashes(port_ids, HASH_MASK)
+
+
+def zones(network_ids: Iterable[str]) -> dict[str, int]:
+    """Network id -> its conntrack zone (16 bits), unique among ``network_ids``."""
+    return _unique_hashes(network_ids, ZONE_MASK)
+
+
+def _unique_hashes(keys: Iterable[str], mask: int) -> dict[str, int]:
+    """Key -> a non-zero hash of it under ``mask``, unique among ``keys``
+    (collisions move to the next free value, in key order)."""
     taken: set[int] = set()
     out = {}
-    for port_id in sorted(port_ids):
-        value = int(hashlib.sha256(port_id.encode()).hexdigest()[:8], 16) & HASH_MASK
+    for key in sorted(set(keys)):
+        value = int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) & mask
         while value in taken or value == 0:
-            value = (value + 1) & HASH_MASK
+            value = (value + 1) & mask
         taken.add(value)
-        out[port_id] = value
+        out[key] = value
     return out
 
 
@@ -383,6 +400,9 @@ def render(ports: list[dict[str, Any]], security_groups: dict[str, Any]) -> Rule
         elements[(BRIDGE, "ingress-marks")][tap] = hex(INGRESS_MARK | mark)
         elements[(INET, "egress")][hex(EGRESS_MARK | mark)] = f"jump eg-{pid}"
         elements[(INET, "ingress")][hex(INGRESS_MARK | mark)] = f"jump in-{pid}"
+    networks = {p["network_id"] for p in secured if p.get("network_id")}
+    for network_id, zone in zones(networks).items():
+        elements[(INET, "zones")][f'"{names.bridge_name(network_id)}"'] = str(zone)
     for group_id, version in sorted(used_groups):
         members = (security_groups.get(group_id) or {}).get("members") or {}
         cidrs = _merge(members.get(f"IPv{version}") or [], version)

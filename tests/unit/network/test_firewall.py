@@ -309,3 +309,19 @@ def test_firewall_replaces_first_then_sends_differences(two_groups: dict[str, An
     firewall._run = lambda script, netns: sent.append(script)
     firewall.apply(rendered(changed))
     assert "delete table inet stratus" in sent[-1]
+
+
+def test_each_network_gets_its_own_conntrack_zone() -> None:
+    st = {
+        "networks": [
+            {"id": "net-1", "ports": [port("p1", "10.0.0.5", "fa:16:3e:00:00:01", [])]},
+            {"id": "net-2", "ports": [port("p2", "10.0.0.5", "fa:16:3e:00:00:02", [])]},
+            {"id": "net-3", "ports": [port("p3", "10.0.0.5", "fa:16:3e:00:00:03", [],
+                                           port_security_enabled=False)]},
+        ]
+    }  # fmt: skip
+    zones = rendered(st).maps[(fw.INET, "zones")]
+    assert set(zones) == {f'"{names.bridge_name("net-1")}"', f'"{names.bridge_name("net-2")}"'}
+    assert len(set(zones.values())) == 2 and all(0 < int(z) <= 0xFFFF for z in zones.values())
+    assert "add rule inet stratus zone ct zone set iifname map @zones" in fw.BASE
+    assert "hook prerouting priority raw" in fw.BASE, "the zone is set before conntrack"
