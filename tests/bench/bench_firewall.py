@@ -29,20 +29,7 @@ PER_PROJECT = 20
 RUNS = 15
 TARGET_MS = 100
 HOST = "bench-host"
-
-
-def rule(direction: str, ethertype: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "id": str(uuid.uuid4()),
-        "direction": direction,
-        "ethertype": ethertype,
-        "protocol": None,
-        "port_range_min": None,
-        "port_range_max": None,
-        "remote_ip_prefix": None,
-        "remote_group_id": None,
-        **extra,
-    }
+rule = firewall.rule
 
 
 def build_state() -> dict[str, Any]:

@@ -166,23 +166,12 @@ class Cloud:
 
 
 def default_rules(group: str) -> list[dict[str, Any]]:
-    def rule(direction: str, ethertype: str, remote: str | None) -> dict[str, Any]:
-        return {
-            "id": str(uuid.uuid4()),
-            "direction": direction,
-            "ethertype": ethertype,
-            "protocol": None,
-            "port_range_min": None,
-            "port_range_max": None,
-            "remote_ip_prefix": None,
-            "remote_group_id": remote,
-        }
-
+    """A default group's: all egress, ingress from the group's members."""
     return [
-        rule("egress", "IPv4", None),
-        rule("egress", "IPv6", None),
-        rule("ingress", "IPv4", group),
-        rule("ingress", "IPv6", group),
+        firewall.rule("egress", "IPv4"),
+        firewall.rule("egress", "IPv6"),
+        firewall.rule("ingress", "IPv4", remote_group_id=group),
+        firewall.rule("ingress", "IPv6", remote_group_id=group),
     ]
 
 
@@ -253,17 +242,9 @@ def test_default_group(cloud: Cloud) -> None:
 
 def test_rules_open_and_close_within_a_second(cloud: Cloud) -> None:
     ip_a, ip_c = GUESTS["a"][0], GUESTS["c"][0]
-    tcp = {
-        **default_rules(GROUP_A)[0],
-        "direction": "ingress",
-        "protocol": "tcp",
-        "port_range_min": ECHO_PORT,
-        "port_range_max": ECHO_PORT,
-        "remote_ip_prefix": "10.77.0.0/24",
-        "remote_group_id": None,
-    }
-    icmp = {**tcp, "id": str(uuid.uuid4()), "protocol": "icmp", "port_range_min": None,
-            "port_range_max": None}  # fmt: skip
+    tcp = firewall.rule("ingress", id="tcp", protocol="tcp", port_range_min=ECHO_PORT,
+                        port_range_max=ECHO_PORT, remote_ip_prefix="10.77.0.0/24")  # fmt: skip
+    icmp = firewall.rule("ingress", id="icmp", protocol="icmp")
     cloud.rules[GROUP_A].append(tcp)
     timings = [cloud.reconcile()]
     assert connects(OUTSIDE, ip_a, expect=True), "the tcp rule opens the port"
@@ -289,8 +270,7 @@ def test_only_the_changed_chains_are_sent(cloud: Cloud) -> None:
     assert before is not None and not before.empty()
     spy = firewall.Firewall(HOST, run=lambda script, netns: sent.append(script))
     spy.applied = before
-    cloud.rules[GROUP_B].append({**default_rules(GROUP_B)[0], "direction": "ingress",
-                                 "protocol": "udp", "port_range_min": 53})  # fmt: skip
+    cloud.rules[GROUP_B].append(firewall.rule("ingress", protocol="udp", port_range_min=53))
     try:
         spy.apply(firewall.render(firewall.host_ports(cloud.state(), HOST),
                                   cloud.state()["security_groups"]))  # fmt: skip

@@ -190,6 +190,19 @@ class Ruleset:
 
 # --- from the desired state ------------------------------------------------------
 
+RULE_FIELDS = ("protocol", "port_range_min", "port_range_max", "remote_ip_prefix",
+               "remote_group_id")  # fmt: skip
+
+
+def rule(direction: str = "ingress", ethertype: str = "IPv4", **fields: Any) -> dict[str, Any]:
+    """One security group rule in the shape the renderer reads, the fields not
+    given None (for states built by hand: tests, benchmarks)."""
+    unknown = set(fields) - {"id", *RULE_FIELDS}
+    if unknown:
+        raise TypeError(f"not a rule field: {sorted(unknown)}")
+    return {"id": fields.pop("id", None), "direction": direction, "ethertype": ethertype,
+            **dict.fromkeys(RULE_FIELDS), **fields}  # fmt: skip
+
 
 def host_ports(state: dict[str, Any], host: str) -> list[dict[str, Any]]:
     """The ports bound to ``host`` that carry a guest (not ``network:*`` ports),

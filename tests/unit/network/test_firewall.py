@@ -12,20 +12,7 @@ from stratus.network.linux import firewall as fw
 from stratus.network.linux import names
 
 HOST = "compute-1"
-
-
-def rule(direction: str = "ingress", ethertype: str = "IPv4", **extra: Any) -> dict[str, Any]:
-    return {
-        "id": f"r-{direction}-{ethertype}-{sorted(extra.items())}",
-        "direction": direction,
-        "ethertype": ethertype,
-        "protocol": None,
-        "port_range_min": None,
-        "port_range_max": None,
-        "remote_ip_prefix": None,
-        "remote_group_id": None,
-        **extra,
-    }
+rule = fw.rule
 
 
 def default_group(group: str, members: list[str]) -> dict[str, Any]:
