@@ -312,3 +312,21 @@ def test_each_network_gets_its_own_conntrack_zone() -> None:
     assert len(set(zones.values())) == 2 and all(0 < int(z) <= 0xFFFF for z in zones.values())
     assert "add rule inet stratus zone ct zone set iifname map @zones" in fw.BASE
     assert "hook prerouting priority raw" in fw.BASE, "the zone is set before conntrack"
+
+
+def test_the_agent_state_carries_the_groups_to_the_renderer() -> None:
+    """The conductor's host state, through the agent manager's conversion."""
+    from stratus.network.agent_manager import agent_state
+
+    groups = {"sg": default_group("sg", ["10.0.0.5"])}
+    host_state = {
+        "host": HOST,
+        "networks": [{"id": "net", "subnets": [], "ports": [
+            port("p", "10.0.0.5", "fa:16:3e:00:00:05", ["sg"])]}],
+        "security_groups": groups,
+    }  # fmt: skip
+    st = agent_state(host_state, dhcp=False)
+    assert st["security_groups"] == groups
+    assert rendered(st).chains[(fw.INET, "in-p")][0] == "meta nfproto ipv4 ip saddr @g4-sg accept"
+    del host_state["security_groups"]  # no group data: a secured port accepts nothing
+    assert rendered(agent_state(host_state, dhcp=False)).chains[(fw.INET, "in-p")] == ("drop",)
