@@ -25,8 +25,10 @@ Two tables named ``stratus``:
   handles frames with an egress mark: DHCP and neighbour discovery, conntrack
   (established and related accepted, invalid dropped), then a verdict map from
   the mark to the port's chain ``eg-<port>``; ``forward`` does the same for
-  ingress marks and ``in-<port>``. A port's chains hold only its groups'
-  rules and a final drop. Remote groups are named sets ``g4-<group>`` /
+  ingress marks and ``in-<port>``. A port's chain jumps to the chain of each of
+  its groups (``sg-eg-<group>``, ``sg-in-<group>``: the group's rules, shared by
+  the ports in it, so that a rule change rewrites one chain however many ports
+  use the group) and ends in a drop. Remote groups are named sets ``g4-<group>`` /
   ``g6-<group>`` shared by every port whose rules name them; remote prefixes of
   otherwise equal rules share one anonymous set. A ``raw`` prerouting chain
   puts each network's traffic in a conntrack zone of its own (keyed by its
@@ -304,7 +306,13 @@ def _port_elements(
 
 
 def group_set(group_id: str, version: int) -> str:
+    """The named set of a remote group's member addresses of one IP version."""
     return f"g{version}-{group_id}"
+
+
+def group_chain(group_id: str, direction: str) -> str:
+    """The chain of a group's rules of one direction (accepts; returns otherwise)."""
+    return f"sg-{'eg' if direction == 'egress' else 'in'}-{group_id}"
 
 
 def _match(rule: dict[str, Any], version: int) -> str | None:
@@ -387,22 +395,22 @@ def render(ports: list[dict[str, Any]], security_groups: dict[str, Any]) -> Rule
         return Ruleset()
     port_marks = marks(p["id"] for p in secured)
     used_groups: set[tuple[str, int]] = set()
-    by_groups: dict[tuple[str, ...], tuple[tuple[str, ...], tuple[str, ...]]] = {}
     elements = ruleset.maps
     for port in secured:
         pid, tap = port["id"], f'"{port["tap"]}"'
-        groups = tuple(sorted(set(port.get("security_groups") or [])))
-        if groups not in by_groups:  # ports of the same groups share their rules
-            rules = [
-                rule
-                for group_id in groups
-                for rule in (security_groups.get(group_id) or {}).get("rules", [])
-            ]
-            by_groups[groups] = (
-                (*_rules(rules, "egress", used_groups), "drop"),
-                (*_rules(rules, "ingress", used_groups), "drop"),
+        groups = sorted(set(port.get("security_groups") or []))
+        for group_id in groups:
+            if (INET, group_chain(group_id, "egress")) in ruleset.chains:
+                continue
+            rules = (security_groups.get(group_id) or {}).get("rules", [])
+            for direction in ("egress", "ingress"):
+                chain = (INET, group_chain(group_id, direction))
+                ruleset.chains[chain] = tuple(_rules(rules, direction, used_groups))
+        for direction, prefix in (("egress", "eg"), ("ingress", "in")):
+            ruleset.chains[(INET, f"{prefix}-{pid}")] = (
+                *(f"jump {group_chain(g, direction)}" for g in groups),
+                "drop",
             )
-        ruleset.chains[(INET, f"eg-{pid}")], ruleset.chains[(INET, f"in-{pid}")] = by_groups[groups]
         mark = port_marks[pid]
         elements[(BRIDGE, "secured")][tap] = ""
         macs, v4, v6 = _port_elements(*_port_key(port))
@@ -462,8 +470,8 @@ def full_script(ruleset: Ruleset) -> str:
     lines.append(BASE.rstrip("\n"))
     for key, nft_set in sorted(ruleset.sets.items()):
         lines += _add_set(key, nft_set)
+    lines += [f"add chain {family} {TABLE} {name}" for family, name in sorted(ruleset.chains)]
     for key, rules in sorted(ruleset.chains.items()):
-        lines.append(f"add chain {key[0]} {TABLE} {key[1]}")
         lines += _add_rules(key, rules)
     for (family, name), items in sorted(ruleset.maps.items()):
         if items:
@@ -474,8 +482,9 @@ def full_script(ruleset: Ruleset) -> str:
 def diff_script(old: Ruleset, new: Ruleset) -> str:
     """One transaction that turns ``old`` (applied) into ``new``; "" if equal.
 
-    Order: new and changed sets, new and changed chains (flushed and refilled),
-    dispatch elements, then the chains and sets no longer used."""
+    Order: new and changed sets, new chains (empty), new and changed chains'
+    rules (a changed chain is flushed and refilled), dispatch elements, then the
+    chains (flushed first: they may jump to each other) and sets no longer used."""
     if old.empty() or new.empty():
         return "" if old.empty() and new.empty() else full_script(new)
     lines: list[str] = []
@@ -490,13 +499,13 @@ def diff_script(old: Ruleset, new: Ruleset) -> str:
             lines.append(f"delete element {family} {TABLE} {name} {_elements(gone)}")
         if added:
             lines.append(f"add element {family} {TABLE} {name} {_elements(added)}")
+    for key in sorted(set(new.chains) - set(old.chains)):  # before any jump names them
+        lines.append(f"add chain {key[0]} {TABLE} {key[1]}")
     for key, rules in sorted(new.chains.items()):
         before_rules = old.chains.get(key)
         if before_rules == rules:
             continue
-        if before_rules is None:
-            lines.append(f"add chain {key[0]} {TABLE} {key[1]}")
-        else:
+        if before_rules is not None:
             lines.append(f"flush chain {key[0]} {TABLE} {key[1]}")
         lines += _add_rules(key, rules)
     for key in MAPS:

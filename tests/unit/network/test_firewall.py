@@ -84,16 +84,21 @@ def test_each_secured_port_gets_its_chains_sets_and_dispatch(two_groups: dict[st
 
 def test_default_group_uses_member_sets(two_groups: dict[str, Any]) -> None:
     rs = rendered(two_groups)
-    ingress = rs.chains[(fw.INET, "in-port-a")]
+    assert rs.chains[(fw.INET, "in-port-a")] == ("jump sg-in-sg-a", "drop")
+    assert rs.chains[(fw.INET, "in-port-c")] == ("jump sg-in-sg-b", "drop")
+    ingress = rs.chains[(fw.INET, "sg-in-sg-a")]
     assert "meta nfproto ipv4 ip saddr @g4-sg-a accept" in ingress
     assert "meta nfproto ipv6 ip6 saddr @g6-sg-a accept" in ingress
     assert not any("@g4-sg-b" in r for r in ingress), "group B's set is not a's business"
     assert rs.sets[(fw.INET, "g4-sg-a")].elements == {"10.0.0.11/32", "10.0.0.12/32"}
     assert rs.sets[(fw.INET, "g4-sg-b")].elements == {"10.0.0.13/32"}
     assert rs.sets[(fw.INET, "g6-sg-a")].elements == frozenset()
-    egress = rs.chains[(fw.INET, "eg-port-a")]
-    assert egress == ("meta nfproto ipv4 accept", "meta nfproto ipv6 accept", "drop")
-    assert rs.chains[(fw.INET, "eg-port-b")] is egress, "ports of the same groups share"
+    assert rs.chains[(fw.INET, "eg-port-a")] == ("jump sg-eg-sg-a", "drop")
+    egress = rs.chains[(fw.INET, "sg-eg-sg-a")]
+    assert egress == ("meta nfproto ipv4 accept", "meta nfproto ipv6 accept")
+    # one chain per group and direction, shared by the group's ports
+    assert {name for _, name in rs.chains if name.startswith("sg-")} == {
+        "sg-eg-sg-a", "sg-in-sg-a", "sg-eg-sg-b", "sg-in-sg-b"}  # fmt: skip
     # stateful: the base chains accept established traffic and drop invalid
     # packets of secured ports before dispatching to the port's chain
     lines = fw.BASE.splitlines()
@@ -140,6 +145,7 @@ def test_anti_spoofing_sets_and_allowed_pairs() -> None:
     assert "add rule bridge stratus prerouting iifname @secured jump antispoof" in fw.BASE
     # no groups: nothing accepted beyond what the base chains let through
     assert rs.chains[(fw.INET, "in-p")] == ("drop",)
+    assert rs.chains[(fw.INET, "eg-p")] == ("drop",)
 
 
 def test_ports_without_port_security_or_elsewhere_get_nothing() -> None:
@@ -176,7 +182,8 @@ def test_protocols_ports_and_prefixes() -> None:
         {"sg": {"rules": rules, "members": {}}},
     )
     rs = rendered(st)
-    ingress = set(rs.chains[(fw.INET, "in-p")])
+    assert rs.chains[(fw.INET, "in-p")] == ("jump sg-in-sg", "drop")
+    ingress = set(rs.chains[(fw.INET, "sg-in-sg")])
     # prefixes of otherwise equal rules share one set, overlapping ones merged
     ssh = "meta nfproto ipv4 meta l4proto tcp th dport 22"
     assert f"{ssh} ip saddr {{ 10.0.0.0/8, 192.0.2.0/24 }} accept" in ingress
@@ -187,7 +194,7 @@ def test_protocols_ports_and_prefixes() -> None:
     assert "meta nfproto ipv4 meta l4proto 47 accept" in ingress
     assert not any("icmpv6" in r and "ipv4" in r for r in ingress), "icmpv6 on IPv4: no rule"
     assert not any("2001:db8" in r for r in ingress), "an IPv6 prefix on an IPv4 rule: no rule"
-    egress = set(rs.chains[(fw.INET, "eg-p")])
+    egress = set(rs.chains[(fw.INET, "sg-eg-sg")])
     assert "meta nfproto ipv4 meta l4proto tcp accept" in egress
     assert "meta nfproto ipv6 ip6 daddr { 2001:db8::/32 } accept" in egress
     assert rs.sets == {}, "no unused group set"
@@ -215,7 +222,7 @@ def _statements(script: str) -> list[str]:
     return [line for line in script.splitlines() if line]
 
 
-def test_a_rule_change_touches_only_the_chains_of_the_group(two_groups: dict[str, Any]) -> None:
+def test_a_rule_change_touches_only_the_chain_of_the_group(two_groups: dict[str, Any]) -> None:
     old = rendered(two_groups)
     new_state = copy.deepcopy(two_groups)
     new_state["security_groups"]["sg-b"]["rules"].append(
@@ -223,8 +230,8 @@ def test_a_rule_change_touches_only_the_chains_of_the_group(two_groups: dict[str
     )
     script = fw.diff_script(old, rendered(new_state))
     lines = _statements(script)
-    assert lines[0] == "flush chain inet stratus in-port-c"
-    assert {line.split()[4] for line in lines} == {"in-port-c"}
+    assert lines[0] == "flush chain inet stratus sg-in-sg-b"
+    assert {line.split()[4] for line in lines} == {"sg-in-sg-b"}, "not one port's chain"
     assert "meta l4proto tcp th dport 80 accept" in script
     assert fw.diff_script(old, rendered(two_groups)) == ""
 
@@ -249,16 +256,23 @@ def test_ports_come_and_go(two_groups: dict[str, Any]) -> None:
     assert f"delete element bridge stratus secured {{ {tap} }}" in lines
     assert f"delete element bridge stratus macs {{ {tap} . fa:16:3e:00:00:13 }}" in lines
     deletes = [line for line in lines if line.startswith("delete chain")]
-    assert {line.split()[-1] for line in deletes} == {"eg-port-c", "in-port-c"}
+    assert {line.split()[-1] for line in deletes} == {
+        "eg-port-c", "in-port-c", "sg-eg-sg-b", "sg-in-sg-b"}  # fmt: skip
     set_deletes = {line.split()[-1] for line in lines if line.startswith("delete set")}
     assert set_deletes == {"g4-sg-b", "g6-sg-b"}
     # references go before the objects they reference
     first_delete = min(i for i, line in enumerate(lines) if line.startswith("delete chain"))
     assert all(i < first_delete for i, line in enumerate(lines) if "delete element" in line)
-    assert not any(line.startswith("flush chain inet stratus in-port-a") for line in lines)
+    assert not any("port-a" in line or "sg-a" in line for line in lines)
+    # a chain is emptied (its jumps gone) before any chain is deleted
+    flushes = [i for i, line in enumerate(lines) if line.startswith("flush chain")]
+    assert max(flushes) < first_delete
     # and back: the new port's objects exist before the dispatch names them
     back = _statements(fw.diff_script(rendered(new_state), old))
     add_chain = back.index("add chain inet stratus eg-port-c")
+    assert back.index("add chain inet stratus sg-in-sg-b") < back.index(
+        "add rule inet stratus in-port-c jump sg-in-sg-b"
+    ), "a chain exists before a jump names it"
     dispatch = next(i for i, line in enumerate(back) if "add element inet stratus egress" in line)
     assert add_chain < dispatch
     assert "add set inet stratus g4-sg-b" in "\n".join(back)
@@ -327,6 +341,9 @@ def test_the_agent_state_carries_the_groups_to_the_renderer() -> None:
     }  # fmt: skip
     st = agent_state(host_state, dhcp=False)
     assert st["security_groups"] == groups
-    assert rendered(st).chains[(fw.INET, "in-p")][0] == "meta nfproto ipv4 ip saddr @g4-sg accept"
+    assert (
+        rendered(st).chains[(fw.INET, "sg-in-sg")][0] == "meta nfproto ipv4 ip saddr @g4-sg accept"
+    )
     del host_state["security_groups"]  # no group data: a secured port accepts nothing
-    assert rendered(agent_state(host_state, dhcp=False)).chains[(fw.INET, "in-p")] == ("drop",)
+    chains = rendered(agent_state(host_state, dhcp=False)).chains
+    assert chains[(fw.INET, "sg-in-sg")] == () and chains[(fw.INET, "in-p")][-1] == "drop"
