@@ -236,13 +236,18 @@ def zones(network_ids: Iterable[str]) -> dict[str, int]:
     return _unique_hashes(network_ids, ZONE_MASK)
 
 
+@functools.lru_cache(maxsize=65536)
+def _hash(key: str) -> int:
+    return int(hashlib.sha256(key.encode()).hexdigest()[:8], 16)
+
+
 def _unique_hashes(keys: Iterable[str], mask: int) -> dict[str, int]:
     """Key -> a non-zero hash of it under ``mask``, unique among ``keys``
     (collisions move to the next free value, in key order)."""
     taken: set[int] = set()
     out = {}
     for key in sorted(set(keys)):
-        value = int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) & mask
+        value = _hash(key) & mask
         while value in taken or value == 0:
             value = (value + 1) & mask
         taken.add(value)
@@ -386,6 +391,16 @@ def _rules(
     return sorted(out)
 
 
+@functools.lru_cache(maxsize=4096)
+def _port_chains(groups: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The egress and ingress chains of a port in ``groups``: a jump to each
+    group's chain, then drop."""
+    return (
+        (*(f"jump {group_chain(g, 'egress')}" for g in groups), "drop"),
+        (*(f"jump {group_chain(g, 'ingress')}" for g in groups), "drop"),
+    )
+
+
 def render(ports: list[dict[str, Any]], security_groups: dict[str, Any]) -> Ruleset:
     """The ruleset of ``ports`` (from :func:`host_ports`) under ``security_groups``
     (group id -> {"rules": [...], "members": {"IPv4": [...], "IPv6": [...]}})."""
@@ -406,11 +421,9 @@ def render(ports: list[dict[str, Any]], security_groups: dict[str, Any]) -> Rule
             for direction in ("egress", "ingress"):
                 chain = (INET, group_chain(group_id, direction))
                 ruleset.chains[chain] = tuple(_rules(rules, direction, used_groups))
-        for direction, prefix in (("egress", "eg"), ("ingress", "in")):
-            ruleset.chains[(INET, f"{prefix}-{pid}")] = (
-                *(f"jump {group_chain(g, direction)}" for g in groups),
-                "drop",
-            )
+        egress, ingress = _port_chains(tuple(groups))
+        ruleset.chains[(INET, f"eg-{pid}")] = egress
+        ruleset.chains[(INET, f"in-{pid}")] = ingress
         mark = port_marks[pid]
         elements[(BRIDGE, "secured")][tap] = ""
         macs, v4, v6 = _port_elements(*_port_key(port))
