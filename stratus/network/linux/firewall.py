@@ -60,7 +60,7 @@ from stratus.network.linux import names, privileged
 
 LOG = logging.getLogger(__name__)
 
-TABLE = "stratus"
+TABLE = privileged.NFT_TABLE
 BRIDGE = "bridge"
 INET = "inet"
 EGRESS_MARK = 0x10000000

@@ -34,6 +34,7 @@ import glob
 import json
 import os
 import platform
+import re
 import signal
 import subprocess
 from typing import Any
@@ -406,11 +407,43 @@ def stop_dnsmasq(pid_file: str) -> bool:
 # --- nftables (security groups) ------------------------------------------------
 
 
+NFT_TABLE = "stratus"
+
+
+def check_nft_script(script: str) -> None:
+    """Refuse (ValueError) a script with a command that is not an add, delete or
+    flush on the ``bridge``/``inet`` tables named ``stratus``: the entry point
+    must not become a way to change any other table of the host. One command a
+    line: a ``;`` outside braces (a second command) or a line continuation is
+    refused too."""
+    for line in script.splitlines():
+        words = line.split()
+        if not words:
+            continue
+        outside = line
+        while True:
+            stripped = re.sub(r"\{[^{}]*\}", "", outside)
+            if stripped == outside:
+                break
+            outside = stripped
+        if (
+            ";" in outside
+            or "\\" in line
+            or len(words) < 4
+            or words[0] not in ("add", "delete", "flush")
+            or words[2] not in ("bridge", "inet")
+            or words[3] != NFT_TABLE
+        ):
+            raise ValueError(f"nft_apply: not a command on the {NFT_TABLE} tables: {line!r}")
+
+
 @sys_admin_pctxt.entrypoint
 def nft_apply(script: str, netns: str | None = None) -> None:
     """Run an nft script (``nft -f -``) in the namespace: one transaction, all or
-    nothing. Only the ``stratus`` tables are meant (see
-    stratus.network.linux.firewall, which writes the scripts)."""
+    nothing (stratus.network.linux.firewall writes the scripts).
+
+    Only commands on the ``stratus`` tables are accepted (:func:`check_nft_script`)."""
+    check_nft_script(script)
     argv = _ip_prefix(netns) + ["nft", "-f", "-"]
     done = subprocess.run(argv, input=script, capture_output=True, text=True, check=False)
     if done.returncode != 0:

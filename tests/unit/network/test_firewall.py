@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from stratus.network.linux import firewall as fw
-from stratus.network.linux import names
+from stratus.network.linux import names, privileged
 
 HOST = "compute-1"
 rule = fw.rule
@@ -347,3 +347,37 @@ def test_the_agent_state_carries_the_groups_to_the_renderer() -> None:
     del host_state["security_groups"]  # no group data: a secured port accepts nothing
     chains = rendered(agent_state(host_state, dhcp=False)).chains
     assert chains[(fw.INET, "sg-in-sg")] == () and chains[(fw.INET, "in-p")][-1] == "drop"
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        "flush ruleset\n",
+        "add rule inet filter input accept\n",
+        "delete table ip stratus\n",
+        "add table bridge stratus\nadd table inet nat\n",
+        "add table inet stratus; flush ruleset\n",
+        "add chain inet stratus x { type filter hook input priority 0; }; flush ruleset\n",
+        "add table inet stratus \\\n",
+    ],
+)
+def test_nft_apply_refuses_other_tables(script: str) -> None:
+    """The privileged entry point, called in process (it refuses before running nft)."""
+    from stratus.privsep import sys_admin_pctxt
+
+    sys_admin_pctxt.set_client_mode(False)
+    try:
+        with pytest.raises(ValueError, match="not a command on the stratus tables"):
+            privileged.nft_apply(script, "no-such-namespace")
+    finally:
+        sys_admin_pctxt.set_client_mode(True)
+
+
+def test_every_rendered_command_passes_the_entry_point_guard(two_groups: dict[str, Any]) -> None:
+    old = rendered(two_groups)
+    changed = copy.deepcopy(two_groups)
+    changed["networks"][0]["ports"].pop()
+    for script in (fw.full_script(old), fw.diff_script(old, rendered(changed)),
+                   fw.full_script(fw.Ruleset())):  # fmt: skip
+        assert script
+        privileged.check_nft_script(script)
