@@ -39,6 +39,7 @@ HOST = f"nftfw-host-{SUFFIX}"
 OUTSIDE = f"nftfw-out-{SUFFIX}"
 EXT_DEV = f"nfx{SUFFIX}"
 OUTSIDE_IP = "10.77.0.100"
+OUTSIDE_IP6 = "fd77::100"
 GROUP_A, GROUP_B = f"sg-a-{SUFFIX}", f"sg-b-{SUFFIX}"
 ECHO_PORT = 7777
 # guest -> (ip, mac, groups, port security)
@@ -67,6 +68,16 @@ def sh(*argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
 
 def guest_ns(name: str) -> str:
     return f"nftfw-{name}-{SUFFIX}"
+
+
+def ip6(guest: str) -> str:
+    """The guest's IPv6 fixed address (fd77:: and the last byte of its IPv4 one)."""
+    return "fd77::" + GUESTS[guest][0].rsplit(".", 1)[1]
+
+
+def add_ip6(ns: str, cidr: str) -> None:
+    """An IPv6 address usable at once (no duplicate address detection wait)."""
+    sh("ip", "-n", ns, "-6", "addr", "add", cidr, "dev", "eth0", "nodad")
 
 
 def pings(ns: str, address: str, source: str | None = None, expect: bool = False) -> bool:
@@ -110,12 +121,16 @@ class Cloud:
     def state(self) -> dict[str, Any]:
         ports = []
         members: dict[str, list[str]] = {GROUP_A: [], GROUP_B: []}
+        members6: dict[str, list[str]] = {GROUP_A: [], GROUP_B: []}
         for name, (ip, mac, groups, _) in GUESTS.items():
             ports.append(
                 {
                     "id": self.port_id(name),
                     "mac_address": mac,
-                    "fixed_ips": [{"subnet_id": "s", "ip_address": ip}],
+                    "fixed_ips": [
+                        {"subnet_id": "s", "ip_address": ip},
+                        {"subnet_id": "s6", "ip_address": ip6(name)},
+                    ],
                     "device_owner": "compute:nova",
                     "binding_host_id": HOST,
                     "port_security_enabled": self.security[name],
@@ -125,6 +140,7 @@ class Cloud:
             )
             for group in groups:
                 members[group].append(ip)
+                members6[group].append(ip6(name))
         network = {
             "id": self.net_id,
             "mtu": 1500,
@@ -136,7 +152,10 @@ class Cloud:
             "ports": ports,
         }
         groups = {
-            group: {"rules": self.rules[group], "members": {"IPv4": members[group], "IPv6": []}}
+            group: {
+                "rules": self.rules[group],
+                "members": {"IPv4": members[group], "IPv6": members6[group]},
+            }
             for group in (GROUP_A, GROUP_B)
         }
         return {"host": HOST, "networks": [network], "security_groups": groups}
@@ -190,6 +209,7 @@ def cloud() -> Iterator[Cloud]:
            "netns", OUTSIDE)  # fmt: skip
         sh("ip", "-n", OUTSIDE, "addr", "add", f"{OUTSIDE_IP}/24", "dev", "eth0")
         sh("ip", "-n", OUTSIDE, "link", "set", "eth0", "up")
+        add_ip6(OUTSIDE, f"{OUTSIDE_IP6}/64")
         config = AgentConfig(
             state_path=state_path, physical_interface_mappings={"physnet1": EXT_DEV}
         )
@@ -202,6 +222,7 @@ def cloud() -> Iterator[Cloud]:
             privileged.plug_namespace_port(
                 guest_ns(name), "eth0", tap, bridge, mac, 1500, [f"{ip}/24"], HOST
             )
+            add_ip6(guest_ns(name), f"{ip6(name)}/64")
         for ns in (guest_ns("a"), guest_ns("c"), OUTSIDE):
             listeners.append(
                 subprocess.Popen(
@@ -299,6 +320,19 @@ def test_anti_spoofing(cloud: Cloud) -> None:
         sh("ip", "-n", a, "link", "set", "eth0", "address", GUESTS["a"][1])
         sh("ip", "-n", OUTSIDE, "neigh", "flush", "all")
     assert pings(a, OUTSIDE_IP, expect=True), "with its own addresses a passes again"
+
+
+def test_ipv6_neighbour_discovery_groups_and_spoofing(cloud: Cloud) -> None:
+    a, b, c = guest_ns("a"), guest_ns("b"), guest_ns("c")
+    assert pings(b, ip6("a"), expect=True), "a group member over IPv6 (after ND)"
+    assert pings(a, OUTSIDE_IP6, expect=True), "IPv6 egress and its replies"
+    assert not pings(c, ip6("a")), "not a member of a's group"
+    assert not pings(OUTSIDE, ip6("a"))
+    add_ip6(a, f"{ip6('b')}/128")
+    try:
+        assert not pings(a, OUTSIDE_IP6, source=ip6("b")), "a must not send as b over IPv6"
+    finally:
+        sh("ip", "-n", a, "-6", "addr", "del", f"{ip6('b')}/128", "dev", "eth0")
 
 
 def test_allowed_address_pairs(cloud: Cloud) -> None:
