@@ -10,7 +10,12 @@ database; see docs/architecture.md, "Network data plane")::
                                 "dns_nameservers", "host_routes", "enable_dhcp",
                                 "ipv6_address_mode", "ipv6_ra_mode"}],
                    "ports": [{"id", "mac_address", "fixed_ips", "device_owner", "host"}],
-                   "remote_vteps": [{"ip", "macs": [...]}]}]}
+                   "remote_vteps": [{"ip", "macs": [...]}]}],
+     "security_groups": {group id: {"rules": [...], "members": {"IPv4", "IPv6"}}}}
+
+Ports may carry ``port_security_enabled``, ``security_groups`` and
+``allowed_address_pairs``; the ports bound to this host with port security get
+nftables chains (stratus.network.linux.firewall), absent keys meaning none.
 
 :meth:`NetworkAgent.reconcile` makes the host match it and is idempotent: per
 network a bridge (``brq…``), then the segment (a VXLAN device whose forwarding
@@ -41,7 +46,7 @@ from typing import Any
 
 from oslo_config import cfg
 
-from stratus.network.linux import dhcp, names, privileged
+from stratus.network.linux import dhcp, firewall, names, privileged
 
 LOG = logging.getLogger(__name__)
 ZERO_MAC = "00:00:00:00:00:00"
@@ -111,6 +116,7 @@ class NetworkAgent:
         self.config = config
         self.netns = netns
         self._vlan_supported: bool | None = None
+        self.firewall = firewall.Firewall(netns)
 
     # --- entry point ---------------------------------------------------------
 
@@ -132,9 +138,28 @@ class NetworkAgent:
                 wanted_links |= self._links_of(network)  # keep what it has
                 if network["id"] in self._dhcp_dirs():
                     wanted_dhcp.add(network["id"])
+        self._security_groups(state, result)
         self._remove_stale_links(wanted_links, result)
         self._remove_stale_dhcp(wanted_dhcp, result)
         return result
+
+    # --- security groups -----------------------------------------------------
+
+    def _security_groups(self, state: dict[str, Any], result: ReconcileResult) -> None:
+        """The nftables rules of this host's ports (after their bridges exist).
+        The first reconcile of the agent replaces the tables whole, which removes
+        the chains of ports that left while it was down; later ones send only
+        what changed. A failure is reported under ``firewall`` and retried whole
+        on the next reconcile."""
+        ruleset = firewall.render(
+            firewall.host_ports(state, self.host), state.get("security_groups") or {}
+        )
+        try:
+            if self.firewall.apply(ruleset):
+                result.reloaded.append("firewall")
+        except Exception as exc:
+            LOG.error("security groups: %s", exc)
+            result.errors["firewall"] = str(exc)
 
     def plug_network(self, network: dict[str, Any]) -> list[str]:
         """Set up one network's bridge and segment now if they are missing, removing

@@ -71,7 +71,12 @@ def agent_state(state: dict[str, Any], dhcp: bool) -> dict[str, Any]:
                 "dhcp": dhcp and any(s.get("enable_dhcp") for s in network["subnets"]),
             }
         )
-    return {"host": state["host"], "vtep_ip": state.get("vtep_address"), "networks": networks}
+    return {
+        "host": state["host"],
+        "vtep_ip": state.get("vtep_address"),
+        "networks": networks,
+        "security_groups": state.get("security_groups") or {},
+    }
 
 
 class NetworkAgentManager:

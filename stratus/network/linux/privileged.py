@@ -34,6 +34,7 @@ import glob
 import json
 import os
 import platform
+import re
 import signal
 import subprocess
 from typing import Any
@@ -401,3 +402,72 @@ def signal_dnsmasq(pid_file: str, signum: int) -> bool:
 
 def stop_dnsmasq(pid_file: str) -> bool:
     return signal_dnsmasq(pid_file, int(signal.SIGTERM))
+
+
+# --- nftables (security groups) ------------------------------------------------
+
+
+NFT_TABLE = "stratus"
+
+
+def check_nft_script(script: str) -> None:
+    """Refuse (ValueError) a script with a command that is not an add, delete or
+    flush on the ``bridge``/``inet`` tables named ``stratus``: the entry point
+    must not become a way to change any other table of the host. One command a
+    line: a ``;`` outside braces (a second command) or a line continuation is
+    refused too."""
+    for line in script.splitlines():
+        words = line.split()
+        if not words:
+            continue
+        outside = line
+        while True:
+            stripped = re.sub(r"\{[^{}]*\}", "", outside)
+            if stripped == outside:
+                break
+            outside = stripped
+        if (
+            ";" in outside
+            or "\\" in line
+            or len(words) < 4
+            or words[0] not in ("add", "delete", "flush")
+            or words[2] not in ("bridge", "inet")
+            or words[3] != NFT_TABLE
+        ):
+            raise ValueError(f"nft_apply: not a command on the {NFT_TABLE} tables: {line!r}")
+
+
+@sys_admin_pctxt.entrypoint
+def nft_apply(script: str, netns: str | None = None) -> None:
+    """Run an nft script (``nft -f -``) in the namespace: one transaction, all or
+    nothing (stratus.network.linux.firewall writes the scripts).
+
+    Only commands on the ``stratus`` tables are accepted (:func:`check_nft_script`)."""
+    check_nft_script(script)
+    argv = _ip_prefix(netns) + ["nft", "-f", "-"]
+    done = subprocess.run(argv, input=script, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"nft -f: {done.stderr.strip() or done.returncode}")
+
+
+@sys_admin_pctxt.entrypoint
+def nft_list_table(family: str, table: str, netns: str | None = None) -> dict[str, Any] | None:
+    """``nft -j list table`` as parsed JSON; None if the table (or nft) does not exist."""
+    argv = _ip_prefix(netns) + ["nft", "-j", "list", "table", family, table]
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    except FileNotFoundError:  # no nft (nor ip) here: no table either
+        return None
+    if done.returncode != 0:
+        return None
+    return json.loads(done.stdout)
+
+
+@sys_admin_pctxt.entrypoint
+def enable_bridge_netfilter(netns: str | None = None) -> None:
+    """Pass bridged IPv4/IPv6 through the inet hooks (br_netfilter, per namespace),
+    where connection tracking works on every kernel; loads the module if needed."""
+    if not os.path.isdir("/proc/sys/net/bridge"):
+        _run(["modprobe", "br_netfilter"])
+    for key in ("bridge-nf-call-iptables", "bridge-nf-call-ip6tables"):
+        _run(_ip_prefix(netns) + ["sysctl", "-q", "-w", f"net.bridge.{key}=1"])
