@@ -14,6 +14,10 @@ import pycdlib
 LABEL = "config-2"
 
 
+class ConfigDriveError(Exception):
+    """The config drive could not be made of the files given."""
+
+
 def _iso_name(name: str) -> str:
     # Interchange level 4 names: upper-cased, as the Rock Ridge and Joliet names
     # carry the real ones (the names a guest sees when it mounts the drive).
@@ -50,5 +54,7 @@ def make_iso(files: Mapping[str, bytes], path: str | os.PathLike[str]) -> None:
         tmp = Path(f"{os.fspath(path)}.tmp")
         iso.write(str(tmp))
         tmp.replace(path)
+    except pycdlib.pycdlibexception.PyCdlibException as exc:
+        raise ConfigDriveError(f"cannot make the config drive: {exc}") from exc
     finally:
         iso.close()
