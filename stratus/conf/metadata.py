@@ -7,6 +7,12 @@ from oslo_config import cfg
 GROUP = "metadata"
 
 OPTS = [
+    cfg.HostAddressOpt(
+        "bind_host",
+        default="0.0.0.0",  # noqa: S104 - the metadata proxies reach it over the network
+        help="Address stratus-metadata listens on.",
+    ),
+    cfg.PortOpt("bind_port", default=8775, help="Port stratus-metadata listens on."),
     cfg.StrOpt(
         "dhcp_domain",
         default="novalocal",
