@@ -140,7 +140,7 @@ def describe_validation_errors(errors: list[dict[str, Any]]) -> str:
             messages.append(f"Additional properties are not allowed ('{field}' was unexpected)")
         else:
             value = err.get("input")
-            shown = "" if isinstance(value, dict | list) else f" (got {value!r})"
+            shown = "" if isinstance(value, dict | list) else f" (got {value!r:.100})"
             messages.append(f"Invalid input for field '{field}': {text}{shown}")
     return "; ".join(messages)
 

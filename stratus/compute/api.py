@@ -479,6 +479,7 @@ class API:
         access_ip_v4: str | None = None,
         access_ip_v6: str | None = None,
         security_groups: list[str] | None = None,
+        config_drive: bool = False,
     ) -> tuple[list[Instance], str]:
         """Record the instances (``BUILD``, task ``scheduling``) as many as the quota
         lets between ``min_count`` and ``max_count``, and hand them to the conductor.
@@ -518,6 +519,9 @@ class API:
                 "user_id": context.user_id,
                 "num_instances": count,
                 "networks": requested_networks,
+                # What the guest's metadata (config drive) is made of at build time.
+                "metadata": metadata,
+                "config_drive": bool(config_drive or CONF.compute.force_config_drive),
             }
             created = []
             for index in range(count):

@@ -11,7 +11,11 @@ The cache (``instances.network_info``) holds one VIF per port, in request order:
 
     {"port_id", "network_id", "network_name", "mac_address", "mtu", "bridge",
      "network_type", "physical_network", "segmentation_id", "created": bool,
-     "fixed_ips": [{"ip_address", "version", "subnet_id"}]}
+     "fixed_ips": [{"ip_address", "version", "subnet_id", "subnet"}]}
+
+where ``subnet`` is what a guest's network configuration needs of the subnet
+(``cidr``, ``gateway_ip``, ``dns_nameservers``, ``host_routes``, ``enable_dhcp``,
+``ipv6_address_mode``; the instance metadata's ``network_data.json`` is made of it),
 
 so the compute host can plug the VIFs and server bodies can show addresses without
 asking the network layer per server.
@@ -226,7 +230,23 @@ def _check_fixed_ip(context: Any, network: dict, fixed_ip: Any, max_count: int, 
 # --- the conductor's side ---------------------------------------------------------------
 
 
-def _vif(port: dict[str, Any], network: dict[str, Any], created: bool) -> dict[str, Any]:
+SUBNET_KEYS = (
+    "cidr",
+    "gateway_ip",
+    "dns_nameservers",
+    "host_routes",
+    "enable_dhcp",
+    "ipv6_address_mode",
+)
+
+
+def _vif(
+    port: dict[str, Any],
+    network: dict[str, Any],
+    created: bool,
+    subnets: dict[str, dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    subnets = subnets or {}
     return {
         "port_id": port["id"],
         "network_id": network["id"],
@@ -244,6 +264,9 @@ def _vif(port: dict[str, Any], network: dict[str, Any], created: bool) -> dict[s
                 "ip_address": a["ip_address"],
                 "version": netaddr.IPAddress(a["ip_address"]).version,
                 "subnet_id": a["subnet_id"],
+                "subnet": {k: subnets[a["subnet_id"]].get(k) for k in SUBNET_KEYS}
+                if a["subnet_id"] in subnets
+                else None,
             }
             for a in port["fixed_ips"]
         ],
@@ -278,7 +301,11 @@ def allocate(
                 port = network_service.create_port(context, values)
                 created = True
             network = network_service.get_network(context, port["network_id"])
-            vifs.append(_vif(port, network, created))
+            subnets = {
+                a["subnet_id"]: network_service.get_subnet(context, a["subnet_id"])
+                for a in port["fixed_ips"]
+            }
+            vifs.append(_vif(port, network, created, subnets))
     except Exception:
         release(project_id, vifs)
         raise

@@ -70,6 +70,13 @@ def instance_dict(instance: Instance | sa.Row) -> dict[str, Any]:
         "request_id": spec.get("request_id"),
         "availability_zone": instance.availability_zone,
         "network_info": instance.network_info or [],
+        # The instance metadata (stratus.metadata.base) is made of these too.
+        "key_name": instance.key_name,
+        "launch_index": instance.launch_index,
+        "reservation_id": instance.reservation_id,
+        "metadata": spec.get("metadata") or {},
+        "security_groups": spec.get("security_groups") or [],
+        "config_drive": bool(spec.get("config_drive")),
     }
 
 

@@ -72,4 +72,10 @@ OPTS = [
         help="Testing only: make every spawn on this host fail, so that rescheduling "
         "to an alternate host can be exercised. Never set this in production.",
     ),
+    cfg.BoolOpt(
+        "force_config_drive",
+        default=False,
+        help="Give every new server a config drive (an ISO 9660 volume labelled "
+        "config-2 holding its metadata), whether its create request asks for one or not.",
+    ),
 ]

@@ -32,6 +32,8 @@ def _ipv6(value: str) -> str:
 IPv4 = Annotated[str, AfterValidator(_ipv4)]
 IPv6 = Annotated[str, AfterValidator(_ipv6)]
 DiskConfig = Literal["AUTO", "MANUAL"]
+# Nova's limit on a server's user data: 65535 characters of base64.
+USER_DATA_MAX_LENGTH = 65535
 Tag = Annotated[str, Field(min_length=1, max_length=60, pattern=r"^[^,/]*$")]
 
 
@@ -105,7 +107,7 @@ class ServerCreate(BaseModel):
     key_name: str | None = Field(default=None, min_length=1, max_length=255)
     block_device_mapping_v2: list[BlockDevice] = Field(default_factory=list)
     description: str | None = Field(default=None, max_length=255)
-    user_data: str | None = None
+    user_data: str | None = Field(default=None, max_length=USER_DATA_MAX_LENGTH)
     config_drive: bool | Literal["", "true", "false", "True", "False"] | None = None
     security_groups: list[SecurityGroupRef] | None = None
     adminPass: str | None = None  # noqa: N815

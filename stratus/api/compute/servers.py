@@ -206,6 +206,7 @@ async def create_server(
         scheduler_hints=hints,
         auth_token=request.headers.get("x-auth-token"),
         networks=data.networks,
+        config_drive=data.config_drive in (True, "true", "True"),
     )
     if data.return_reservation_id:
         return {"reservation_id": reservation_id}

@@ -99,7 +99,7 @@ def server_view(
         body.update(
             {
                 "OS-EXT-AZ:availability_zone": instance.availability_zone or "",
-                "config_drive": "",
+                "config_drive": "True" if instance.request_spec.get("config_drive") else "",
                 "key_name": instance.key_name,
                 "security_groups": security_groups_view(instance),
                 "OS-SRV-USG:launched_at": common.iso(instance.launched_at),

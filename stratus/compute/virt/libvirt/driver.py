@@ -62,6 +62,8 @@ from stratus.compute.virt.driver import (
 )
 from stratus.compute.virt.libvirt import virt_type as virt_type_mod
 from stratus.image.inspect import ImageContentError, detect_format, inspect_image
+from stratus.metadata import base as metadata_base
+from stratus.metadata import configdrive
 from stratus.network.linux import names
 
 LOG = logging.getLogger(__name__)
@@ -358,8 +360,11 @@ class LibvirtDriver(ComputeDriver):
         kernel: str | None = None,
         ramdisk: str | None = None,
         arch: str | None = None,
+        config_drive: str | None = None,
     ) -> str:
-        """The domain XML for ``instance`` (pure: touches neither libvirt nor files)."""
+        """The domain XML for ``instance`` (pure: touches neither libvirt nor files);
+        ``config_drive`` is the path of its config drive, attached as a read-only
+        cdrom on virtio-scsi (any machine type and architecture has that bus)."""
         properties = dict(image_meta.get("properties") or {})
         cpu_mode = self.conf.libvirt.cpu_mode
         if cpu_mode is None:
@@ -393,6 +398,7 @@ class LibvirtDriver(ComputeDriver):
             vnc_enabled=self.conf.libvirt.vnc_enabled,
             vnc_listen=self.conf.libvirt.vnc_listen,
             interfaces=[_interface(vif) for vif in instance.get("network_info") or []],
+            config_drive=config_drive,
         )
 
     def render_interface_xml(self, vif: dict[str, Any]) -> str:
@@ -508,6 +514,7 @@ class LibvirtDriver(ComputeDriver):
             ramdisk = inst_dir / "ramdisk"
             shutil.copyfile(ramdisk_src, ramdisk)
             os.chmod(ramdisk, 0o640)
+        config_drive = self._create_config_drive(instance, inst_dir)
         console_log = inst_dir / "console.log"
         console_log.touch()
         xml = self.render_domain_xml(
@@ -519,11 +526,29 @@ class LibvirtDriver(ComputeDriver):
             kernel=str(kernel) if kernel else None,
             ramdisk=str(ramdisk) if ramdisk else None,
             arch=self._host_arch(conn),
+            config_drive=str(config_drive) if config_drive else None,
         )
         (inst_dir / "libvirt.xml").write_text(xml)
         dom = conn.defineXMLFlags(xml, libvirt.VIR_DOMAIN_DEFINE_VALIDATE)
         dom.create()
         LOG.info("spawned instance %s as %s (%s)", uuid, dom.name(), self.virt_type)
+
+    def _create_config_drive(self, instance: Instance, inst_dir: Path) -> Path | None:
+        """The instance's config drive (``disk.config`` in its directory, removed with
+        it) when it asked for one; None if not."""
+        if not instance.get("config_drive"):
+            return None
+        path = inst_dir / "disk.config"
+        files = metadata_base.config_drive_files(
+            instance, dhcp_domain=self.conf.metadata.dhcp_domain
+        )
+        try:
+            configdrive.make_iso(files, path)
+        except configdrive.ConfigDriveError as exc:
+            raise SpawnFailed(instance["uuid"], str(exc), retryable=False) from exc
+        os.chmod(path, 0o640)  # libvirt gives it to QEMU (dynamic_ownership)
+        LOG.info("made the config drive of instance %s", instance["uuid"])
+        return path
 
     def _create_root_disk(self, instance: Instance, base: str, inst_dir: Path) -> tuple[Path, str]:
         uuid = instance["uuid"]

@@ -1,0 +1,31 @@
+"""[metadata]: the instance metadata that guests read (config drive and service)."""
+
+from __future__ import annotations
+
+from oslo_config import cfg
+
+GROUP = "metadata"
+
+OPTS = [
+    cfg.HostAddressOpt(
+        "bind_host",
+        default="0.0.0.0",  # noqa: S104 - the metadata proxies reach it over the network
+        help="Address stratus-metadata listens on.",
+    ),
+    cfg.PortOpt("bind_port", default=8775, help="Port stratus-metadata listens on."),
+    cfg.StrOpt(
+        "dhcp_domain",
+        default="novalocal",
+        help="Domain that completes a single-label host name in the instance "
+        "metadata (meta_data.json 'hostname'); empty leaves it as it is. Fully "
+        "qualified host names (microversion 2.94) are never completed.",
+    ),
+    cfg.StrOpt(
+        "shared_secret",
+        default="",
+        secret=True,
+        help="Secret shared with the metadata proxies: the metadata service accepts "
+        "a request only when its X-Instance-ID-Signature header is the HMAC-SHA256 "
+        "of the X-Instance-ID header under this secret. Empty refuses every request.",
+    ),
+]

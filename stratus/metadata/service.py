@@ -1,0 +1,98 @@
+"""The metadata service: the OpenStack and EC2 trees of the instance a request is
+for, read from the database on the control side.
+
+A guest never reaches it directly: a metadata proxy in the guest's network (not
+part of this module) adds ``X-Instance-ID`` (the instance's uuid), ``X-Tenant-ID``
+(its project) and ``X-Instance-ID-Signature``, the hex HMAC-SHA256 of the
+instance id under ``[metadata] shared_secret``, as Neutron's metadata proxy
+signs it. A request without the headers is a 400, one whose signature does not
+match (or when no secret is configured) a 403, and an unknown instance, or one
+of another project than ``X-Tenant-ID``, a 404; a guest that forges the
+instance header cannot produce the signature.
+
+Paths: ``/`` lists the EC2 versions, ``/openstack[/...]`` is the OpenStack tree,
+``/<ec2 version>[/...]`` the EC2 tree.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+
+from stratus.conductor.manager import instance_dict
+from stratus.conf import CONF
+from stratus.db import instances as db_instances
+from stratus.db.session import transaction
+from stratus.metadata import base
+
+INSTANCE_HEADER = "X-Instance-ID"
+SIGNATURE_HEADER = "X-Instance-ID-Signature"
+TENANT_HEADER = "X-Tenant-ID"
+
+
+def sign(instance_id: str, secret: str) -> str:
+    """The signature a metadata proxy sends with ``instance_id``."""
+    return hmac.new(secret.encode(), instance_id.encode(), hashlib.sha256).hexdigest()
+
+
+def signature_valid(instance_id: str, signature: str, secret: str) -> bool:
+    """Whether ``signature`` is the one of ``instance_id`` (never without a secret)."""
+    return bool(secret) and hmac.compare_digest(sign(instance_id, secret), signature)
+
+
+def instance_view(instance_uuid: str) -> dict[str, Any] | None:
+    """The instance as the metadata trees read it (its current metadata), None when
+    there is no such live instance."""
+    with transaction() as session:
+        instance = db_instances.get(session, instance_uuid)
+        if instance is None:
+            return None
+        view = instance_dict(instance)
+        view["metadata"] = {m.key: m.value for m in instance.metadata_items}
+        return view
+
+
+def _text(body: str | bytes, status: int = 200, json_doc: bool = False) -> Response:
+    media = "application/json" if json_doc else "text/plain; charset=UTF-8"
+    return Response(body, status_code=status, media_type=media)
+
+
+def answer(instance: dict[str, Any], path: str) -> Response:
+    """The answer for ``path`` (no leading slash) about ``instance``."""
+    dhcp_domain = CONF.metadata.dhcp_domain
+    head, _, rest = path.strip("/").partition("/")
+    try:
+        if not head:
+            return _text(base.ec2_versions())
+        if head == "openstack":
+            body = base.openstack_path(instance, rest, dhcp_domain=dhcp_domain)
+            return _text(body, json_doc=rest.endswith(".json"))
+        if head in (*base.EC2_VERSIONS, base.LATEST):
+            return _text(base.ec2_path(instance, rest, dhcp_domain=dhcp_domain))
+    except base.InvalidPath:
+        pass
+    return _text("404 Not Found\n\nThe resource could not be found.\n", 404)
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(title="Stratus metadata", openapi_url=None, docs_url=None, redoc_url=None)
+
+    @app.get("/{path:path}")
+    def metadata(path: str, request: Request) -> Response:
+        instance_id = request.headers.get(INSTANCE_HEADER)
+        signature = request.headers.get(SIGNATURE_HEADER)
+        if not instance_id or not signature:
+            return _text(f"400 Bad Request\n\n{INSTANCE_HEADER} header is missing.\n", 400)
+        if not signature_valid(instance_id, signature, CONF.metadata.shared_secret):
+            return _text("403 Forbidden\n\nInvalid proxy request signature.\n", 403)
+        instance = instance_view(instance_id)
+        tenant = request.headers.get(TENANT_HEADER)
+        if instance is None or (tenant is not None and tenant != instance["project_id"]):
+            return _text("404 Not Found\n\nThe instance could not be found.\n", 404)
+        return answer(instance, path)
+
+    return app
