@@ -59,14 +59,25 @@ def load(name: str) -> Any:
 Answer = Any  # a JSON body, an exception to raise, or a callable(body, query) -> either
 
 
-class FakeAPI:
+class RecordingAPI:
+    """What both stand-ins for ``StratusConnection`` share: the requests they saw."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, str, Any, Any]] = []
+
+    def writes(self) -> list[tuple[str, str, Any]]:
+        """The requests that would change something (anything but GET)."""
+        return [(m, p, b) for m, _, p, b, _ in self.calls if m != "GET"]
+
+
+class FakeAPI(RecordingAPI):
     """A stand-in for ``StratusConnection``: ``routes`` maps ``(method, path)`` (path
     without the query) to an answer; an unknown GET answers 404 like the API, an
     unknown write succeeds with an empty body."""
 
     def __init__(self, routes: dict[tuple[str, str], Answer] | None = None) -> None:
+        super().__init__()
         self.routes = dict(routes or {})
-        self.calls: list[tuple[str, str, str, Any, Any]] = []
 
     def request(
         self,
@@ -96,10 +107,6 @@ class FakeAPI:
         if isinstance(answer, Exception):
             raise answer
         return copy.deepcopy(answer)
-
-    def writes(self) -> list[tuple[str, str, Any]]:
-        """The requests that would change something (anything but GET)."""
-        return [(m, p, b) for m, _, p, b, _ in self.calls if m != "GET"]
 
 
 def api_error(status: int, message: str) -> Callable[[Any, Any], StratusAPIError]:
@@ -141,7 +148,7 @@ SERVICE_PREFIX = {
 }
 
 
-class InProcessAPI:
+class InProcessAPI(RecordingAPI):
     """A stand-in for ``StratusConnection`` that sends each request to the real
     Stratus API application in this process (FastAPI's ``TestClient``), on a
     SQLite database of its own: the modules' requests meet the real routes,
@@ -152,8 +159,8 @@ class InProcessAPI:
     PROJECT = "p-modules"
 
     def __init__(self, client: Any) -> None:
+        super().__init__()
         self.client = client
-        self.calls: list[tuple[str, str, str, Any, Any]] = []
 
     def request(
         self,
@@ -184,10 +191,6 @@ class InProcessAPI:
                 message,
             )
         return response.json() if response.content else None
-
-    def writes(self) -> list[tuple[str, str, Any]]:
-        """The requests that changed something (anything but GET)."""
-        return [(m, p, b) for m, _, p, b, _ in self.calls if m != "GET"]
 
 
 @pytest.fixture(scope="module")
