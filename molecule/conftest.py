@@ -128,6 +128,19 @@ def assert_secret_confined(
     assert leaks == []
 
 
+def allow_ping(project_id: str) -> None:
+    """A rule in the project's default security group that lets ICMP in (the group
+    alone admits only its own members, so a DHCP namespace could not ping a guest)."""
+    (group,) = [
+        g["ID"]
+        for g in openstack("security", "group", "list", "--project", project_id)
+        if g["Name"] == "default"
+    ]
+    rules = openstack("security", "group", "rule", "list", "--protocol", "icmp", group)
+    if not rules:
+        openstack("security", "group", "rule", "create", "--protocol", "icmp", group)
+
+
 def compute_services() -> dict[str, dict[str, Any]]:
     """`openstack compute service list` rows of stratus-compute, by host."""
     rows = openstack("compute", "service", "list", "--service", "stratus-compute")

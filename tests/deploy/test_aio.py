@@ -245,11 +245,39 @@ def stratus_links() -> list[str]:
     return [n for n in names if n.startswith(("brq", "vxlan-"))]
 
 
+def ns_ping(namespace: str, address: str, count: int = 3) -> bool:
+    return (
+        subprocess.run(
+            ["ip", "netns", "exec", namespace, "busybox", "ping", "-c", str(count), "-W", "2",
+             address],
+            capture_output=True,
+            timeout=30,
+        ).returncode
+        == 0
+    )  # fmt: skip
+
+
+def ns_echo(namespace: str, address: str, timeout: float) -> str:
+    """What the guest's TCP echo service (port 7) sends back, from inside ``namespace``."""
+    return subprocess.run(
+        [
+            "ip", "netns", "exec", namespace, "python3", "-c",
+            "import socket, sys; s = socket.create_connection((sys.argv[1], 7), "
+            "timeout=float(sys.argv[2])); s.sendall(b'stratus-echo\\n'); "
+            "print(s.recv(64).decode().strip())",
+            address, str(timeout),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    ).stdout.strip()  # fmt: skip
+
+
 def test_declared_server_has_its_dhcp_address_on_the_default_network(deployment) -> None:
     """The aio's default network: the declared server has an address on it, the guest
     leased that very address by DHCP from the network's namespace, and the namespace
-    reaches the guest (ping and the guest's TCP echo on port 7). No address of the
-    network is in the host's root namespace."""
+    reaches the guest (ping and the guest's TCP echo on port 7) once the security
+    group allows it. No address of the network is in the host's root namespace."""
     import ipaddress
 
     network = openstack("network", "show", NETWORK, "-f", "json")
@@ -268,25 +296,22 @@ def test_declared_server_has_its_dhcp_address_on_the_default_network(deployment)
     )
     namespace = f"qdhcp-{network['id']}"
     assert namespace in netns_list()
-    ping = subprocess.run(
-        ["ip", "netns", "exec", namespace, "busybox", "ping", "-c", "3", "-W", "2", address],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    assert ping.returncode == 0, ping.stdout + ping.stderr
-    echo = subprocess.run(
-        [
-            "ip", "netns", "exec", namespace, "python3", "-c",
-            "import socket, sys; s = socket.create_connection((sys.argv[1], 7), timeout=10); "
-            "s.sendall(b'stratus-echo\\n'); print(s.recv(64).decode().strip())",
-            address,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )  # fmt: skip
-    assert echo.stdout.strip() == "stratus-echo", echo.stderr
+    # The server is in its project's default security group, which lets in only its
+    # own members: the DHCP namespace is not one, so it reaches the guest only once
+    # rules allow ping and the echo port (nftables on the host enforces them).
+    assert not ns_ping(namespace, address, count=1)
+    assert ns_echo(namespace, address, timeout=3) != "stratus-echo"
+    (group,) = [
+        g["ID"]
+        for g in openstack("security", "group", "list", "--project", server["project_id"],
+                           "-f", "json")
+        if g["Name"] == "default"
+    ]  # fmt: skip
+    openstack("security", "group", "rule", "create", "--protocol", "icmp", group, "-f", "json")
+    openstack("security", "group", "rule", "create", "--protocol", "tcp", "--dst-port", "7",
+              group, "-f", "json")  # fmt: skip
+    wait_for(lambda: ns_ping(namespace, address, count=1), timeout=10, what="ping allowed")
+    assert ns_echo(namespace, address, timeout=10) == "stratus-echo"
     root = subprocess.run(["ip", "-o", "addr", "show"], capture_output=True, text=True).stdout
     assert not [
         line

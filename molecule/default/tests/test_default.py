@@ -9,6 +9,7 @@ from conftest import (
     CONTROLLER_CLOUDS_YAML,
     GUEST_READY,
     INSTANCES_PATH,
+    allow_ping,
     assert_secret_confined,
     compute_services,
     credential,
@@ -86,7 +87,8 @@ def test_guest_console_says_ready(host, servers, name):
 def test_guest_leased_its_address_and_answers_its_dhcp_namespace(host, servers, name):
     """The declared server's address on the default network is the one the guest
     leased by DHCP (its console says so), and the network's DHCP namespace, the only
-    place from which the guest is reached, gets its ping answered."""
+    place from which the guest is reached, gets its ping answered once the default
+    security group lets ICMP in."""
     server = servers[name]
     networks = declared_servers()[name]["server_networks"]
     (address,) = server["addresses"][networks[0]["network"]]
@@ -99,8 +101,12 @@ def test_guest_leased_its_address_and_answers_its_dhcp_namespace(host, servers, 
     )
     namespaces = host.run("ip netns list").stdout.split()
     (dhcp,) = [ns for ns in namespaces if ns.startswith("qdhcp-")]
-    ping = host.run(f"ip netns exec {dhcp} ping -c 1 -W 2 {address}")
-    assert ping.rc == 0, ping.stdout + ping.stderr
+    allow_ping(server["project_id"])
+    wait_for(
+        f"{name} to answer ping from {dhcp}",
+        lambda: host.run(f"ip netns exec {dhcp} ping -c 1 -W 2 {address}").rc == 0,
+        timeout=30,
+    )
 
 
 def test_config_is_root_owned_and_not_world_readable(host):

@@ -15,6 +15,7 @@ from conftest import (
     CONTROLLER_CLOUDS_YAML,
     GUEST_READY,
     INSTANCES_PATH,
+    allow_ping,
     assert_secret_confined,
     compute_services,
     credential,
@@ -227,7 +228,8 @@ def test_guests_reach_each_other_across_hosts(servers):
     """The two anti-affine servers sit on different compute nodes, joined only by the
     vxlan network. A client namespace on web-1's compute node, plugged into the
     network's bridge with an address the cloud reserved for it (a port bound to that
-    node, so that the other nodes learn its MAC), pings both guests and talks to the
+    node, so that the other nodes learn its MAC; a member of the servers' default
+    security group, which lets it in), pings both guests and talks to the
     echo service of the guest on the other node; the controller's DHCP namespace
     reaches both guests too. Everything stays inside the containers' namespaces."""
     near, far = servers["web-1"], servers["web-2"]
@@ -260,11 +262,18 @@ def test_guests_reach_each_other_across_hosts(servers):
             )
         echo = in_netns(node, namespace, f"{ECHO} {address_of(far)}")
         assert echo.stdout.strip() == "stratus-vxlan", echo.stderr
+        # The DHCP namespace is no member of the servers' default security group.
         dhcp = f"qdhcp-{network['id']}"
         controller = machine(CONTROLLER)
+        allow_ping(near["project_id"])
         for target in (near, far):
-            ping = in_netns(controller, dhcp, f"ping -c 1 -W 2 {address_of(target)}")
-            assert ping.rc == 0, ping.stdout + ping.stderr
+            wait_for(
+                f"{target['name']} to answer ping from the controller's {dhcp}",
+                lambda t=target: (
+                    in_netns(controller, dhcp, f"ping -c 1 -W 2 {address_of(t)}").rc == 0
+                ),
+                timeout=30,
+            )
     finally:
         node.run(f"ip netns del {namespace}")
         openstack("port", "delete", port["id"], check=False, parse=False)
