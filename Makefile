@@ -12,7 +12,7 @@ PREREQS := scripts/prereqs
 export PATH := $(abspath $(BIN)):$(PATH)
 
 .PHONY: help venv test-prereqs test test-unit test-integration test-ansible test-tempest lint format \
-        sample-config bench-api bench-scheduler bench-image bench-boot tiny-image
+        sample-config bench-api bench-scheduler bench-image bench-boot bench-network tiny-image
 
 help: ## list the targets
 	@awk -F ':[^#]*## ' '/^[a-z][a-z0-9-]*:.*## / {printf "make %-20s %s\n", $$1, $$2}' \
@@ -82,6 +82,10 @@ bench-image: venv ## print image upload and download MB/s
 bench-boot: venv ## print API-to-ACTIVE boot latency and boots/s
 	$(PREREQS) bench
 	$(PY) tests/bench/bench_boot.py
+
+bench-network: venv ## print port create/delete per second and the boot latency a network adds
+	$(PREREQS) bench
+	$(PY) tests/bench/bench_network.py
 
 tiny-image: ## build the bootable test image into tests/images/cache/ (apt: qemu-utils)
 	$(PREREQS) image
