@@ -189,7 +189,7 @@ def main() -> None:
 
     print(
         f"\nPorts through the Networking API ({API_WORKERS} API workers, SQLite; "
-        f"{args.ports} ports per pass on a {CIDR.split('/')[1]} subnet with DHCP)"
+        f"{args.ports} ports per pass on {CIDR}, DHCP on)"
     )
     print(f"{'clients':20} {'create/s':>10} {'delete/s':>10}")
     for name, rate in rates.items():
