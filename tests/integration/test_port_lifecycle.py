@@ -57,14 +57,22 @@ def cloud(rabbitmq, tiny_images: Path) -> Iterator[Cloud]:
             HOST, "fake", {"network": network_conf, "compute": {"fault_inject_spawn": "true"}}
         )
         cloud.add_network_agent(HOST, network_conf)
-        cloud.openstack(
-            "flavor", "create", "--id", FLAVOR_ID, "--ram", "128", "--disk", "1",
-            "--vcpus", "1", FLAVOR_ID,
-        )  # fmt: skip
-        cloud.openstack(
-            "image", "create", "--disk-format", "qcow2", "--container-format", "bare",
-            "--file", str(tiny_images / "tiny.qcow2"), f"netbench-{SFX}",
-        )  # fmt: skip
+        with cloud.client() as admin:
+            flavor = {"id": FLAVOR_ID, "name": FLAVOR_ID, "ram": 128, "disk": 1, "vcpus": 1}
+            admin.post("/compute/v2.1/flavors", json={"flavor": flavor}).raise_for_status()
+            image = admin.post(
+                "/image/v2/images",
+                json={
+                    "name": f"netbench-{SFX}",
+                    "disk_format": "qcow2",
+                    "container_format": "bare",
+                },
+            ).json()
+            admin.put(
+                f"/image/v2/images/{image['id']}/file",
+                content=(tiny_images / "tiny.qcow2").read_bytes(),
+                headers={"Content-Type": "application/octet-stream"},
+            ).raise_for_status()
         yield cloud
     finally:
         with contextlib.suppress(Exception):
@@ -74,11 +82,12 @@ def cloud(rabbitmq, tiny_images: Path) -> Iterator[Cloud]:
 
 @pytest.fixture(scope="module")
 def network(cloud: Cloud) -> dict:
-    network = cloud.openstack_json("network", "create", f"netbench-{SFX}")
-    cloud.openstack(
-        "subnet", "create", "--network", network["id"], "--subnet-range", "10.79.4.0/24",
-        "--no-dhcp", f"netbench-{SFX}-v4",
-    )  # fmt: skip
+    with cloud.client() as admin:
+        created = admin.post("/networking/v2.0/networks", json={"network": {"name": HOST}})
+        network = created.json()["network"]
+        subnet = {"network_id": network["id"], "ip_version": 4, "cidr": "10.79.4.0/24"}
+        subnet |= {"enable_dhcp": False, "name": f"{HOST}-v4"}
+        admin.post("/networking/v2.0/subnets", json={"subnet": subnet}).raise_for_status()
     return network
 
 
