@@ -43,8 +43,14 @@ class ApiClient:
 
     def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
         payload = json.dumps(body) if body is not None else None
-        self.connection.request(method, self.prefix + path, payload, self.headers)
-        response = self.connection.getresponse()
+        try:
+            self.connection.request(method, self.prefix + path, payload, self.headers)
+            response = self.connection.getresponse()
+        except (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected):
+            # The server closed the idle keep-alive connection: open a new one.
+            self.connection.close()
+            self.connection.request(method, self.prefix + path, payload, self.headers)
+            response = self.connection.getresponse()
         data = response.read()
         if response.status >= 400 and response.status != 404:
             raise RuntimeError(f"{method} {path}: {response.status} {data[:300]!r}")

@@ -17,13 +17,14 @@ import contextlib
 import random
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from stratus.network.linux import names
 from tests.support.cloud import Cloud
+from tests.support.processes import wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -34,14 +35,6 @@ VNI = random.randrange(100_000, 16_000_000)
 # Ports the racing server asks for: their creation one after the other is the
 # window in which its delete lands.
 RACE_PORTS = 40
-
-
-def wait_for(predicate: Callable[[], object], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(0.1)
 
 
 @pytest.fixture(scope="module")
@@ -98,14 +91,18 @@ def remove_all(cloud: Cloud) -> None:
         for server in admin.get("/compute/v2.1/servers").json()["servers"]:
             admin.delete(f"/compute/v2.1/servers/{server['id']}")
         wait_for(
-            lambda: not admin.get("/compute/v2.1/servers").json()["servers"], 60, "servers gone"
+            lambda: not admin.get("/compute/v2.1/servers").json()["servers"],
+            60,
+            description="servers gone",
         )
         for port in admin.get("/networking/v2.0/ports").json()["ports"]:
             admin.delete(f"/networking/v2.0/ports/{port['id']}")
         for network in admin.get("/networking/v2.0/networks").json()["networks"]:
             admin.delete(f"/networking/v2.0/networks/{network['id']}")
             bridge = Path(f"/sys/class/net/{names.bridge_name(network['id'])}")
-            wait_for(lambda b=bridge: not b.exists(), 30, "the network's bridge removed")
+            wait_for(
+                lambda b=bridge: not b.exists(), 30, description="the network's bridge removed"
+            )
 
 
 def ports_of(admin, server_id: str) -> list[dict]:
@@ -151,18 +148,22 @@ def race_once(cloud: Cloud, admin, network: dict, attempt: int) -> bool:
     still creating its ports then. Asserts that none of them is left."""
     log = cloud.services["stratus-conductor"].read_log
     server_id = boot(admin, f"netbench-{SFX}-race{attempt}", [{"uuid": network["id"]}] * RACE_PORTS)
-    wait_for(lambda: ports_of(admin, server_id), 60, "the first port of the server")
+    wait_for(lambda: ports_of(admin, server_id), 60, description="the first port of the server")
     assert admin.delete(f"/compute/v2.1/servers/{server_id}").status_code == 204
     wait_for(
         lambda: admin.get(f"/compute/v2.1/servers/{server_id}").status_code == 404,
         60,
-        "the server deleted",
+        description="the server deleted",
     )
     # The conductor goes on creating ports after the delete: wait until it is
     # done with them (it abandons the build, or hands it over, or fails it).
     outcomes = (f"build of {server_id} abandoned", f"build of {server_id}: attempt 1")
-    wait_for(lambda: any(o in log() for o in outcomes), 60, "the conductor done with the ports")
-    wait_for(lambda: not ports_of(admin, server_id), 30, "no port of the server left")
+    wait_for(
+        lambda: any(o in log() for o in outcomes),
+        60,
+        description="the conductor done with the ports",
+    )
+    wait_for(lambda: not ports_of(admin, server_id), 30, description="no port of the server left")
     time.sleep(1)  # and none comes back
     assert ports_of(admin, server_id) == []
     return outcomes[0] in log()
@@ -191,7 +192,7 @@ def test_a_build_failing_after_its_ports_were_made_releases_them(
                 == "ERROR"
             ),
             60,
-            "the build failed",
+            description="the build failed",
         )
         server = admin.get(f"/compute/v2.1/servers/{server_id}").json()["server"]
         assert "failed" in server["fault"]["message"], server["fault"]
@@ -207,7 +208,7 @@ def test_a_build_failing_after_its_ports_were_made_releases_them(
         wait_for(
             lambda: admin.get(f"/compute/v2.1/servers/{server_id}").status_code == 404,
             60,
-            "the server deleted",
+            description="the server deleted",
         )
         assert admin.get(f"/networking/v2.0/ports/{given['id']}").status_code == 200
         admin.delete(f"/networking/v2.0/ports/{given['id']}")
