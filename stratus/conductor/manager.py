@@ -356,8 +356,8 @@ class ConductorManager:
         """Put the instance in ERROR with a fault; ``scheduled_at`` records the failed
         scheduling event. Its network is released (as a failed build does in Nova):
         the ports Stratus created are deleted, the user's are detached, and the
-        cache is emptied in the same transaction, so that a delete does not see
-        them any more."""
+        cache is emptied in the same transaction as the state change, so that a
+        later delete has nothing left to release."""
         with transaction() as session:
             claims.release(session, uuid)
             try:
