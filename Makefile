@@ -12,7 +12,8 @@ PREREQS := scripts/prereqs
 export PATH := $(abspath $(BIN)):$(PATH)
 
 .PHONY: help venv test-prereqs test test-unit test-integration test-ansible test-tempest lint format \
-        sample-config bench-api bench-scheduler bench-image bench-boot bench-firewall tiny-image
+        sample-config bench-api bench-scheduler bench-image bench-boot bench-network bench-firewall \
+        tiny-image
 
 help: ## list the targets
 	@awk -F ':[^#]*## ' '/^[a-z][a-z0-9-]*:.*## / {printf "make %-20s %s\n", $$1, $$2}' \
@@ -82,6 +83,10 @@ bench-image: venv ## print image upload and download MB/s
 bench-boot: venv ## print API-to-ACTIVE boot latency and boots/s
 	$(PREREQS) bench
 	$(PY) tests/bench/bench_boot.py
+
+bench-network: venv ## print port create/delete per second and the boot latency a network adds
+	$(PREREQS) bench
+	$(PY) tests/bench/bench_network.py
 
 bench-firewall: venv ## print the time for a security group change with 1,000 ports (root, nft)
 	$(PREREQS) bench

@@ -606,10 +606,15 @@ class API:
             if not compute_up:
                 claims.release(session, instance.uuid)
                 db_instances.soft_delete(session, instance.uuid)
+                # Read after the delete, not before: ports that a build recorded
+                # meanwhile are this delete's to release.
+                vifs = session.scalar(
+                    sa.select(Instance.network_info).where(Instance.uuid == instance.uuid)
+                )
             else:
                 db_instances.update(session, instance.uuid, {"task_state": states.DELETING})
         if not compute_up:
-            compute_networks.release(instance.project_id, instance.network_info or [])
+            compute_networks.release(instance.project_id, vifs or [])
             return
         self.compute_rpcapi.terminate_instance(
             rpc_context(context), host, instance_uuid=instance.uuid

@@ -3,9 +3,11 @@ conductor creates and binds for it, and its network info cache.
 
 The requests are validated by the compute API before anything is recorded
 (:func:`resolve`); the conductor turns them into ports once the scheduler chose a
-host (:func:`allocate`), rebinds them on a reschedule and unbinds them when the build
-fails (:func:`bind`), and releases them with the server (:func:`release`): the ports
-it created are deleted, ports the user gave are unbound and kept.
+host (:func:`allocate`), rebinds them on a reschedule (:func:`bind`), and releases
+them when the build fails or the server is deleted (:func:`release`): the ports it
+created are deleted, ports the user gave are unbound and kept. New ports are
+recorded in the cache only while no delete has started; otherwise the conductor
+releases them itself (a delete releases what the cache names).
 
 The cache (``instances.network_info``) holds one VIF per port, in request order::
 

@@ -221,9 +221,7 @@ class ConductorManager:
             payload["images"] = _images_to_fetch(session, instance)
             requests = (instance.request_spec or {}).get("networks") or []
         try:
-            payload["network_info"] = self._bind_ports(
-                payload, requests, selection["host"], attempt
-            )
+            vifs = self._bind_ports(payload, requests, selection["host"], attempt)
         except Exception as exc:
             self._fail(
                 ctxt,
@@ -233,6 +231,10 @@ class ConductorManager:
                 traceback.format_exc(),
             )
             return
+        if vifs is None:
+            self._abandon(ctxt, uuid, "deleted while its ports were being created")
+            return
+        payload["network_info"] = vifs
         LOG.info(
             "[%s] build of %s: attempt %d on host %s (alternates: %s)",
             ctxt.get("request_id", ""),
@@ -252,29 +254,49 @@ class ConductorManager:
 
     def _bind_ports(
         self, instance: dict[str, Any], requests: list[dict], host: str, attempt: int
-    ) -> list[dict]:
+    ) -> list[dict] | None:
         """The instance's VIFs bound to ``host``: its ports created on the first
-        attempt, rebound on a reschedule; recorded in its network info cache."""
+        attempt, rebound on a reschedule; recorded in its network info cache.
+
+        None when the instance was deleted before its new ports were recorded: a
+        delete releases the ports that the cache names, so those it could not see
+        are deleted here. The cache is written only while no delete has started
+        (both are single-row updates, so either the delete sees the ports or this
+        build learns that it must remove them)."""
         vifs = instance["network_info"]
         if not requests and not vifs:
             return []
         if vifs:
             networks.bind(instance["project_id"], vifs, host)
-        else:
-            vifs = networks.allocate(
-                instance["uuid"],
-                instance["project_id"],
-                instance.get("availability_zone"),
-                requests,
-                host,
-            )
-            with transaction() as session:
-                session.execute(
-                    sa.update(Instance)
-                    .where(Instance.uuid == instance["uuid"])
-                    .values(network_info=vifs)
+            return vifs
+        vifs = networks.allocate(
+            instance["uuid"],
+            instance["project_id"],
+            instance.get("availability_zone"),
+            requests,
+            host,
+        )
+        with transaction() as session:
+            recorded = session.execute(
+                sa.update(Instance)
+                .where(
+                    Instance.uuid == instance["uuid"],
+                    Instance.deleted.is_(False),
+                    sa.or_(Instance.task_state.is_(None), Instance.task_state != states.DELETING),
                 )
+                .values(network_info=vifs)
+            ).rowcount
+        if not recorded:
+            networks.release(instance["project_id"], vifs)
+            return None
         return vifs
+
+    def _abandon(self, ctxt: dict, uuid: str, reason: str) -> None:
+        """Stop a build whose instance is being deleted: its build event ends in
+        error and the delete finishes the rest."""
+        with transaction() as session:
+            _record_event(session, ctxt, uuid, states.BUILD_EVENT, CONF.host, "Error", reason)
+        LOG.info("[%s] build of %s abandoned: %s", ctxt.get("request_id", ""), uuid, reason)
 
     def build_failed(
         self,
@@ -339,15 +361,21 @@ class ConductorManager:
         scheduled_at: dt.datetime | None = None,
     ) -> None:
         """Put the instance in ERROR with a fault; ``scheduled_at`` records the failed
-        scheduling event. Its ports stay, unbound, until it is deleted."""
+        scheduling event. Its network is released (as a failed build does in Nova):
+        the ports Stratus created are deleted, the user's are detached, and the
+        cache is emptied in the same transaction as the state change, so that a
+        later delete has nothing left to release."""
         with transaction() as session:
             claims.release(session, uuid)
             try:
-                db_instances.update(session, uuid, {"vm_state": states.ERROR, "task_state": None})
+                instance = db_instances.update(
+                    session, uuid, {"vm_state": states.ERROR, "task_state": None}
+                )
             except db_instances.UnexpectedState:
                 return
-            instance = db_instances.get(session, uuid)
             vifs, project_id = (instance.network_info or [], instance.project_id)
+            if vifs:
+                db_instances.change(session, uuid, {"network_info": []})
             db_instances.add_fault(session, uuid, 500, message, details, CONF.host)
             if scheduled_at:
                 db_instances.record_event(
@@ -360,8 +388,7 @@ class ConductorManager:
                     "Error",
                     details=message,
                 )
-        if vifs:
-            networks.bind(project_id, vifs, "")
+        networks.release(project_id, vifs)
         LOG.warning("instance %s failed: %s", uuid, message)
 
     # --- the database proxy for compute nodes ---------------------------------------------

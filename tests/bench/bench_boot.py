@@ -12,8 +12,6 @@ pass/fail test.
 from __future__ import annotations
 
 import datetime
-import http.client
-import json
 import statistics
 import sys
 import threading
@@ -21,13 +19,13 @@ import time
 import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import psutil
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from tests.bench.common import ApiClient, Booter, percentile, prepare  # noqa: E402
 from tests.support.cloud import Cloud  # noqa: E402
 from tests.support.libvirtd import ensure_libvirtd  # noqa: E402
 from tests.support.mariadb import MariaDBServer  # noqa: E402
@@ -37,87 +35,6 @@ SERIAL_BOOTS = 20
 FAKE_NODES = 100
 CLIENTS = 16
 CONCURRENT_BOOTS = 400
-MICROVERSION = {"OpenStack-API-Version": "compute 2.100"}
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
-
-
-class ApiClient:
-    """A small keep-alive HTTP client for the compute API (http.client): the
-    benchmark's own requests share the two cores with the cloud, and with httpx
-    they cost about five times as much CPU (3.1 instead of 0.6 ms per boot)."""
-
-    def __init__(self, url: str, token: str) -> None:
-        parts = urllib.parse.urlsplit(url)
-        self.connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
-        self.prefix = f"{parts.path.rstrip('/')}/compute/v2.1"
-        self.headers = {
-            "X-Auth-Token": token,
-            "Content-Type": "application/json",
-            **MICROVERSION,
-        }
-
-    def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-        payload = json.dumps(body) if body is not None else None
-        self.connection.request(method, self.prefix + path, payload, self.headers)
-        response = self.connection.getresponse()
-        data = response.read()
-        if response.status >= 400 and response.status != 404:
-            raise RuntimeError(f"{method} {path}: {response.status} {data[:300]!r}")
-        return response.status, json.loads(data) if data else None
-
-
-class Booter:
-    def __init__(self, cloud: Cloud, image_id: str, flavor_id: str) -> None:
-        self.cloud, self.image_id, self.flavor_id = cloud, image_id, flavor_id
-        self.token = cloud.token()
-        self.local = threading.local()
-
-    def client(self) -> ApiClient:
-        if not hasattr(self.local, "client"):
-            self.local.client = ApiClient(self.cloud.url, self.token)
-        return self.local.client
-
-    def boot(
-        self, name: str, poll: float = 0.01, watcher: Watcher | None = None
-    ) -> tuple[str, float]:
-        """Create a server and wait until it is ACTIVE, polling it every ``poll``
-        seconds or learning it from ``watcher``; returns (id, seconds)."""
-        client = self.client()
-        started = time.perf_counter()
-        _, created = client.request(
-            "POST",
-            "/servers",
-            {
-                "server": {
-                    "name": name,
-                    "imageRef": self.image_id,
-                    "flavorRef": self.flavor_id,
-                    "networks": "none",
-                }
-            },
-        )
-        server_id = created["server"]["id"]
-        if watcher is not None:
-            if watcher.wait(server_id) != "ACTIVE":
-                raise RuntimeError(f"{name} went to ERROR")
-            return server_id, time.perf_counter() - started
-        while True:
-            status = client.request("GET", f"/servers/{server_id}")[1]["server"]["status"]
-            if status == "ACTIVE":
-                return server_id, time.perf_counter() - started
-            if status == "ERROR":
-                raise RuntimeError(f"{name} went to ERROR")
-            time.sleep(poll)
-
-    def delete(self, server_id: str) -> None:
-        client = self.client()
-        client.request("DELETE", f"/servers/{server_id}")
-        while client.request("GET", f"/servers/{server_id}")[0] != 404:
-            time.sleep(0.05)
 
 
 class Watcher(threading.Thread):
@@ -161,26 +78,6 @@ class Watcher(threading.Thread):
             if not self.changed.wait_for(lambda: server_id in self.statuses, timeout):
                 raise TimeoutError(f"server {server_id} not ACTIVE after {timeout} s")
             return self.statuses[server_id]
-
-
-def prepare(cloud: Cloud, vcpus: int) -> Booter:
-    images = ROOT / "tests/images/cache"
-    cloud.openstack("quota", "set", "--instances", "-1", "--cores", "-1", "--ram", "-1", "admin")
-    flavor = cloud.openstack_json(
-        "flavor", "create", "--ram", "128", "--disk", "1", "--vcpus", str(vcpus), "bench"
-    )
-    image = cloud.openstack_json(
-        "image",
-        "create",
-        "--disk-format",
-        "qcow2",
-        "--container-format",
-        "bare",
-        "--file",
-        str(images / "tiny.qcow2"),
-        "tiny",
-    )
-    return Booter(cloud, image["id"], flavor["id"])
 
 
 def serial(booter: Booter, label: str) -> dict:
