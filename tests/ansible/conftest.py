@@ -62,34 +62,6 @@ def _virsh(*args: str) -> str:
     ).stdout.strip()
 
 
-def _remove_networks(cloud: Cloud, vnis: range) -> None:
-    """Delete what is left of the networks (servers first) and wait until the agent
-    removed their bridges and the VXLAN devices of the cloud's VNIs: nothing of the
-    data plane outlives the cloud."""
-    from stratus.network.linux import names
-
-    with cloud.client() as admin:
-        for server in admin.get("/compute/v2.1/servers").json()["servers"]:
-            admin.delete(f"/compute/v2.1/servers/{server['id']}")
-        deadline = time.monotonic() + 60
-        while admin.get("/compute/v2.1/servers").json()["servers"]:
-            assert time.monotonic() < deadline, "servers left at teardown"
-            time.sleep(0.5)
-        networks = admin.get("/networking/v2.0/networks").json()["networks"]
-        for port in admin.get("/networking/v2.0/ports").json()["ports"]:
-            if port["device_owner"] != "network:dhcp":
-                admin.delete(f"/networking/v2.0/ports/{port['id']}")
-        for network in networks:
-            admin.delete(f"/networking/v2.0/networks/{network['id']}")
-    deadline = time.monotonic() + 30
-    devices = [names.bridge_name(n["id"]) for n in networks]
-    devices += [names.vxlan_name(vni) for vni in vnis]
-    for device in devices:
-        while (Path("/sys/class/net") / device).exists():
-            assert time.monotonic() < deadline, f"{device} left at teardown"
-            time.sleep(0.2)
-
-
 @pytest.fixture(scope="module")
 def module_cloud(rabbitmq: Any, libvirtd: None, tiny_images: Path) -> Iterator[Cloud]:
     first = random.randrange(100_000, 16_000_000)
@@ -104,7 +76,7 @@ def module_cloud(rabbitmq: Any, libvirtd: None, tiny_images: Path) -> Iterator[C
     write_clouds_yaml(cloud)
     yield cloud
     try:
-        _remove_networks(cloud, vnis)
+        cloud.remove_networks(vnis)
     finally:
         cloud.stop()
     state = str(cloud.workdir / LIBVIRT_HOST)

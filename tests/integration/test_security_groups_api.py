@@ -23,15 +23,21 @@ from tests.support.cloud import Cloud, ControlPlane
 API = "/networking/v2.0"
 SFX = uuid.uuid4().hex[:6]
 HOST = f"secgroups-{SFX}"
-CONF = {"api": {"workers": 3}, "network": {"vni_ranges": "3000:3099"}}
+VNIS = range(3000, 3100)
+CONF = {"api": {"workers": 3}, "network": {"vni_ranges": f"{VNIS.start}:{VNIS.stop - 1}"}}
 
 
 @pytest.fixture(scope="module")
 def cloud(rabbitmq: Any) -> Iterator[Cloud]:
+    """A control plane, a fake-driver compute whose servers' vxlan networks get real
+    bridges (VTEP 127.0.0.1, no peer), and the host's network agent, which removes
+    them when the networks go (at teardown)."""
     made = Cloud(rabbitmq.transport_url, extra_conf=CONF)
     made.start()
-    made.add_compute(HOST, driver="fake")
+    made.add_compute(HOST, driver="fake", extra={"network": {"local_ip": "127.0.0.1"}})
+    made.add_network_agent(HOST, {"local_ip": "127.0.0.1"})
     yield made
+    made.remove_networks(VNIS)
     made.stop()
 
 

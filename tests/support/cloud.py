@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -304,6 +305,33 @@ class Cloud(ControlPlane):
             return any(s["state"] == "up" and host in (None, s["host"]) for s in services)
 
         process.wait_for(registered, timeout=90, description=f"{binary} on {host} is up")
+
+    def remove_networks(self, vnis: range) -> None:
+        """Delete what is left of the networks (servers first) and wait until the
+        cloud's network agent removed their bridges and the VXLAN devices of the
+        cloud's VNIs: nothing of the data plane outlives the cloud."""
+        from stratus.network.linux import names
+
+        with self.client() as admin:
+            for server in admin.get("/compute/v2.1/servers").json()["servers"]:
+                admin.delete(f"/compute/v2.1/servers/{server['id']}")
+            deadline = time.monotonic() + 60
+            while admin.get("/compute/v2.1/servers").json()["servers"]:
+                assert time.monotonic() < deadline, "servers left at teardown"
+                time.sleep(0.5)
+            networks = admin.get("/networking/v2.0/networks").json()["networks"]
+            for port in admin.get("/networking/v2.0/ports").json()["ports"]:
+                if port["device_owner"] != "network:dhcp":
+                    admin.delete(f"/networking/v2.0/ports/{port['id']}")
+            for network in networks:
+                admin.delete(f"/networking/v2.0/networks/{network['id']}")
+        deadline = time.monotonic() + 30
+        devices = [names.bridge_name(n["id"]) for n in networks]
+        devices += [names.vxlan_name(vni) for vni in vnis]
+        for device in devices:
+            while (Path("/sys/class/net") / device).exists():
+                assert time.monotonic() < deadline, f"{device} left at teardown"
+                time.sleep(0.2)
 
     def stop(self) -> None:
         for process in self.services.values():

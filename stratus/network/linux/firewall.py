@@ -38,9 +38,12 @@ Why not one bridge-family table: conntrack in the bridge family needs
 ``nf_conntrack_bridge``, which not every kernel has (``ct state`` fails with
 "Protocol error" without it); br_netfilter's conntrack works everywhere.
 
-Marks: ``EGRESS_MARK | h`` and ``INGRESS_MARK | h`` where ``h`` is 28 bits of a
-hash of the port id (collisions are resolved in port id order), so marks are
-stable across agent restarts. Ports whose ``port_security_enabled`` is false
+Marks: ``EGRESS_MARK | h << 16`` and ``INGRESS_MARK | h << 16`` where ``h`` is
+12 bits of a hash of the port id (collisions are resolved in port id order, so
+up to 4095 secured ports per host), so marks are stable across agent restarts.
+The low 16 bits stay clear: br_netfilter shows bridged packets, marks and all,
+to the host's own IP rules, and those test low bits (podman's masquerade rule
+0x2000, kube-proxy's 0x4000): a port's mark must never look like theirs. Ports whose ``port_security_enabled`` is false
 (or missing) get no chain, set element or mark: their traffic passes.
 """
 
@@ -65,7 +68,8 @@ BRIDGE = "bridge"
 INET = "inet"
 EGRESS_MARK = 0x10000000
 INGRESS_MARK = 0x20000000
-HASH_MASK = 0x0FFFFFFF
+HASH_MASK = 0x0FFF0000
+MARK_SHIFT = 16
 ZONE_MASK = 0xFFFF
 # Protocols whose rules may carry a destination port range (names and numbers).
 PORT_PROTOCOLS = {"tcp": 6, "udp": 17, "dccp": 33, "sctp": 132, "udplite": 136}
@@ -227,8 +231,10 @@ def _addresses(port: dict[str, Any]) -> list[str]:
 
 
 def marks(port_ids: Iterable[str]) -> dict[str, int]:
-    """Port id -> its 28-bit mark hash, unique among ``port_ids``."""
-    return _unique_hashes(port_ids, HASH_MASK)
+    """Port id -> its mark hash (12 bits, in bits 16 to 27: see the module's
+    docstring), unique among ``port_ids``."""
+    hashes = _unique_hashes(port_ids, HASH_MASK >> MARK_SHIFT)
+    return {port_id: value << MARK_SHIFT for port_id, value in hashes.items()}
 
 
 def zones(network_ids: Iterable[str]) -> dict[str, int]:

@@ -205,7 +205,10 @@ def test_marks_are_stable_and_unique(monkeypatch: pytest.MonkeyPatch) -> None:
     first = fw.marks(ids)
     assert len(set(first.values())) == len(ids)
     assert fw.marks(reversed(ids)) == first
-    assert all(0 < v <= fw.HASH_MASK for v in first.values())
+    assert all(0 < v and v & ~fw.HASH_MASK == 0 for v in first.values())
+    # The low 16 bits, which the host's own rules test (podman's 0x2000,
+    # kube-proxy's 0x4000 and 0x8000), are never set.
+    assert all(v & 0xFFFF == 0 for v in first.values())
 
     class Same:
         def __init__(self, _: bytes) -> None:
@@ -215,7 +218,7 @@ def test_marks_are_stable_and_unique(monkeypatch: pytest.MonkeyPatch) -> None:
             return "00000005" + "0" * 56
 
     monkeypatch.setattr(fw.hashlib, "sha256", Same)
-    assert fw.marks(["b", "a", "c"]) == {"a": 5, "b": 6, "c": 7}
+    assert fw.marks(["b", "a", "c"]) == {"a": 5 << 16, "b": 6 << 16, "c": 7 << 16}
 
 
 def _statements(script: str) -> list[str]:
