@@ -102,6 +102,19 @@ class ReconcileResult:
     removed: list[str] = field(default_factory=list)
     reloaded: list[str] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)
+    # What a reconcile without pruning found and left: devices and DHCP servers
+    # that its state no longer names.
+    stale: list[str] = field(default_factory=list)
+
+    def then(self, later: ReconcileResult) -> ReconcileResult:
+        """This round followed by ``later`` (whose errors and stale list stand)."""
+        return ReconcileResult(
+            created=self.created + later.created,
+            removed=self.removed + later.removed,
+            reloaded=self.reloaded + later.reloaded,
+            errors=later.errors,
+            stale=later.stale,
+        )
 
 
 class NetworkAgent:
@@ -120,7 +133,11 @@ class NetworkAgent:
 
     # --- entry point ---------------------------------------------------------
 
-    def reconcile(self, state: dict[str, Any]) -> ReconcileResult:
+    def reconcile(self, state: dict[str, Any], prune: bool = True) -> ReconcileResult:
+        """Make the host match ``state``: create and update what it names and, with
+        ``prune``, remove what it does not (without, only list that in ``stale``:
+        stratus.network.agent_manager removes under the data-plane lock, from a state
+        fetched under it)."""
         result = ReconcileResult()
         networks = {n["id"]: n for n in state.get("networks", [])}
         vtep = state.get("vtep_ip") or self.config.local_ip
@@ -139,8 +156,13 @@ class NetworkAgent:
                 if network["id"] in self._dhcp_dirs():
                     wanted_dhcp.add(network["id"])
         self._security_groups(state, result)
-        self._remove_stale_links(wanted_links, result)
-        self._remove_stale_dhcp(wanted_dhcp, result)
+        stale_links = self._stale_links(wanted_links)
+        stale_dhcp = sorted(self._dhcp_dirs() - wanted_dhcp)
+        if prune:
+            self._remove_links(stale_links, result)
+            self._remove_dhcp(stale_dhcp, result)
+        else:
+            result.stale = stale_links + [f"dhcp:{net_id}" for net_id in stale_dhcp]
         return result
 
     # --- security groups -----------------------------------------------------
@@ -256,18 +278,24 @@ class NetworkAgent:
         for mac, dst in sorted(want - have):
             privileged.fdb_add(dev, mac, dst, self.netns)
 
-    def _remove_stale_links(self, wanted: set[str], result: ReconcileResult) -> None:
+    def _stale_links(self, wanted: set[str]) -> list[str]:
+        """This agent's devices that are not ``wanted``: segments first, then bridges
+        (a flat network's physical interface is released by the bridge's deletion and
+        stays on the host)."""
         links = privileged.list_links(self.netns)
-        # Segments first, then bridges: a flat network's physical interface is
-        # released by the bridge's deletion and stays on the host.
-        for link in sorted(links, key=lambda item: item.get("kind") == "bridge"):
-            owner = names.parse_owner_alias(link.get("alias"))
-            if owner is None or owner[0] != self.host or link["name"] in wanted:
-                continue
-            if not names.is_stratus_device(link["name"]):
-                continue
-            if privileged.delete_link(link["name"], self.netns):
-                result.removed.append(link["name"])
+        return [
+            link["name"]
+            for link in sorted(links, key=lambda item: item.get("kind") == "bridge")
+            if (owner := names.parse_owner_alias(link.get("alias"))) is not None
+            and owner[0] == self.host
+            and link["name"] not in wanted
+            and names.is_stratus_device(link["name"])
+        ]
+
+    def _remove_links(self, stale: list[str], result: ReconcileResult) -> None:
+        for name in stale:
+            if privileged.delete_link(name, self.netns):
+                result.removed.append(name)
 
     # --- DHCP ----------------------------------------------------------------
 
@@ -342,8 +370,8 @@ class NetworkAgent:
         while privileged.process_running(files.pid) and time.monotonic() < deadline:
             time.sleep(0.05)
 
-    def _remove_stale_dhcp(self, wanted: set[str], result: ReconcileResult) -> None:
-        for net_id in sorted(self._dhcp_dirs() - wanted):
+    def _remove_dhcp(self, stale: list[str], result: ReconcileResult) -> None:
+        for net_id in stale:
             files = self._files(net_id)
             if privileged.process_running(files.pid):
                 self._stop_dnsmasq(files)

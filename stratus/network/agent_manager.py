@@ -33,11 +33,13 @@ BINARY = "stratus-network-agent"
 @contextlib.contextmanager
 def data_plane_lock(config: AgentConfig) -> Iterator[None]:
     """The host's data-plane lock (a file lock under ``state_path``), held by the
-    agent from fetching its state to the end of the reconcile, and by the compute
-    while it sets up a network's bridge for a guest. A reconcile can thus never
-    apply a state fetched before a port was bound after the compute made that
-    port's bridge: a state fetched under the lock after the bridge was made names
-    it (the conductor binds the port before it hands the build over)."""
+    compute while it sets up a network's bridge for a guest, and by the agent only
+    to remove: from fetching the state that decides what is stale to the end of the
+    removal. A removal can thus never act on a state fetched before a port was bound
+    after the compute made that port's bridge: a state fetched under the lock after
+    the bridge was made names it (the conductor binds the port before it hands the
+    build over). Creating needs no lock (what any state names is wanted), so a
+    guest's boot never waits for a reconcile that its own port set off."""
     os.makedirs(config.state_path, exist_ok=True)
     with open(os.path.join(config.state_path, "data-plane.lock"), "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
@@ -135,12 +137,21 @@ class NetworkAgentManager:
 
     # --- reconciling ------------------------------------------------------------------
 
+    def _desired(self) -> dict[str, Any]:
+        state = self.conductor.network_host_state(self._ctxt(), host=self.host, dhcp=self.dhcp)
+        return agent_state(state, self.dhcp)
+
     def sync(self) -> None:
-        """Fetch this host's desired state and make the data plane match it."""
+        """Fetch this host's desired state and make the data plane match it: create
+        and update without the data-plane lock; if that leaves something stale,
+        fetch again under the lock and remove what that state leaves out."""
         started = time.monotonic()
-        with data_plane_lock(self.config):
-            state = self.conductor.network_host_state(self._ctxt(), host=self.host, dhcp=self.dhcp)
-            result = self.agent.reconcile(agent_state(state, self.dhcp))
+        state = self._desired()
+        result = self.agent.reconcile(state, prune=False)
+        if result.stale:
+            with data_plane_lock(self.config):
+                state = self._desired()
+                result = result.then(self.agent.reconcile(state))
         self.rounds += 1
         LOG.info(
             "reconciled %d network(s) in %.0f ms: created %s, removed %s, reloaded %s%s",

@@ -346,8 +346,16 @@ def test_agent_reconciles_vxlan_and_flat_networks_and_removes_what_was_dropped()
         sh("ip", "-n", host_ns, "link", "add", "brqforeign02", "type", "bridge")
         sh("ip", "-n", host_ns, "link", "set", "brqforeign02", "alias", f"stratus:other-{sfx}:x")
 
-        # reduced state: the vxlan network and one port are gone
-        result = agent.reconcile(state(vxlan=False, vm_port=False, new_port=True))
+        # reduced state: the vxlan network and one port are gone. Without pruning
+        # (the agent service's unlocked first pass) the reconcile only lists them.
+        reduced = state(vxlan=False, vm_port=False, new_port=True)
+        listed = agent.reconcile(reduced, prune=False)
+        assert listed.removed == [] and listed.errors == {}
+        assert listed.stale == [vx_dev, vx_br, f"dhcp:{vx_id}"]
+        assert {vx_br, vx_dev} <= set(links(host_ns))
+        assert vx_ns in privileged.list_namespaces()
+        result = agent.reconcile(reduced)
+        assert result.stale == []
         assert result.errors == {}
         assert {vx_br, vx_dev, vx_ns, f"dnsmasq:{vx_id}"} <= set(result.removed)
         have = links(host_ns)

@@ -54,6 +54,18 @@ def _ipr(netns: str | None) -> IPRoute:
     return IPRoute(netns=netns, flags=0) if netns else IPRoute()
 
 
+def _add_link(ipr: IPRoute, **kwargs: Any) -> bool:
+    """``ip link add``; False if a link of that name appeared meanwhile (the compute
+    and the agent may make a network's devices at the same time)."""
+    try:
+        ipr.link("add", **kwargs)
+    except NetlinkError as exc:
+        if exc.code != errno.EEXIST:
+            raise
+        return False
+    return True
+
+
 def _index(ipr: IPRoute, name: str) -> int | None:
     found = ipr.link_lookup(ifname=name)
     return found[0] if found else None
@@ -126,8 +138,7 @@ def ensure_bridge(name: str, mtu: int, alias: str, netns: str | None = None) -> 
     with _ipr(netns) as ipr:
         created = False
         if _index(ipr, name) is None:
-            ipr.link("add", ifname=name, kind="bridge")
-            created = True
+            created = _add_link(ipr, ifname=name, kind="bridge")
         index = _index(ipr, name)
         ipr.link("set", index=index, mtu=mtu, ifalias=alias, state="up")
         return created
@@ -177,9 +188,8 @@ def ensure_vxlan(
                 if lower_index is None:
                     raise RuntimeError(f"VXLAN lower device {dev} does not exist")
                 kwargs["vxlan_link"] = lower_index
-            ipr.link("add", **kwargs)
+            made = _add_link(ipr, **kwargs)
             index = _index(ipr, name)
-            made = True
         ipr.link("set", index=index, mtu=mtu, ifalias=alias, master=_index(ipr, bridge), state="up")
         return made
 
@@ -203,8 +213,7 @@ def ensure_vlan(
             parent = _index(ipr, physical)
             if parent is None:
                 raise RuntimeError(f"physical interface {physical} does not exist")
-            ipr.link("add", ifname=name, kind="vlan", link=parent, vlan_id=vlan_id)
-            created = True
+            created = _add_link(ipr, ifname=name, kind="vlan", link=parent, vlan_id=vlan_id)
         ipr.link(
             "set",
             index=_index(ipr, name),

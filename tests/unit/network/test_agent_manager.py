@@ -64,3 +64,82 @@ def test_dhcp_only_for_networks_with_a_dhcp_subnet() -> None:
     }
     state = {"host": "h", "vtep_address": None, "networks": [network]}
     assert agent_state(state, dhcp=True)["networks"][0]["dhcp"] is False
+
+
+class _Conductor:
+    """Answers network_host_state with the next of ``states``, noting whether the
+    host's data-plane lock was held at the time (a test double of the conductor's
+    RPC client: the protocol under test is the agent service's own)."""
+
+    def __init__(self, states: list[dict], config) -> None:
+        self.states = list(states)
+        self.config = config
+        self.locked: list[bool] = []
+
+    def network_host_state(self, ctxt: dict, host: str, dhcp: bool) -> dict:
+        self.locked.append(_lock_held(self.config))
+        return self.states.pop(0)
+
+
+class _Agent:
+    """Records the reconciles; reports ``stale`` for unpruned rounds (a test double
+    of the data plane, which tests/integration/test_network_dataplane.py runs for real)."""
+
+    def __init__(self, stale: list[str]) -> None:
+        self.stale = stale
+        self.calls: list[tuple[str, bool]] = []
+
+    def reconcile(self, state: dict, prune: bool = True):
+        from stratus.network.agent import ReconcileResult
+
+        self.calls.append((state["networks"][0]["id"] if state["networks"] else "", prune))
+        return ReconcileResult(stale=[] if prune else list(self.stale))
+
+
+def _lock_held(config) -> bool:
+    import fcntl
+    import os
+
+    path = os.path.join(config.state_path, "data-plane.lock")
+    if not os.path.exists(path):
+        return False
+    with open(path, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        return False
+
+
+def _manager(tmp_path, states: list[dict], stale: list[str]):
+    from stratus.network.agent import AgentConfig
+    from stratus.network.agent_manager import NetworkAgentManager
+
+    config = AgentConfig(state_path=str(tmp_path))
+    conductor = _Conductor(states, config)
+    manager = NetworkAgentManager("h1", config, dhcp=False, conductor=conductor)
+    manager.agent = _Agent(stale)
+    return manager, conductor
+
+
+def _state(network_id: str) -> dict:
+    network = {"id": network_id, "subnets": [], "ports": [], "vteps": {}}
+    return {"host": "h1", "vtep_address": None, "networks": [network]}
+
+
+def test_a_round_with_nothing_stale_never_takes_the_lock(tmp_path) -> None:
+    """Creating needs no lock: the compute plugging a guest never waits for it."""
+    manager, conductor = _manager(tmp_path, [_state("n1")], stale=[])
+    manager.sync()
+    assert manager.agent.calls == [("n1", False)]
+    assert conductor.locked == [False]
+
+
+def test_removal_refetches_under_the_lock(tmp_path) -> None:
+    """What the unlocked round found stale is removed only after a fetch made under
+    the data-plane lock (so a port bound meanwhile keeps its bridge)."""
+    manager, conductor = _manager(tmp_path, [_state("old"), _state("new")], stale=["brqx"])
+    manager.sync()
+    assert manager.agent.calls == [("old", False), ("new", True)]
+    assert conductor.locked == [False, True]
