@@ -43,8 +43,9 @@ Marks: ``EGRESS_MARK | h << 16`` and ``INGRESS_MARK | h << 16`` where ``h`` is
 up to 4095 secured ports per host), so marks are stable across agent restarts.
 The low 16 bits stay clear: br_netfilter shows bridged packets, marks and all,
 to the host's own IP rules, and those test low bits (podman's masquerade rule
-0x2000, kube-proxy's 0x4000): a port's mark must never look like theirs. Ports whose ``port_security_enabled`` is false
-(or missing) get no chain, set element or mark: their traffic passes.
+0x2000, kube-proxy's 0x4000): a port's mark must never look like theirs.
+Ports whose ``port_security_enabled`` is false (or missing) get no chain, set
+element or mark: their traffic passes.
 """
 
 from __future__ import annotations

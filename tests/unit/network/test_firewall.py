@@ -205,7 +205,7 @@ def test_marks_are_stable_and_unique(monkeypatch: pytest.MonkeyPatch) -> None:
     first = fw.marks(ids)
     assert len(set(first.values())) == len(ids)
     assert fw.marks(reversed(ids)) == first
-    assert all(0 < v and v & ~fw.HASH_MASK == 0 for v in first.values())
+    assert all(v > 0 and v & ~fw.HASH_MASK == 0 for v in first.values())
     # The low 16 bits, which the host's own rules test (podman's 0x2000,
     # kube-proxy's 0x4000 and 0x8000), are never set.
     assert all(v & 0xFFFF == 0 for v in first.values())
