@@ -324,9 +324,9 @@ class NetworkAgent:
         assert port is not None
         namespace = names.dhcp_namespace(net_id)
         files = self._files(net_id)
-        os.makedirs(files.directory, mode=0o755, exist_ok=True)
-        for path in (self.config.state_path, self._dhcp_root(), files.directory):
-            os.chmod(path, 0o755)  # dnsmasq re-reads its files after dropping root
+        # dnsmasq drops to this process's user (dhcp.command's --user), which owns
+        # these files: the state directories stay private.
+        os.makedirs(files.directory, exist_ok=True)
         if privileged.ensure_namespace(namespace):
             result.created.append(namespace)
         ns_dev = names.ns_device_name(port["id"])
