@@ -193,7 +193,11 @@ def test_compute_runs_unprivileged_with_a_privsep_helper(rendered: Path) -> None
     assert "SupplementaryGroups=libvirt kvm\n" in unit
     helper = _conf(rendered / "compute1" / "stratus.conf")["stratus_sys_admin"]["helper_command"]
     assert helper == "sudo /opt/stratus/bin/privsep-helper --config-file /etc/stratus/stratus.conf"
-    assert not _conf(rendered / "controller1" / "stratus.conf").has_section("stratus_sys_admin")
+    # The controller is the network host: its network agent starts the same helper.
+    controller = _conf(rendered / "controller1" / "stratus.conf")
+    assert controller["stratus_sys_admin"]["helper_command"] == helper
+    assert controller["network"]["dhcp_agent"] == "true"
+    assert _conf(rendered / "compute1" / "stratus.conf")["network"]["dhcp_agent"] == "false"
     sudoers = rendered / "compute1" / "sudoers"
     rule = [line for line in sudoers.read_text().splitlines() if not line.startswith("#")]
     assert rule == [
