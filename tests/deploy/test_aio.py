@@ -10,11 +10,17 @@ deployment.
 
 from __future__ import annotations
 
+import configparser
+import hashlib
+import hmac
 import importlib.metadata
+import json
 import os
 import shutil
 import stat
 import subprocess
+import urllib.error
+import urllib.request
 import uuid
 from pathlib import Path
 
@@ -53,6 +59,7 @@ SERVICES = [
     "stratus-conductor",
     "stratus-compute",
     "stratus-network-agent",
+    "stratus-metadata",
 ]
 STRATUS_PATHS = [Path("/opt/stratus"), Path("/etc/stratus"), Path("/var/lib/stratus")]
 INSTANCES = "/var/lib/stratus/instances"
@@ -65,6 +72,10 @@ TIMINGS: dict[str, float] = {}
 # stratus-manage on the controller's PATH (roles/stratus_control), as nova-manage is.
 MANAGE_LINK = Path("/usr/local/bin/stratus-manage")
 OPERATOR_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+# stratus-metadata on the controller's management address (loopback in the aio), and
+# the shared secret the deployment generated for it and the metadata proxies.
+METADATA_URL = "http://127.0.0.1:8775"
+METADATA_SECRET = AIO / "credentials" / "metadata-secret"
 
 
 def systemd() -> bool:
@@ -472,6 +483,57 @@ def test_files_with_secrets_are_private(deployment) -> None:
     rabbit = Path("/etc/rabbitmq/rabbitmq.conf").read_text()
     assert "loopback_users.guest = true" in rabbit
     assert "listeners.tcp.default = 127.0.0.1:5672" in rabbit
+
+
+def metadata_get(path: str, headers: dict[str, str]) -> tuple[int, str]:
+    """GET ``path`` from stratus-metadata as a metadata proxy sends it: status, body."""
+    request = urllib.request.Request(METADATA_URL + path, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def test_metadata_service_answers_signed_requests_only(deployment) -> None:
+    """stratus-metadata runs on the controller's management address (loopback here),
+    port 8775, with the secret generated for this deployment (0600 on the Ansible
+    controller, in the 0640 stratus.conf on the host): a request signed with it, as the
+    network hosts' metadata proxies sign, gets the declared server's meta_data.json; a
+    bad signature, or a good one for another instance id, gets a 403."""
+    server = openstack("server", "show", DECLARED, "-f", "json")
+    secret = METADATA_SECRET.read_text().strip()
+    assert len(secret) >= 32
+    assert stat.S_IMODE(METADATA_SECRET.stat().st_mode) == 0o600
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read("/etc/stratus/stratus.conf")
+    assert parser["metadata"]["shared_secret"] == secret
+    # The network host (the aio) signs with the same secret and reaches this address.
+    assert parser["metadata"]["metadata_url"] == METADATA_URL
+    assert stat.S_IMODE(Path("/etc/stratus/stratus.conf").stat().st_mode) & 0o007 == 0
+    assert as_nobody("cat", "/etc/stratus/stratus.conf").returncode != 0
+    assert {a for a, p, _ in listeners() if p == 8775} == {"127.0.0.1"}
+
+    def signed(instance_id: str, key: str = secret) -> dict[str, str]:
+        return {
+            "X-Instance-ID": instance_id,
+            "X-Tenant-ID": server["project_id"],
+            "X-Instance-ID-Signature": hmac.new(
+                key.encode(), instance_id.encode(), hashlib.sha256
+            ).hexdigest(),
+        }
+
+    status, body = metadata_get("/openstack/latest/meta_data.json", signed(server["id"]))
+    assert status == 200, body
+    document = json.loads(body)
+    assert (document["uuid"], document["name"]) == (server["id"], DECLARED)
+    status, body = metadata_get(
+        "/openstack/latest/meta_data.json", signed(server["id"], key=secret + "x")
+    )
+    assert status == 403, body
+    assert server["id"] not in body
+    forged = {**signed(server["id"]), "X-Instance-ID": str(uuid.uuid4())}
+    assert metadata_get("/openstack/latest/meta_data.json", forged)[0] == 403
 
 
 def test_second_make_aio_changes_nothing(deployment) -> None:

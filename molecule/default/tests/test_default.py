@@ -31,6 +31,7 @@ UNITS = [
     "stratus-conductor",
     "stratus-compute",
     "stratus-network-agent",
+    "stratus-metadata",
 ]
 
 
@@ -130,6 +131,15 @@ def test_database_password_is_only_in_the_database_section(host):
     they are in [database] and nowhere else: not in the other sections, the
     units, clouds.yaml, the logs or the command lines."""
     assert_secret_confined(host, credential("mariadb-password"), {("database", "connection")})
+
+
+def test_metadata_secret_is_only_where_the_service_and_proxies_read_it(host):
+    """The aio is controller and network host: stratus-metadata checks, and the
+    network agent's proxies sign with, [metadata] shared_secret, the secret the
+    roles generated once; it is nowhere else (units, logs, command lines)."""
+    secret = credential("metadata-secret")
+    assert read_config(host)["metadata"]["shared_secret"] == secret
+    assert_secret_confined(host, secret, {("metadata", "shared_secret")})
 
 
 def test_compute_runs_as_stratus_in_the_libvirt_and_kvm_groups(host):
