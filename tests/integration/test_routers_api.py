@@ -4,7 +4,7 @@ a real cloud (stratus-api with three workers, -scheduler, -conductor over a real
 RabbitMQ, SQLite) with one compute host on the in-memory fake driver and its
 network agent (no DHCP role, so routers stay unplaced and no router namespace is
 made: the data plane is not what these tests look at). Concurrent floating IP
-creation runs on MariaDB too.
+creation on MariaDB is in tests/unit/network/test_routers.py (no cloud needed).
 """
 
 from __future__ import annotations
@@ -324,13 +324,3 @@ def test_concurrent_floating_ip_creation(cloud: Cloud, clients: dict[str, httpx.
     for fip in admin.get(f"{API}/floatingips").json()["floatingips"]:
         if fip["floating_network_id"] == network_id:
             assert admin.delete(f"{API}/floatingips/{fip['id']}").status_code == 204
-
-
-def test_concurrent_floating_ip_creation_on_mariadb(mariadb: Any) -> None:
-    plane = ControlPlane(mariadb.create_database(f"stratus_l3_{SFX}"), extra_conf=CONF)
-    plane.start()
-    try:
-        with plane.client() as admin:
-            concurrent_creations(plane, admin, _small_external(admin, "small"))
-    finally:
-        plane.stop()
