@@ -82,6 +82,12 @@ def test_router_gateway_interfaces_and_routes(world: dict) -> None:
     assert port["security_groups"] == []
     gateway = _ports("network:router_gateway")[0]
     assert gateway["device_id"] == router["id"] and gateway["port_security_enabled"] is False
+    # ext-gw-mode: SNAT off keeps the gateway port and its address
+    snat_off = {"network_id": world["ext"]["id"], "enable_snat": False}
+    changed = l3.update_router(ADMIN, router["id"], {"external_gateway_info": snat_off})
+    assert changed["external_gateway_info"]["enable_snat"] is False
+    assert changed["external_gateway_info"]["external_fixed_ips"] == info["external_fixed_ips"]
+    assert _ports("network:router_gateway")[0]["id"] == gateway["id"]
 
     routes = [{"destination": "10.1.0.0/24", "nexthop": "10.0.0.5"}]
     assert l3.update_router(MEMBER, router["id"], {"routes": routes})["routes"] == routes
