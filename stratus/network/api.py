@@ -928,7 +928,13 @@ MAX_TAG_LENGTH = 255
 
 
 def _tagged(session: Session, context: Any, collection: str, resource_id: str) -> Any:
-    finders = {"networks": _network, "subnets": _subnet, "ports": _port}
+    finders = {
+        "networks": _network,
+        "subnets": _subnet,
+        "ports": _port,
+        "routers": l3._router,
+        "floatingips": l3._fip,
+    }
     if collection not in finders:
         raise exc.NotFound("Resource", collection)
     return finders[collection](session, context, resource_id)

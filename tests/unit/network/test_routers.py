@@ -237,6 +237,17 @@ def test_floating_ips(world: dict) -> None:
     assert again["floating_ip_address"] == address
 
 
+def test_tags_of_routers_and_floating_ips(world: dict) -> None:
+    router = l3.create_router(MEMBER, {"tags": ["b", "a"]})
+    assert router["tags"] == ["a", "b"]
+    assert api.set_tags(MEMBER, "routers", router["id"], add="c") == ["a", "b", "c"]
+    fip = l3.create_floatingip(MEMBER, {"floating_network_id": world["ext"]["id"]})
+    assert api.set_tags(MEMBER, "floatingips", fip["id"], ["x"]) == ["x"]
+    assert l3.get_floatingip(MEMBER, fip["id"])["tags"] == ["x"]
+    with pytest.raises(exc.NotFound):
+        api.get_tags(OTHER, "routers", router["id"])
+
+
 def test_router_and_floating_ip_quotas(world: dict) -> None:
     api.update_quotas("p1", {"router": 1, "floatingip": 1})
     l3.create_router(MEMBER, {})
