@@ -425,6 +425,8 @@ def update_network(context: Any, network_id: str, values: dict[str, Any]) -> dic
                     f"Unable to reconfigure sharing settings for network {network_id}. "
                     "Multiple projects are using it.",
                 )
+        if values.get("router:external") is False and network.external:
+            l3.check_not_external_in_use(session, network)
         for key, column in (
             ("name", "name"),
             ("description", "description"),

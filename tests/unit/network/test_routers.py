@@ -197,6 +197,9 @@ def test_floating_ips(world: dict) -> None:
     with pytest.raises(exc.Conflict) as raised:
         l3.update_router(MEMBER, router["id"], {"external_gateway_info": None})
     assert raised.value.neutron_type == "RouterExternalGatewayInUseByFloatingIp"
+    with pytest.raises(exc.Conflict) as raised:
+        api.update_network(ADMIN, world["ext"]["id"], {"router:external": False})
+    assert raised.value.neutron_type == "ExternalNetworkInUse"
     assert l3.floating_addresses([server["id"]]) == {
         server["id"]: [(fixed, fip["floating_ip_address"])]
     }
