@@ -288,6 +288,25 @@ def test_floating_ip_through_the_cli_and_server_addresses(
         "RouterExternalGatewayInUseByFloatingIp",
     )
 
+    # Port forwardings of another floating IP to the server's port 22.
+    spare = m1.post(
+        f"{API}/floatingips",
+        json={"floatingip": {"floating_network_id": external["network"]["id"]}},
+    ).json()["floatingip"]
+    forwardings = f"{API}/floatingips/{spare['id']}/port_forwardings"
+    forwarding = {"internal_port_id": port["id"], "internal_ip_address": fixed,
+                  "internal_port": 22, "external_port": 2222, "protocol": "tcp"}  # fmt: skip
+    made = m1.post(forwardings, json={"port_forwarding": forwarding})
+    assert made.status_code == 201, made.text
+    listed = m1.get(forwardings).json()["port_forwardings"]
+    assert [(f["external_port"], f["internal_port"]) for f in listed] == [(2222, 22)]
+    bad = {"port_forwarding": {**forwarding, "external_port": 2223, "protocol": "icmp"}}
+    assert "protocol" in neutron_error(m1.post(forwardings, json=bad), 400)
+    shown = m1.get(f"{API}/floatingips/{spare['id']}").json()["floatingip"]
+    assert shown["router_id"] == router["id"] and len(shown["port_forwardings"]) == 1
+    pf_id = made.json()["port_forwarding"]["id"]
+    assert m1.delete(f"{forwardings}/{pf_id}").status_code == 204
+
     # Release: the address goes back to the pool (the admin may ask for it by name).
     cloud.openstack(
         "floating", "ip", "delete", address, user="m1", password="m1-pw", project="p-m1"
