@@ -145,8 +145,18 @@ def boots(
                 security_groups=groups if kind == "groups" else None,
             )
             timings[kind].append(seconds)
+            if index == 0 and kind in ("warm", "groups"):
+                check_groups(booter, server_id, groups if kind == "groups" else ["default"])
             booter.delete(server_id)
     return timings
+
+
+def check_groups(booter: Booter, server_id: str, wanted: list[str]) -> None:
+    """The server's ports are in the ``wanted`` groups (the kind measures them)."""
+    path = f"/servers/{server_id}/os-security-groups"
+    found = sorted(g["name"] for g in booter.client().request("GET", path)[1]["security_groups"])
+    if found != sorted(wanted):
+        raise RuntimeError(f"server {server_id}: security groups {found}, not {sorted(wanted)}")
 
 
 def clean_up(cloud: Cloud, networks: list[dict], groups: list[dict]) -> None:
