@@ -5,7 +5,10 @@ desired state (see :mod:`stratus.network.agent`) into a :class:`Ruleset`: plain
 data naming every per-port chain, named set and dispatch-map element. The
 applier keeps the last ruleset it applied and sends only the difference, as one
 ``nft -f`` transaction, so a rule change on a host with a thousand ports touches
-only the chains and sets that changed.
+only the chains and sets that changed. The ruleset is made of parts (one per
+port, group and remote-group set), each cached by its inputs: a reconcile
+renders anew only the parts whose inputs changed, and the diff looks only at
+the parts that are not the very objects it applied last time.
 
 Two tables named ``stratus``:
 
@@ -337,8 +340,8 @@ def _merge(cidrs: Iterable[str], version: int) -> list[str]:
 @functools.lru_cache(maxsize=4096)
 def _merged(cidrs: tuple[str, ...], version: int) -> tuple[str, ...]:
     """The ``version`` networks of ``cidrs``, merged (interval sets refuse
-    overlapping elements); unparsable ones are skipped. Cached: the agent
-    renders every port on every reconcile, and most inputs repeat."""
+    overlapping elements); unparsable ones are skipped. Cached: most inputs
+    repeat (the same members, the same prefixes in many groups)."""
     nets = []
     for cidr in cidrs:
         try:
