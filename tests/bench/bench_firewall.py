@@ -3,7 +3,9 @@
 In a network namespace of its own (no veths: the chains name interfaces only),
 through the forked privsep daemon as the agent does. Prints the time of the
 first full load, of one rule change in a project's group (its 20 ports), of one
-rule change in a group that every port is in, of a membership change, and the
+rule change in a group that every port is in, of a membership change, of a port
+that comes and goes (its chains, elements and group membership), each split
+into the Python part (render and diff) and the nft transaction, and the
 nftables rule count per port (counted in the kernel's listing). Run as root:
 ``make bench-firewall``.
 """
@@ -116,8 +118,10 @@ def series(fw: firewall.Firewall, state: dict[str, Any], change: Any) -> list[tu
 def report(name: str, samples: list[tuple[float, float]]) -> float:
     total = statistics.median(s[0] for s in samples)
     nft = statistics.median(s[1] for s in samples)
+    python = statistics.median(s[0] - s[1] for s in samples)
     worst = max(s[0] for s in samples)
-    print(f"{name:<52} median {total:7.1f} ms (apply {nft:6.1f} ms), max {worst:7.1f} ms")
+    print(f"{name:<40} median {total:6.1f} ms (render+diff {python:5.1f}, "
+          f"nft {nft:5.1f}), max {worst:6.1f} ms")  # fmt: skip
     return total
 
 
@@ -161,14 +165,28 @@ def main() -> int:
             else:
                 members.pop()
 
-        project = report(
-            f"rule change, one group ({PER_PROJECT} ports)", series(fw, state, project_rule)
-        )
-        report(f"rule change, group of all {PORTS} ports", series(fw, state, shared_rule))
-        report("membership change (one address)", series(fw, state, membership))
-        verdict = "met" if project < TARGET_MS else "MISSED"
-        print(f"target: a rule change under {TARGET_MS} ms: {verdict}")
-        return 0 if project < TARGET_MS else 1
+        def port_comes_and_goes(st: dict[str, Any], run: int) -> None:
+            ports = st["networks"][0]["ports"]
+            members = st["security_groups"]["default-3"]["members"]["IPv4"]
+            if run % 2 == 0:
+                ip = "172.16.1.1"
+                ports.append({**ports[60], "id": str(uuid.UUID(int=PORTS + 1)),
+                              "mac_address": "fa:16:3e:ff:00:01",
+                              "fixed_ips": [{"subnet_id": "s", "ip_address": ip}]})  # fmt: skip
+                members.append(ip)
+            else:
+                ports.pop()
+                members.pop()
+
+        medians = [
+            report(f"rule change, one group of {PER_PROJECT}", series(fw, state, project_rule)),
+            report(f"rule change, group of all {PORTS}", series(fw, state, shared_rule)),
+            report("membership change (one address)", series(fw, state, membership)),
+            report("a port comes / goes (group of 20)", series(fw, state, port_comes_and_goes)),
+        ]
+        verdict = "met" if max(medians) < TARGET_MS else "MISSED"
+        print(f"target: each change under {TARGET_MS} ms (median): {verdict}")
+        return 0 if max(medians) < TARGET_MS else 1
     finally:
         privileged.delete_namespace(netns)
         sys_admin_pctxt.stop()
