@@ -34,6 +34,11 @@ HOST = "bench-host"
 rule = firewall.rule
 
 
+def port_id(index: int) -> str:
+    """A stable port id whose first 11 characters (its tap's name) are its own."""
+    return str(uuid.uuid5(uuid.NAMESPACE_OID, f"bench-port-{index}"))
+
+
 def build_state() -> dict[str, Any]:
     """PORTS ports; each project's 20 ports share its default group, and every
     port is also in one shared group ``ssh`` (tcp 22 from a prefix)."""
@@ -62,7 +67,7 @@ def build_state() -> dict[str, Any]:
         groups["ssh"]["members"]["IPv4"].append(ip)
         ports.append(
             {
-                "id": str(uuid.UUID(int=i + 1)),
+                "id": port_id(i),
                 "mac_address": f"fa:16:3e:00:{i // 256:02x}:{i % 256:02x}",
                 "fixed_ips": [{"subnet_id": "s", "ip_address": ip}],
                 "device_owner": "compute:nova",
@@ -170,7 +175,7 @@ def main() -> int:
             members = st["security_groups"]["default-3"]["members"]["IPv4"]
             if run % 2 == 0:
                 ip = "172.16.1.1"
-                ports.append({**ports[60], "id": str(uuid.UUID(int=PORTS + 1)),
+                ports.append({**ports[60], "id": port_id(PORTS),
                               "mac_address": "fa:16:3e:ff:00:01",
                               "fixed_ips": [{"subnet_id": "s", "ip_address": ip}]})  # fmt: skip
                 members.append(ip)

@@ -550,8 +550,21 @@ def _zones_part(network_ids: tuple[str, ...]) -> Part:
 
 def render(ports: list[dict[str, Any]], security_groups: dict[str, Any]) -> Ruleset:
     """The ruleset of ``ports`` (from :func:`host_ports`) under ``security_groups``
-    (group id -> {"rules": [...], "members": {"IPv4": [...], "IPv6": [...]}})."""
-    secured = [p for p in ports if p.get("port_security_enabled")]
+    (group id -> {"rules": [...], "members": {"IPv4": [...], "IPv6": [...]}}).
+
+    A port whose tap name is an earlier port's (their ids share the first 11
+    characters: its device cannot exist next to the other's) is left out, with a
+    warning: every element of the ruleset belongs to one port."""
+    secured = []
+    taps: set[str] = set()
+    for port in ports:
+        if not port.get("port_security_enabled"):
+            continue
+        if port["tap"] in taps:
+            LOG.warning("port %s: tap %s is another port's; no rules", port["id"], port["tap"])
+            continue
+        taps.add(port["tap"])
+        secured.append(port)
     if not secured:
         return Ruleset()
     port_marks = _marks(tuple(sorted({p["id"] for p in secured})))

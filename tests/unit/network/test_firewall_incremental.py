@@ -109,3 +109,15 @@ def test_the_merged_views_are_those_of_the_parts(base: dict[str, Any]) -> None:
     assert len(owners) == len(set(owners)) == len(rs.chains), "one part per chain"
     elements = [(key, e) for part in rs.parts.values() for key, e, _ in part.elements]
     assert len(elements) == len(set(elements)), "one part per element"
+
+
+def test_a_port_whose_tap_is_taken_gets_nothing(base: dict[str, Any]) -> None:
+    """Taps are the port id's first 11 characters: a second port with the same
+    would share the first one's elements (and its device cannot exist)."""
+    _ports(base).append(port("twin-000000-a", "10.0.1.1", "fa:16:3e:00:02:01", ["sg-1"]))
+    old = rendered(base)
+    assert ("port", "twin-000000-a") in old.parts
+    _ports(base).append(port("twin-000000-b", "10.0.1.2", "fa:16:3e:00:02:02", ["sg-1"]))
+    new = rendered(base)
+    assert ("port", "twin-000000-b") not in new.parts
+    assert fw.diff_script(old, new) == ""
