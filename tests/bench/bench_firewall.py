@@ -80,9 +80,10 @@ def build_state() -> dict[str, Any]:
     return {"host": HOST, "networks": [{"id": "net", "ports": ports}], "security_groups": groups}
 
 
-def timed_apply(fw: firewall.Firewall, state: dict[str, Any]) -> tuple[float, float]:
-    """(render + diff + nft transaction, of which the transaction) in milliseconds;
-    the ruleset is rendered from the whole state, as the agent does."""
+def timed_apply(fw: firewall.Firewall, state: dict[str, Any]) -> tuple[float, float, float]:
+    """(render + diff + nft transaction, of which the transaction, the CPU time of
+    this process in it: render and diff) in milliseconds; the ruleset is rendered
+    from the whole state, as the agent does."""
     sent: list[float] = []
     nft = fw._nft
 
@@ -93,14 +94,14 @@ def timed_apply(fw: firewall.Firewall, state: dict[str, Any]) -> tuple[float, fl
 
     fw._nft = timed_nft  # type: ignore[method-assign]
     try:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         ruleset = firewall.render(firewall.host_ports(state, HOST), state["security_groups"])
         changed = fw.apply(ruleset)
-        done = time.perf_counter()
+        done, cpu = time.perf_counter(), time.process_time() - cpu
     finally:
         del fw._nft
     assert changed and len(sent) == 1, "the change must send one transaction"
-    return (done - started) * 1000, sent[0] * 1000
+    return (done - started) * 1000, sent[0] * 1000, cpu * 1000
 
 
 def rule_counts(netns: str) -> tuple[int, int]:
@@ -112,7 +113,10 @@ def rule_counts(netns: str) -> tuple[int, int]:
     return len(rules), len(per_port)
 
 
-def series(fw: firewall.Firewall, state: dict[str, Any], change: Any) -> list[tuple[float, float]]:
+Sample = tuple[float, float, float]
+
+
+def series(fw: firewall.Firewall, state: dict[str, Any], change: Any) -> list[Sample]:
     out = []
     for run in range(RUNS):
         change(state, run)
@@ -120,12 +124,13 @@ def series(fw: firewall.Firewall, state: dict[str, Any], change: Any) -> list[tu
     return out
 
 
-def report(name: str, samples: list[tuple[float, float]]) -> float:
+def report(name: str, samples: list[Sample]) -> float:
     total = statistics.median(s[0] for s in samples)
     nft = statistics.median(s[1] for s in samples)
     python = statistics.median(s[0] - s[1] for s in samples)
+    cpu = statistics.median(s[2] for s in samples)
     worst = max(s[0] for s in samples)
-    print(f"{name:<40} median {total:6.1f} ms (render+diff {python:5.1f}, "
+    print(f"{name:<34} median {total:6.1f} ms (render+diff {python:5.1f}, CPU {cpu:4.1f}; "
           f"nft {nft:5.1f}), max {worst:6.1f} ms")  # fmt: skip
     return total
 
@@ -140,7 +145,7 @@ def main() -> int:
     try:
         fw = firewall.Firewall(netns)
         state = build_state()
-        full_ms, _ = timed_apply(fw, state)
+        full_ms, _, _ = timed_apply(fw, state)
         total_rules, port_rules = rule_counts(netns)
         print(f"ports: {PORTS} (groups of {PER_PROJECT}, plus one group of all)")
         print(f"first load (whole tables, one transaction): {full_ms:.0f} ms")
