@@ -119,13 +119,14 @@ def create_groups(net: ApiClient) -> list[dict]:
 
 def boots(
     booter: Booter, warm_id: str, cold_id: str, groups: list[str], rounds: int
-) -> dict[str, list[float]]:
+) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
     """``rounds`` boots of each kind, interleaved (the order turning each round),
     each server deleted before the next boot. "warm": a network whose bridge and
     VXLAN device stay on the host (a port of it is bound there, as when other
     guests use it); "cold": a network with nothing else on the host, whose bridge
     the agent removes with each server, so every boot plugs it anew; "groups":
-    the warm network, the port in ``groups`` (names) instead of ``default``."""
+    the warm network, the port in ``groups`` (names) instead of ``default``.
+    Returns the seconds to ACTIVE and those of the POST request, by kind."""
     networks = {
         "none": "none",
         "warm": [{"uuid": warm_id}],
@@ -135,6 +136,7 @@ def boots(
     server_id, _ = booter.boot(f"{HOST}-warm-up")  # fills the image cache
     booter.delete(server_id)
     timings: dict[str, list[float]] = {kind: [] for kind in networks}
+    posts: dict[str, list[float]] = {kind: [] for kind in networks}
     kinds = list(networks)
     for index in range(rounds):
         turn = index % len(kinds)
@@ -145,10 +147,11 @@ def boots(
                 security_groups=groups if kind == "groups" else None,
             )
             timings[kind].append(seconds)
+            posts[kind].append(booter.last_post)
             if index == 0 and kind in ("warm", "groups"):
                 check_groups(booter, server_id, groups if kind == "groups" else ["default"])
             booter.delete(server_id)
-    return timings
+    return timings, posts
 
 
 def check_groups(booter: Booter, server_id: str, wanted: list[str]) -> None:
@@ -252,7 +255,7 @@ def main() -> None:
         net.request("POST", "/ports", {"port": {**keeper, "binding:host_id": HOST}})
         groups = create_groups(net)
         group_names = [group["name"] for group in groups]
-        timings = boots(booter, warm["id"], cold["id"], group_names, args.rounds)
+        timings, posts = boots(booter, warm["id"], cold["id"], group_names, args.rounds)
     finally:
         with contextlib.suppress(Exception):
             clean_up(cloud, networks, groups)
@@ -271,10 +274,11 @@ def main() -> None:
         f"\nAPI request to ACTIVE, QEMU TCG, cached image ({args.rounds} boots of each "
         "kind, interleaved)"
     )
-    print(f"{'networks':45} {'p50 ms':>8} {'p95 ms':>8}")
+    print(f"{'networks':45} {'p50 ms':>8} {'p95 ms':>8} {'POST p50':>9}")
     for kind, values in timings.items():
         p50, p95 = statistics.median(values) * 1000, percentile(values, 0.95) * 1000
-        print(f"{KINDS[kind]:45} {p50:8.0f} {p95:8.0f}")
+        post = statistics.median(posts[kind]) * 1000
+        print(f"{KINDS[kind]:45} {p50:8.0f} {p95:8.0f} {post:9.0f}")
     p50 = {kind: statistics.median(values) * 1000 for kind, values in timings.items()}
     for kind in ("warm", "cold"):
         added = p50[kind] - p50["none"]

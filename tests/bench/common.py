@@ -66,6 +66,7 @@ class Booter:
         self.cloud, self.image_id, self.flavor_id = cloud, image_id, flavor_id
         self.token = cloud.token()
         self.local = threading.local()
+        self.last_post = 0.0  # seconds of the last boot's POST /servers (one thread)
 
     def client(self) -> ApiClient:
         if not hasattr(self.local, "client"):
@@ -94,6 +95,7 @@ class Booter:
             server["security_groups"] = [{"name": group} for group in security_groups]
         started = time.perf_counter()
         _, created = client.request("POST", "/servers", {"server": server})
+        self.last_post = time.perf_counter() - started
         server_id = created["server"]["id"]
         if watcher is not None:
             if watcher.wait(server_id) != "ACTIVE":
