@@ -485,10 +485,11 @@ def _rules_key(group: dict[str, Any] | None) -> tuple[tuple[Any, ...], ...]:
 
 # The parts, each cached by its inputs: a reconcile renders anew only the
 # ports, groups and sets whose inputs changed; the others are the same objects
-# as in the last ruleset, which diff_script skips by identity.
+# as in the last ruleset, which diff_script skips by identity. The sizes hold a
+# host's parts (up to 4095 secured ports) with room for their last versions.
 
 
-@functools.lru_cache(maxsize=16384)
+@functools.lru_cache(maxsize=4096)
 def _group_part(group_id: str, rules: tuple[tuple[Any, ...], ...]) -> Part:
     """A group's two chains (from :func:`_rules_key`) and the remote groups
     they name."""
@@ -501,7 +502,7 @@ def _group_part(group_id: str, rules: tuple[tuple[Any, ...], ...]) -> Part:
     return Part(chains=chains, uses=frozenset(used))
 
 
-@functools.lru_cache(maxsize=65536)
+@functools.lru_cache(maxsize=8192)
 def _port_part(
     port_id: str,
     key: tuple[str, str, tuple[str, ...], tuple[tuple[str, str], ...]],
@@ -529,7 +530,7 @@ def _port_part(
     )
 
 
-@functools.lru_cache(maxsize=16384)
+@functools.lru_cache(maxsize=1024)
 def _set_part(group_id: str, version: int, members: tuple[str, ...]) -> Part:
     """A remote group's set of member addresses of one IP version."""
     kind = "ipv4_addr" if version == 4 else "ipv6_addr"
@@ -537,7 +538,7 @@ def _set_part(group_id: str, version: int, members: tuple[str, ...]) -> Part:
     return Part(sets=(((INET, group_set(group_id, version)), NftSet(kind, elements=elements)),))
 
 
-@functools.lru_cache(maxsize=1024)
+@functools.lru_cache(maxsize=64)
 def _zones_part(network_ids: tuple[str, ...]) -> Part:
     """The conntrack zone of each network's bridge."""
     return Part(
