@@ -3,11 +3,16 @@ namespace, forwarding guests' requests to the metadata service with their identi
 
 One small process per DHCP namespace (the standard library only: a
 ``ThreadingHTTPServer`` and ``urllib``), started by the network agent through a
-privsep entry point with ``ip netns exec`` as dnsmasq is, and supervised like it
-(a pid file in the network's state directory; the agent restarts it when it is
-gone and stops it with the namespace). A process per namespace keeps the
-isolation the kernel gives: it can only be reached from its network, the caller's
-source address is unambiguous there, and a crash affects one network.
+privsep entry point and supervised like dnsmasq (a pid file in the network's
+state directory; the agent restarts it when it is gone and stops it with the
+namespace). It enters the namespace only to bind its listening socket there and
+returns to the host's namespace before serving: guests reach it on
+169.254.169.254:80 in their network alone, while its requests to the metadata
+service leave from the host, over the management network, as the agent's own do
+(the namespace has no route there; Neutron crosses the same boundary with a unix
+socket). Then it drops root for the agent's user. A process per namespace keeps
+the caller's source address unambiguous (one network's addresses), and a crash
+affects one network.
 
 Who asks is decided by the source address alone, looked up in the proxy's file
 (``metadata_proxy.json`` in the network's state directory, 0600), which the agent
@@ -28,13 +33,13 @@ HMAC-SHA256 of ``X-Instance-ID`` under ``[metadata] shared_secret``
 from __future__ import annotations
 
 import argparse
+import ctypes
 import hashlib
 import hmac
 import json
 import logging
 import os
 import pwd
-import socket
 import sys
 import threading
 import urllib.error
@@ -76,6 +81,8 @@ DROPPED_HEADERS = frozenset(
         "Content-Length",
     )
 )
+CLONE_NEWNET = 0x40000000
+NETNS_DIR = "/run/netns"
 UPSTREAM_TIMEOUT = 10.0
 MAX_BODY = 256 * 1024
 
@@ -196,12 +203,47 @@ class ProxyHandler(BaseHTTPRequestHandler):
     do_GET = do_HEAD = do_POST = _forward  # noqa: N815
 
 
+class ProxyServer(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128  # guests booting together
+
+
 def make_server(config_path: str, host: str, port: int) -> ThreadingHTTPServer:
     """The proxy's server bound to ``host``:``port``, serving ``config_path``'s map."""
     handler = type("Handler", (ProxyHandler,), {"config": ConfigFile(config_path)})
-    server = ThreadingHTTPServer((host, port), handler)
-    server.daemon_threads = True
-    return server
+    return ProxyServer((host, port), handler)
+
+
+def _setns(fd: int) -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.setns(fd, CLONE_NEWNET) != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, os.strerror(errno))
+
+
+def bind_in_namespace(
+    namespace: str | None, config_path: str, host: str, port: int
+) -> ThreadingHTTPServer:
+    """:func:`make_server` with its socket bound in ``namespace`` (a name under
+    /run/netns; None: this one); the calling thread is back in its own namespace
+    when it returns, so connections it opens later leave from there."""
+    if not namespace:
+        return make_server(config_path, host, port)
+    if "/" in namespace or namespace in (".", ".."):
+        raise ValueError(f"not a namespace name: {namespace!r}")
+    own = os.open("/proc/self/ns/net", os.O_RDONLY)
+    try:
+        target = os.open(os.path.join(NETNS_DIR, namespace), os.O_RDONLY)
+        try:
+            _setns(target)
+            try:
+                return make_server(config_path, host, port)
+            finally:
+                _setns(own)
+        finally:
+            os.close(target)
+    finally:
+        os.close(own)
 
 
 def _drop_privileges(user: str | None) -> None:
@@ -216,8 +258,9 @@ def _drop_privileges(user: str | None) -> None:
 
 
 def _daemonize(pid_file: str, user: str | None) -> None:
-    """Fork into the background (reparented to init); the first process returns
-    once the daemon wrote its pid file and dropped its privileges, and exits."""
+    """Fork into the background (reparented to init); the first process exits
+    once the daemon wrote its pid file and dropped its privileges (1 if it
+    could not)."""
     ready_r, ready_w = os.pipe()
     first = os.fork()
     if first:
@@ -232,11 +275,12 @@ def _daemonize(pid_file: str, user: str | None) -> None:
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(devnull, fd)
-    _drop_privileges(user)
     tmp = f"{pid_file}.tmp"
     with open(tmp, "w") as f:
         f.write(f"{os.getpid()}\n")
+    os.chmod(tmp, 0o644)
     os.replace(tmp, pid_file)
+    _drop_privileges(user)
     os.write(ready_w, b"1")
     os.close(ready_w)
 
@@ -246,16 +290,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", required=True, help="the proxy's file (address map)")
     parser.add_argument("--pid-file", required=True)
     parser.add_argument("--user", help="user to drop to once the socket is bound")
+    parser.add_argument("--netns", help="the namespace (under /run/netns) to listen in")
     parser.add_argument("--bind-host", default=METADATA_ADDRESS)
     parser.add_argument("--bind-port", type=int, default=METADATA_PORT)
     parser.add_argument("--foreground", action="store_true")
     args = parser.parse_args(argv)
     try:
-        server = make_server(args.config, args.bind_host, args.bind_port)
-    except OSError as exc:
-        print(f"metadata proxy: cannot listen on {args.bind_host}:{args.bind_port}: {exc}")
+        server = bind_in_namespace(args.netns, args.config, args.bind_host, args.bind_port)
+    except (OSError, ValueError) as exc:
+        print(
+            f"metadata proxy: cannot listen on {args.bind_host}:{args.bind_port}: {exc}",
+            file=sys.stderr,
+        )
         return 1
-    server.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     if args.foreground:
         _drop_privileges(args.user)
     else:

@@ -501,8 +501,9 @@ def metadata_proxy_running(pid_file: str) -> int | None:
 
 @sys_admin_pctxt.entrypoint
 def start_metadata_proxy(namespace: str, config: str, pid_file: str, user: str | None) -> int:
-    """Start the metadata proxy (stratus.network.linux.metadata_proxy; it forks)
-    inside ``namespace``, reading ``config`` and dropping to ``user``; its pid.
+    """Start the metadata proxy (stratus.network.linux.metadata_proxy; it forks),
+    listening inside ``namespace`` and forwarding from this one, reading
+    ``config`` and dropping to ``user``; its pid.
 
     The command line is made here from the arguments: the entry point runs
     nothing but the proxy."""
@@ -510,12 +511,13 @@ def start_metadata_proxy(namespace: str, config: str, pid_file: str, user: str |
         sys.executable,
         "-m",
         METADATA_PROXY_MODULE,
+        f"--netns={namespace}",
         f"--config={config}",
         f"--pid-file={pid_file}",
     ]
     if user:
         argv.append(f"--user={user}")
-    _run(["ip", "netns", "exec", namespace, *argv])
+    _run(argv)
     pid = metadata_proxy_running(pid_file)
     if pid is None:
         raise RuntimeError(f"the metadata proxy did not start: no process for {pid_file}")

@@ -152,7 +152,7 @@ def test_forged_identity_headers_are_replaced_in_any_case() -> None:
 # --- the proxy over real HTTP ----------------------------------------------------------
 
 
-class _Upstream(BaseHTTPRequestHandler):
+class RecordingUpstream(BaseHTTPRequestHandler):
     seen: list[dict[str, Any]] = []
     status = 200
 
@@ -187,8 +187,8 @@ def _serve(server: ThreadingHTTPServer) -> threading.Thread:
 
 
 @pytest.fixture
-def upstream() -> Iterator[tuple[str, type[_Upstream]]]:
-    handler = type("Recorder", (_Upstream,), {"seen": [], "status": 200})
+def upstream() -> Iterator[tuple[str, type[RecordingUpstream]]]:
+    handler = type("Recorder", (RecordingUpstream,), {"seen": [], "status": 200})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     _serve(server)
     yield f"http://127.0.0.1:{server.server_address[1]}", handler

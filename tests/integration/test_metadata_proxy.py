@@ -1,0 +1,230 @@
+"""The metadata service through the network's metadata proxy, end to end: stratus-api,
+-scheduler, -conductor, a stratus-compute on libvirt (a QEMU TCG guest booting the
+tiny image), a stratus-network-agent serving DHCP with the metadata proxy in the
+network's DHCP namespace, and stratus-metadata, over a real RabbitMQ and SQLite,
+on a real bridge, VXLAN device and namespaces.
+
+The guest has no config drive: it takes the classless route to 169.254.169.254
+from DHCP and prints the identity it read from the service. A client namespace on
+the bridge, holding the address of a port that belongs to no instance, forges the
+guest's identity headers and gets a 404 without the guest's data; the service
+itself refuses a request signed with another secret. Nothing listens on
+169.254.169.254 in the host's namespace.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import json
+import random
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from stratus.network.linux import metadata_proxy, names
+from tests.support.cloud import Cloud
+from tests.support.processes import wait_for
+
+pytestmark = pytest.mark.slow
+
+SFX = uuid.uuid4().hex[:6]
+HOST = f"mdproxy-{SFX}"
+FLAVOR_ID = f"mdproxy-{SFX}"
+CLIENT_NS = f"mdproxy-{SFX}-cli"
+CLIENT_DEV = f"mdp{SFX}"
+CIDR = "10.78.0.0/24"
+SECRET = uuid.uuid4().hex
+VNI = random.randrange(100_000, 16_000_000)
+
+
+def sh(*argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+    if check and done.returncode:
+        raise AssertionError(f"{' '.join(argv)} failed: {done.stderr or done.stdout}")
+    return done
+
+
+def virsh(*args: str) -> str:
+    return subprocess.run(
+        ["virsh", "-c", "qemu:///system", *args], capture_output=True, text=True
+    ).stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def cloud(rabbitmq, tiny_images: Path, libvirtd: None) -> Iterator[Cloud]:
+    cloud = Cloud(
+        rabbitmq.transport_url, extra_conf={"network": {"vni_ranges": f"{VNI}:{VNI + 5}"}}
+    )
+    cloud.start()
+    try:
+        url = cloud.add_metadata(SECRET)
+        network_conf = {"local_ip": "127.0.0.1", "state_path": cloud.workdir / HOST / "network"}
+        cloud.add_compute(HOST, extra={"network": network_conf})
+        cloud.add_network_agent(
+            HOST,
+            {**network_conf, "dhcp_agent": "true"},
+            extra={"metadata": {"metadata_url": url, "shared_secret": SECRET}},
+        )
+        cloud.metadata_url = url  # type: ignore[attr-defined]
+        cloud.openstack(
+            "flavor", "create", "--id", FLAVOR_ID, "--ram", "128", "--disk", "1",
+            "--vcpus", "1", FLAVOR_ID,
+        )  # fmt: skip
+        cloud.openstack(
+            "image", "create", "--disk-format", "qcow2", "--container-format", "bare",
+            "--file", str(tiny_images / "tiny.qcow2"), f"tiny-{SFX}",
+        )  # fmt: skip
+        yield cloud
+    finally:
+        with contextlib.suppress(Exception):
+            remove_all(cloud)
+        cloud.stop()
+        for domain in virsh("list", "--all", "--uuid").split():
+            if str(cloud.workdir) in virsh("dumpxml", domain):
+                virsh("destroy", domain)
+                virsh("undefine", domain, "--nvram")
+        sh("ip", "netns", "delete", CLIENT_NS, check=False)
+        sh("ip", "link", "delete", CLIENT_DEV, check=False)
+
+
+def remove_all(cloud: Cloud) -> None:
+    """Delete the servers, ports and networks; the agent then removes the DHCP
+    namespaces, and with them the metadata proxies (checked)."""
+    with cloud.client() as admin:
+        for server in admin.get("/compute/v2.1/servers").json()["servers"]:
+            admin.delete(f"/compute/v2.1/servers/{server['id']}")
+        wait_for(
+            lambda: not admin.get("/compute/v2.1/servers").json()["servers"],
+            60,
+            description="servers gone",
+        )
+        networks = admin.get("/networking/v2.0/networks").json()["networks"]
+        for port in admin.get("/networking/v2.0/ports").json()["ports"]:
+            if port["device_owner"] != "network:dhcp":
+                admin.delete(f"/networking/v2.0/ports/{port['id']}")
+        for network in networks:
+            admin.delete(f"/networking/v2.0/networks/{network['id']}")
+    for network in networks:
+        wait_for(
+            lambda n=network: names.dhcp_namespace(n["id"]) not in sh("ip", "netns").stdout,
+            30,
+            description=f"the DHCP namespace of {network['id']} removed",
+        )
+
+
+@pytest.fixture(scope="module")
+def net(cloud: Cloud) -> dict:
+    network = cloud.openstack_json("network", "create", f"mdproxy-{SFX}")
+    cloud.openstack_json(
+        "subnet", "create", "--network", network["id"], "--subnet-range", CIDR,
+        f"mdproxy-{SFX}-v4",
+    )  # fmt: skip
+    return network
+
+
+def console(cloud: Cloud, server_id: str) -> str:
+    path = cloud.workdir / HOST / "instances" / server_id / "console.log"
+    return path.read_text(errors="replace") if path.exists() else ""
+
+
+def metadata_line(cloud: Cloud, server_id: str, timeout: float = 180) -> str:
+    def found() -> str | None:
+        for line in console(cloud, server_id).splitlines():
+            if line.startswith("STRATUS-GUEST-METADATA "):
+                return line.strip()
+        return None
+
+    return wait_for(
+        found,
+        timeout,
+        interval=0.5,
+        description=f"STRATUS-GUEST-METADATA on {server_id}",
+        details=lambda: console(cloud, server_id)[-2000:],
+    )
+
+
+@pytest.fixture(scope="module")
+def guest(cloud: Cloud, net: dict) -> dict:
+    return cloud.openstack_json(
+        "server", "create", "--flavor", FLAVOR_ID, "--image", f"tiny-{SFX}",
+        "--network", net["id"], f"mdp-{SFX}",
+        timeout=120,
+    )  # fmt: skip
+
+
+def test_guest_reads_its_metadata_through_the_proxy(cloud: Cloud, net: dict, guest: dict) -> None:
+    line = metadata_line(cloud, guest["id"])
+    assert line.startswith(f"STRATUS-GUEST-METADATA uuid={guest['id']} hostname=mdp-{SFX}")
+    assert line.endswith(" source=metadata"), line
+    # The proxy listens in the DHCP namespace only.
+    namespace = names.dhcp_namespace(net["id"])
+    inside = sh("ip", "netns", "exec", namespace, "ss", "-Htln").stdout
+    assert f"{metadata_proxy.METADATA_ADDRESS}:80 " in inside
+    assert metadata_proxy.METADATA_ADDRESS not in sh("ss", "-Htln").stdout
+    assert metadata_proxy.METADATA_ADDRESS not in sh("ip", "-4", "addr").stdout
+
+
+def _client_get(path: str, headers: dict[str, str]) -> tuple[int, str]:
+    """GET http://169.254.169.254<path> from the client namespace."""
+    script = (
+        "import json, sys, urllib.request, urllib.error\n"
+        "r = urllib.request.Request(sys.argv[1], headers=json.loads(sys.argv[2]))\n"
+        "try:\n"
+        "    a = urllib.request.urlopen(r, timeout=10); print(a.status); print(a.read().decode())\n"
+        "except urllib.error.HTTPError as e:\n"
+        "    print(e.code); print(e.read().decode())\n"
+    )
+    done = sh(
+        "ip", "netns", "exec", CLIENT_NS, sys.executable, "-c", script,
+        f"http://{metadata_proxy.METADATA_ADDRESS}{path}", json.dumps(headers),
+    )  # fmt: skip
+    status, _, body = done.stdout.partition("\n")
+    return int(status), body
+
+
+def test_forged_identity_never_reads_another_guests_metadata(
+    cloud: Cloud, net: dict, guest: dict
+) -> None:
+    metadata_line(cloud, guest["id"])  # the guest's own request went through
+    client = cloud.openstack_json("port", "create", "--network", net["id"], f"mdp-{SFX}-cli")
+    dhcp_port = cloud.openstack_json(
+        "port", "list", "--network", net["id"], "--device-owner", "network:dhcp"
+    )[0]
+    dhcp_ip = dhcp_port["Fixed IP Addresses"][0]["ip_address"]
+    sh("ip", "netns", "add", CLIENT_NS)
+    sh("ip", "link", "add", CLIENT_DEV, "type", "veth", "peer", "name", "eth0", "netns", CLIENT_NS)
+    sh("ip", "link", "set", CLIENT_DEV, "master", names.bridge_name(net["id"]), "up")
+    sh("ip", "-n", CLIENT_NS, "link", "set", "eth0", "address", client["mac_address"], "up")
+    sh("ip", "-n", CLIENT_NS, "addr", "add", f"{client['fixed_ips'][0]['ip_address']}/24",
+       "dev", "eth0")  # fmt: skip
+    sh("ip", "-n", CLIENT_NS, "route", "add", f"{metadata_proxy.METADATA_CIDR}", "via", dhcp_ip)
+    forged = {
+        "X-Instance-ID": guest["id"],
+        "X-Instance-ID-Signature": hmac.new(
+            b"guessed", guest["id"].encode(), hashlib.sha256
+        ).hexdigest(),
+        "X-Tenant-ID": guest.get("project_id") or "admin",
+        "X-Forwarded-For": "10.78.0.99",
+    }
+    for path in ("/openstack/latest/meta_data.json", "/latest/meta-data/instance-id"):
+        status, body = _client_get(path, forged)
+        assert status == 404, body
+        assert guest["id"] not in body
+    # The service refuses a signature made with another secret, and accepts its own.
+    with httpx.Client(base_url=cloud.metadata_url, timeout=10) as direct:  # type: ignore[attr-defined]
+        refused = direct.get("/openstack/latest/meta_data.json", headers=forged)
+        assert refused.status_code == 403
+        assert guest["id"] not in refused.text
+        signed = {
+            "X-Instance-ID": guest["id"],
+            "X-Instance-ID-Signature": metadata_proxy.sign(guest["id"], SECRET),
+        }
+        own = direct.get("/openstack/latest/meta_data.json", headers=signed)
+        assert own.status_code == 200 and own.json()["uuid"] == guest["id"]
