@@ -159,16 +159,22 @@ def guest(cloud: Cloud, net: dict) -> dict:
     )  # fmt: skip
 
 
+def test_the_dhcp_namespace_alone_listens_on_the_metadata_address(net: dict) -> None:
+    namespace = names.dhcp_namespace(net["id"])
+
+    def listening() -> bool:
+        inside = sh("ip", "netns", "exec", namespace, "ss", "-Htln", check=False).stdout
+        return f"{metadata_proxy.METADATA_ADDRESS}:80 " in inside
+
+    wait_for(listening, 30, interval=0.2, description="the proxy listening in " + namespace)
+    assert metadata_proxy.METADATA_ADDRESS not in sh("ss", "-Htln").stdout
+    assert metadata_proxy.METADATA_ADDRESS not in sh("ip", "-4", "addr").stdout
+
+
 def test_guest_reads_its_metadata_through_the_proxy(cloud: Cloud, net: dict, guest: dict) -> None:
     line = metadata_line(cloud, guest["id"])
     assert line.startswith(f"STRATUS-GUEST-METADATA uuid={guest['id']} hostname=mdp-{SFX}")
     assert line.endswith(" source=metadata"), line
-    # The proxy listens in the DHCP namespace only.
-    namespace = names.dhcp_namespace(net["id"])
-    inside = sh("ip", "netns", "exec", namespace, "ss", "-Htln").stdout
-    assert f"{metadata_proxy.METADATA_ADDRESS}:80 " in inside
-    assert metadata_proxy.METADATA_ADDRESS not in sh("ss", "-Htln").stdout
-    assert metadata_proxy.METADATA_ADDRESS not in sh("ip", "-4", "addr").stdout
 
 
 def _client_get(path: str, headers: dict[str, str]) -> tuple[int, str]:
@@ -194,10 +200,12 @@ def test_forged_identity_never_reads_another_guests_metadata(
 ) -> None:
     metadata_line(cloud, guest["id"])  # the guest's own request went through
     client = cloud.openstack_json("port", "create", "--network", net["id"], f"mdp-{SFX}-cli")
-    dhcp_port = cloud.openstack_json(
-        "port", "list", "--network", net["id"], "--device-owner", "network:dhcp"
-    )[0]
-    dhcp_ip = dhcp_port["Fixed IP Addresses"][0]["ip_address"]
+    with cloud.client() as admin:
+        (dhcp_port,) = admin.get(
+            "/networking/v2.0/ports",
+            params={"network_id": net["id"], "device_owner": "network:dhcp"},
+        ).json()["ports"]
+    dhcp_ip = dhcp_port["fixed_ips"][0]["ip_address"]
     sh("ip", "netns", "add", CLIENT_NS)
     sh("ip", "link", "add", CLIENT_DEV, "type", "veth", "peer", "name", "eth0", "netns", CLIENT_NS)
     sh("ip", "link", "set", CLIENT_DEV, "master", names.bridge_name(net["id"]), "up")
