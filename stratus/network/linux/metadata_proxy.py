@@ -157,6 +157,7 @@ class ConfigFile:
 class ProxyHandler(BaseHTTPRequestHandler):
     server_version = "stratus-metadata-proxy"
     protocol_version = "HTTP/1.1"
+    timeout = 30  # seconds a connection may stay idle
     config: ConfigFile  # set on the subclass that serve() makes
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
@@ -177,7 +178,13 @@ class ProxyHandler(BaseHTTPRequestHandler):
         if identity is None or not doc.get("metadata_url") or not doc.get("shared_secret"):
             self._reply(404, b"404 Not Found\n\nThe instance could not be found.\n")
             return
-        length = int(self.headers.get("Content-Length") or 0)
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if length < 0:
+            self._reply(400, b"400 Bad Request\n\nContent-Length is not a length.\n")
+            return
         if length > MAX_BODY:
             self._reply(413, b"413 Request Entity Too Large\n")
             return

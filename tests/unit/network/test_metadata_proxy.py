@@ -254,6 +254,7 @@ def test_unknown_source_is_404_and_map_changes_are_picked_up(upstream, proxy) ->
     _write_map(config, up_url, {"127.0.0.1": {"instance_id": VM_B, "project_id": "proj-b"}})
     status, body, _ = _get(f"{url}/openstack")
     assert (status, json.loads(body)) == (200, {"uuid": VM_B})
+    assert _get(f"{url}/openstack", {"Content-Length": "x"})[0] == 400
     config.unlink()  # the network lost its proxy file: nobody is known
     assert _get(f"{url}/openstack")[0] == 404
 
