@@ -9,7 +9,8 @@ database; see docs/architecture.md, "Network data plane")::
                    "subnets": [{"id", "cidr", "ip_version", "gateway_ip",
                                 "dns_nameservers", "host_routes", "enable_dhcp",
                                 "ipv6_address_mode", "ipv6_ra_mode"}],
-                   "ports": [{"id", "mac_address", "fixed_ips", "device_owner", "host"}],
+                   "ports": [{"id", "mac_address", "fixed_ips", "device_owner", "host",
+                              "device_id", "project_id"}],
                    "remote_vteps": [{"ip", "macs": [...]}]}],
      "security_groups": {group id: {"rules": [...], "members": {"IPv4", "IPv6"}}}}
 
