@@ -1,15 +1,17 @@
 """The metadata service through the network's metadata proxy, end to end: stratus-api,
--scheduler, -conductor, a stratus-compute on libvirt (a QEMU TCG guest booting the
+-scheduler, -conductor, a stratus-compute on libvirt (QEMU TCG guests booting the
 tiny image), a stratus-network-agent serving DHCP with the metadata proxy in the
 network's DHCP namespace, and stratus-metadata, over a real RabbitMQ and SQLite,
 on a real bridge, VXLAN device and namespaces.
 
-The guest has no config drive: it takes the classless route to 169.254.169.254
-from DHCP and prints the identity it read from the service. A client namespace on
-the bridge, holding the address of a port that belongs to no instance, forges the
-guest's identity headers and gets a 404 without the guest's data; the service
-itself refuses a request signed with another secret. Nothing listens on
-169.254.169.254 in the host's namespace.
+Two guests, no config drive: they take the classless route to 169.254.169.254
+from DHCP and print the identity they read from the service. The second one has
+a key pair (its fingerprint on the console is ``ssh-keygen -l``'s) and user data
+that asks the proxy for the metadata with the first guest's instance header: the
+proxy refuses it (403). A client namespace on the bridge, holding the address of
+a port that belongs to no instance, forges the guest's identity headers and gets
+a 404 without the guest's data; the service itself refuses a request signed with
+another secret. Nothing listens on 169.254.169.254 in the host's namespace.
 """
 
 from __future__ import annotations
@@ -159,6 +161,38 @@ def guest(cloud: Cloud, net: dict) -> dict:
     )  # fmt: skip
 
 
+FORGED_MARK = "MDPROXY-FORGED"
+
+
+@pytest.fixture(scope="module")
+def key_file(cloud: Cloud) -> Path:
+    path = cloud.workdir / f"mdproxy-{SFX}-key"
+    sh("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"mdproxy-{SFX}", "-f", str(path))
+    cloud.openstack_json(
+        "keypair", "create", "--public-key", f"{path}.pub", f"mdproxy-{SFX}"
+    )  # fmt: skip
+    return path
+
+
+@pytest.fixture(scope="module")
+def keyed_guest(cloud: Cloud, net: dict, guest: dict, key_file: Path) -> dict:
+    """A guest with the key pair, whose user data claims to be ``guest`` (the
+    answer's status line on the console after FORGED_MARK)."""
+    script = cloud.workdir / f"mdproxy-{SFX}-userdata.sh"
+    script.write_text(
+        "#!/bin/sh\n"
+        f"out=\"$(timeout 10 wget -q -O - --header 'X-Instance-ID: {guest['id']}' "
+        f'http://{metadata_proxy.METADATA_ADDRESS}/openstack/latest/meta_data.json 2>&1)"\n'
+        f"echo \"{FORGED_MARK} rc=$? $(echo \"$out\" | tr '\\n' ' ')\"\n"
+    )
+    return cloud.openstack_json(
+        "server", "create", "--flavor", FLAVOR_ID, "--image", f"tiny-{SFX}",
+        "--network", net["id"], "--key-name", f"mdproxy-{SFX}",
+        "--user-data", str(script), f"mdp-{SFX}-k",
+        timeout=120,
+    )  # fmt: skip
+
+
 def test_the_dhcp_namespace_alone_listens_on_the_metadata_address(net: dict) -> None:
     namespace = names.dhcp_namespace(net["id"])
 
@@ -171,10 +205,39 @@ def test_the_dhcp_namespace_alone_listens_on_the_metadata_address(net: dict) -> 
     assert metadata_proxy.METADATA_ADDRESS not in sh("ip", "-4", "addr").stdout
 
 
-def test_guest_reads_its_metadata_through_the_proxy(cloud: Cloud, net: dict, guest: dict) -> None:
+def test_guest_reads_its_metadata_through_the_proxy(
+    cloud: Cloud, net: dict, guest: dict, keyed_guest: dict
+) -> None:
+    """(Both guests are created before the first one is waited for: they boot together.)"""
     line = metadata_line(cloud, guest["id"])
     assert line.startswith(f"STRATUS-GUEST-METADATA uuid={guest['id']} hostname=mdp-{SFX}")
     assert line.endswith(" source=metadata"), line
+
+
+def test_guest_reads_its_key_and_cannot_claim_another_guest(
+    cloud: Cloud, guest: dict, keyed_guest: dict, key_file: Path
+) -> None:
+    line = metadata_line(cloud, keyed_guest["id"])
+    assert line == (
+        f"STRATUS-GUEST-METADATA uuid={keyed_guest['id']} hostname=mdp-{SFX}-k.novalocal keys=1 "
+        "source=metadata"
+    ), line
+    fingerprint = sh("ssh-keygen", "-l", "-f", f"{key_file}.pub").stdout.split()[1]
+    shown = cloud.openstack_json("keypair", "show", f"mdproxy-{SFX}")["fingerprint"]
+    wait_for(
+        lambda: "STRATUS-GUEST-USERDATA rc=0" in console(cloud, keyed_guest["id"]),
+        60,
+        interval=0.5,
+        description="the user data ran",
+        details=lambda: console(cloud, keyed_guest["id"])[-2000:],
+    )
+    text = console(cloud, keyed_guest["id"])
+    keys = [ln.strip() for ln in text.splitlines() if ln.startswith("STRATUS-GUEST-KEY ")]
+    assert keys == [f"STRATUS-GUEST-KEY {fingerprint}"], text[-2000:]
+    assert shown  # the API's own (MD5) form exists for the same key
+    (forged,) = [ln for ln in text.splitlines() if ln.startswith(FORGED_MARK)]
+    assert "403 Forbidden" in forged and " rc=0 " not in forged, forged
+    assert guest["id"] not in text
 
 
 def _client_get(path: str, headers: dict[str, str]) -> tuple[int, str]:

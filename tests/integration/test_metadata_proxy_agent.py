@@ -121,8 +121,11 @@ def test_agent_runs_a_proxy_that_knows_guests_by_address_only(upstream) -> None:
         sh("ip", "-n", client, "addr", "add", "10.202.0.10/24", "dev", "eth0")
         sh("ip", "-n", client, "route", "add", "169.254.169.254/32", "via", "10.202.0.2")
 
-        forged = {"X-Instance-ID": VM_B, "X-Tenant-ID": "proj-b", "X-Forwarded-For": "10.9.9.9"}
-        status, body = get(client, forged)
+        # A guest claiming an identity is refused; its X-Forwarded-For is replaced.
+        count = len(recorder.seen)
+        status, body = get(client, {"X-Instance-ID": VM_B, "X-Tenant-ID": "proj-b"})
+        assert status == 403 and VM_B not in body and len(recorder.seen) == count
+        status, body = get(client, {"X-Forwarded-For": "10.9.9.9"})
         assert (status, json.loads(body)) == (200, {"uuid": VM_A})
         seen = recorder.seen[-1]["headers"]
         assert seen["x-instance-id"] == VM_A and seen["x-tenant-id"] == "proj-a"

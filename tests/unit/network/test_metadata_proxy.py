@@ -227,9 +227,17 @@ def test_proxy_forwards_with_the_source_addresses_identity(upstream, proxy) -> N
     up_url, recorder = upstream
     url, config = proxy
     _write_map(config, up_url, {"127.0.0.1": {"instance_id": VM_A, "project_id": "proj-a"}})
-    status, body, headers = _get(
-        f"{url}/openstack/latest/meta_data.json?x=1",
+    # A guest claiming an identity (even a correctly signed one) is refused.
+    for claim in (
         {"X-Instance-ID": VM_B, "X-Instance-ID-Signature": service.sign(VM_B, SECRET)},
+        {"x-tenant-id": "proj-b"},
+        {"X-Instance-ID-Signature": "forged"},
+    ):
+        status, body, _ = _get(f"{url}/openstack/latest/meta_data.json", claim)
+        assert status == 403 and VM_B.encode() not in body
+    assert recorder.seen == []
+    status, body, headers = _get(
+        f"{url}/openstack/latest/meta_data.json?x=1", {"X-Forwarded-For": "10.9.9.9"}
     )
     assert (status, json.loads(body)) == (200, {"uuid": VM_A})
     assert headers["Content-Type"] == "application/json"
