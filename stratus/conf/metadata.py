@@ -20,6 +20,15 @@ OPTS = [
         "metadata (meta_data.json 'hostname'); empty leaves it as it is. Fully "
         "qualified host names (microversion 2.94) are never completed.",
     ),
+    cfg.IntOpt(
+        "cache_expiration",
+        default=15,
+        min=0,
+        help="Seconds stratus-metadata keeps an instance's metadata after reading it "
+        "from the database (a guest asks for many paths in a row); a change to the "
+        "server's metadata reaches the guest after at most this long. 0 reads the "
+        "database on every request.",
+    ),
     cfg.StrOpt(
         "shared_secret",
         default="",

@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import time
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from stratus.conductor.manager import instance_dict
@@ -32,6 +34,7 @@ from stratus.metadata import base
 INSTANCE_HEADER = "X-Instance-ID"
 SIGNATURE_HEADER = "X-Instance-ID-Signature"
 TENANT_HEADER = "X-Tenant-ID"
+CACHE_SIZE = 10_000  # instances kept before the expired ones are dropped
 
 
 def sign(instance_id: str, secret: str) -> str:
@@ -42,6 +45,29 @@ def sign(instance_id: str, secret: str) -> str:
 def signature_valid(instance_id: str, signature: str, secret: str) -> bool:
     """Whether ``signature`` is the one of ``instance_id`` (never without a secret)."""
     return bool(secret) and hmac.compare_digest(sign(instance_id, secret), signature)
+
+
+class InstanceCache:
+    """Instance views by uuid, kept ``expiration`` seconds (``[metadata]
+    cache_expiration``; 0 keeps none): a guest's boot asks for a dozen paths in a
+    row, and each would otherwise read the database. Unknown instances are not
+    kept."""
+
+    def __init__(self, expiration: float) -> None:
+        self.expiration = expiration
+        self._views: dict[str, tuple[float, dict[str, Any]]] = {}
+
+    async def get(self, instance_uuid: str) -> dict[str, Any] | None:
+        now = time.monotonic()
+        kept = self._views.get(instance_uuid)
+        if kept is not None and kept[0] > now:
+            return kept[1]
+        view = await run_in_threadpool(instance_view, instance_uuid)
+        if view is not None and self.expiration > 0:
+            if len(self._views) >= CACHE_SIZE:
+                self._views = {k: v for k, v in self._views.items() if v[0] > now}
+            self._views[instance_uuid] = (now + self.expiration, view)
+        return view
 
 
 def instance_view(instance_uuid: str) -> dict[str, Any] | None:
@@ -81,15 +107,17 @@ def answer(instance: dict[str, Any], path: str) -> Response:
 def create_app() -> FastAPI:
     app = FastAPI(title="Stratus metadata", openapi_url=None, docs_url=None, redoc_url=None)
 
+    cache = InstanceCache(CONF.metadata.cache_expiration)
+
     @app.get("/{path:path}")
-    def metadata(path: str, request: Request) -> Response:
+    async def metadata(path: str, request: Request) -> Response:
         instance_id = request.headers.get(INSTANCE_HEADER)
         signature = request.headers.get(SIGNATURE_HEADER)
         if not instance_id or not signature:
             return _text(f"400 Bad Request\n\n{INSTANCE_HEADER} header is missing.\n", 400)
         if not signature_valid(instance_id, signature, CONF.metadata.shared_secret):
             return _text("403 Forbidden\n\nInvalid proxy request signature.\n", 403)
-        instance = instance_view(instance_id)
+        instance = await cache.get(instance_id)
         tenant = request.headers.get(TENANT_HEADER)
         if instance is None or (tenant is not None and tenant != instance["project_id"]):
             return _text("404 Not Found\n\nThe instance could not be found.\n", 404)
