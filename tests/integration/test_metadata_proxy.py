@@ -299,3 +299,30 @@ def test_forged_identity_never_reads_another_guests_metadata(
         }
         own = direct.get("/openstack/latest/meta_data.json", headers=signed)
         assert own.status_code == 200 and own.json()["uuid"] == guest["id"]
+
+
+def test_config_drive_on_a_host_that_cannot_build_one_is_an_error(cloud: Cloud, net: dict) -> None:
+    """A config drive requested on a host whose driver cannot build one (the fake
+    driver, on a second compute host of this cloud, added last so that the guests
+    above never land there) ends the build in ERROR with a fault naming the config
+    drive, and releases the server's port."""
+    fake_host = f"{HOST}-fake"
+    cloud.add_compute(fake_host, driver="fake")
+    server = cloud.openstack_json(
+        "server", "create", "--flavor", FLAVOR_ID, "--image", f"tiny-{SFX}",
+        "--network", net["id"], "--config-drive", "True",
+        "--availability-zone", f"nova:{fake_host}", f"mdp-{SFX}-cd",
+        timeout=120,
+    )  # fmt: skip
+    with cloud.client() as admin:
+
+        def ended() -> dict | None:
+            shown = admin.get(f"/compute/v2.1/servers/{server['id']}").json()["server"]
+            return shown if shown["status"] in ("ERROR", "ACTIVE") else None
+
+        shown = wait_for(ended, 60, description="the build ended")
+        assert shown["status"] == "ERROR", shown
+        assert "config drive" in shown["fault"]["message"], shown["fault"]
+        assert shown["OS-EXT-SRV-ATTR:host"] in (None, fake_host)
+        ports = admin.get("/networking/v2.0/ports", params={"device_id": server["id"]}).json()
+        assert ports["ports"] == []
