@@ -100,19 +100,8 @@ def remove_all(cloud: Cloud) -> None:
     """Delete the servers, ports and networks; the agent then removes the DHCP
     namespaces, and with them the metadata proxies (checked)."""
     with cloud.client() as admin:
-        for server in admin.get("/compute/v2.1/servers").json()["servers"]:
-            admin.delete(f"/compute/v2.1/servers/{server['id']}")
-        wait_for(
-            lambda: not admin.get("/compute/v2.1/servers").json()["servers"],
-            60,
-            description="servers gone",
-        )
         networks = admin.get("/networking/v2.0/networks").json()["networks"]
-        for port in admin.get("/networking/v2.0/ports").json()["ports"]:
-            if port["device_owner"] != "network:dhcp":
-                admin.delete(f"/networking/v2.0/ports/{port['id']}")
-        for network in networks:
-            admin.delete(f"/networking/v2.0/networks/{network['id']}")
+    cloud.remove_networks(range(VNI, VNI + 6))
     for network in networks:
         wait_for(
             lambda n=network: names.dhcp_namespace(n["id"]) not in sh("ip", "netns").stdout,
