@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
@@ -35,6 +35,7 @@ INSTANCE_HEADER = "X-Instance-ID"
 SIGNATURE_HEADER = "X-Instance-ID-Signature"
 TENANT_HEADER = "X-Tenant-ID"
 CACHE_SIZE = 10_000  # instances kept before the expired ones are dropped
+ANSWERS_KEPT = 64  # rendered answers kept per instance
 
 
 def sign(instance_id: str, secret: str) -> str:
@@ -47,27 +48,36 @@ def signature_valid(instance_id: str, signature: str, secret: str) -> bool:
     return bool(secret) and hmac.compare_digest(sign(instance_id, secret), signature)
 
 
+class Cached(NamedTuple):
+    expires: float
+    view: dict[str, Any]
+    answers: dict[str, Response]  # path -> its 200 answer, rendered once
+
+
 class InstanceCache:
-    """Instance views by uuid, kept ``expiration`` seconds (``[metadata]
-    cache_expiration``; 0 keeps none): a guest's boot asks for a dozen paths in a
-    row, and each would otherwise read the database. Unknown instances are not
-    kept."""
+    """Instance views by uuid, and their answers, kept ``expiration`` seconds
+    (``[metadata] cache_expiration``; 0 keeps none): a guest's boot asks for a
+    dozen paths in a row, and each would otherwise read the database and render
+    its tree. Unknown instances are not kept."""
 
     def __init__(self, expiration: float) -> None:
         self.expiration = expiration
-        self._views: dict[str, tuple[float, dict[str, Any]]] = {}
+        self._entries: dict[str, Cached] = {}
 
-    async def get(self, instance_uuid: str) -> dict[str, Any] | None:
+    async def get(self, instance_uuid: str) -> Cached | None:
         now = time.monotonic()
-        kept = self._views.get(instance_uuid)
-        if kept is not None and kept[0] > now:
-            return kept[1]
+        kept = self._entries.get(instance_uuid)
+        if kept is not None and kept.expires > now:
+            return kept
         view = await run_in_threadpool(instance_view, instance_uuid)
-        if view is not None and self.expiration > 0:
-            if len(self._views) >= CACHE_SIZE:
-                self._views = {k: v for k, v in self._views.items() if v[0] > now}
-            self._views[instance_uuid] = (now + self.expiration, view)
-        return view
+        if view is None:
+            return None
+        entry = Cached(now + self.expiration, view, {})
+        if self.expiration > 0:
+            if len(self._entries) >= CACHE_SIZE:
+                self._entries = {k: v for k, v in self._entries.items() if v.expires > now}
+            self._entries[instance_uuid] = entry
+        return entry
 
 
 def instance_view(instance_uuid: str) -> dict[str, Any] | None:
@@ -117,10 +127,15 @@ def create_app() -> FastAPI:
             return _text(f"400 Bad Request\n\n{INSTANCE_HEADER} header is missing.\n", 400)
         if not signature_valid(instance_id, signature, CONF.metadata.shared_secret):
             return _text("403 Forbidden\n\nInvalid proxy request signature.\n", 403)
-        instance = await cache.get(instance_id)
+        entry = await cache.get(instance_id)
         tenant = request.headers.get(TENANT_HEADER)
-        if instance is None or (tenant is not None and tenant != instance["project_id"]):
+        if entry is None or (tenant is not None and tenant != entry.view["project_id"]):
             return _text("404 Not Found\n\nThe instance could not be found.\n", 404)
-        return answer(instance, path)
+        reply = entry.answers.get(path)
+        if reply is None:
+            reply = answer(entry.view, path)
+            if reply.status_code == 200 and len(entry.answers) < ANSWERS_KEPT:
+                entry.answers[path] = reply
+        return reply
 
     return app

@@ -185,6 +185,12 @@ class _Message:
         self.body: list[bytes] = []
         self.size = 0
         self.complete = False
+        self.keep_alive = False
+        self.parser: Any = None  # set by whoever feeds it
+
+    def on_headers_complete(self) -> None:
+        # (llhttp forgets it once the message is complete.)
+        self.keep_alive = bool(self.parser.should_keep_alive())
 
     def on_url(self, url: bytes) -> None:
         self.url += url
@@ -241,14 +247,14 @@ class Upstream:
         reader, writer = conn
         writer.write(payload)
         message = _Message()
-        parser = httptools.HttpResponseParser(message)
+        parser = message.parser = httptools.HttpResponseParser(message)
         while not message.complete:
             data = await reader.read(65536)
             if not data:
                 raise EOFError("the metadata service closed the connection")
             parser.feed_data(data)
         idle = self._idle.setdefault(key, [])
-        if parser.should_keep_alive() and len(idle) < MAX_IDLE:
+        if message.keep_alive and len(idle) < MAX_IDLE:
             idle.append(conn)
         else:
             writer.close()
@@ -292,6 +298,10 @@ class _Connection(asyncio.Protocol):
 
     def on_message_begin(self) -> None:
         self.message = _Message()
+        self.message.parser = self.parser
+
+    def on_headers_complete(self) -> None:
+        self.message.on_headers_complete()
 
     def on_url(self, url: bytes) -> None:
         self.message.on_url(url)
@@ -304,14 +314,15 @@ class _Connection(asyncio.Protocol):
 
     def on_message_complete(self) -> None:
         method = self.parser.get_method().decode("latin-1")
-        self.requests.put_nowait((method, self.message, self.parser.should_keep_alive()))
+        self.requests.put_nowait((method, self.message, self.message.keep_alive))
 
     async def _serve(self) -> None:
         assert self.transport is not None
         try:
             while True:
                 try:
-                    item = await asyncio.wait_for(self.requests.get(), IDLE_TIMEOUT)
+                    async with asyncio.timeout(IDLE_TIMEOUT):  # no task per request
+                        item = await self.requests.get()
                 except TimeoutError:
                     break
                 if item is None:
@@ -358,16 +369,14 @@ class Proxy:
         if not target.startswith("/"):
             return _error(400, "The request target is not a path.")
         try:
-            return await asyncio.wait_for(
-                self.upstream.request(
+            async with asyncio.timeout(UPSTREAM_TIMEOUT):
+                return await self.upstream.request(
                     doc["metadata_url"],
                     "GET" if method == "HEAD" else method,
                     target,
                     headers,
                     b"".join(message.body),
-                ),
-                UPSTREAM_TIMEOUT,
-            )
+                )
         except (OSError, EOFError, ValueError, TimeoutError, httptools.HttpParserError) as exc:
             LOG.error("metadata proxy: %s: %s", doc["metadata_url"], exc)
             return _error(502, "The metadata service is unreachable.")

@@ -6,6 +6,7 @@ one). The DHCP option that routes guests to it, and the agent's settings."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import threading
 import urllib.error
@@ -153,6 +154,7 @@ def test_forged_identity_headers_are_replaced_in_any_case() -> None:
 
 
 class RecordingUpstream(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as uvicorn
     seen: list[dict[str, Any]] = []
     status = 200
 
@@ -165,6 +167,7 @@ class RecordingUpstream(BaseHTTPRequestHandler):
         type(self).seen.append(
             {
                 "method": self.command,
+                "peer": self.client_address,
                 "path": self.path,
                 "headers": {k.lower(): v for k, v in self.headers.items()},
                 "body": body,
@@ -251,6 +254,23 @@ def test_proxy_forwards_with_the_source_addresses_identity(upstream, proxy) -> N
     status, _, _ = _get(f"{url}/openstack/latest/password", data=b"secret-pw")
     assert status == 200 and recorder.seen[-1]["body"] == b"secret-pw"
     assert recorder.seen[-1]["method"] == "POST"
+
+
+def test_connections_are_kept_alive_both_ways(upstream, proxy) -> None:
+    up_url, recorder = upstream
+    url, config = proxy
+    _write_map(config, up_url, {"127.0.0.1": {"instance_id": VM_A, "project_id": "proj-a"}})
+    guest = http.client.HTTPConnection("127.0.0.1", int(url.rsplit(":", 1)[1]), timeout=5)
+    try:
+        for _ in range(3):
+            guest.request("GET", "/openstack/latest/meta_data.json")
+            answer = guest.getresponse()
+            assert (answer.status, json.loads(answer.read())) == (200, {"uuid": VM_A})
+            assert answer.getheader("Connection") != "close"
+    finally:
+        guest.close()
+    # One guest connection, and one connection to the service for all three.
+    assert len(recorder.seen) == 3 and len({seen["peer"] for seen in recorder.seen}) == 1
 
 
 def test_unknown_source_is_404_and_map_changes_are_picked_up(upstream, proxy) -> None:
