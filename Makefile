@@ -13,7 +13,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 
 .PHONY: help venv test-prereqs test test-unit test-integration test-ansible test-tempest lint format \
         sample-config bench-api bench-scheduler bench-image bench-boot bench-network bench-firewall \
-        tiny-image
+        bench-metadata tiny-image
 
 help: ## list the targets
 	@awk -F ':[^#]*## ' '/^[a-z][a-z0-9-]*:.*## / {printf "make %-20s %s\n", $$1, $$2}' \
@@ -98,6 +98,10 @@ bench-network: venv ## print port create/delete per second and the boot latency 
 bench-firewall: venv ## print the time for a security group change with 1,000 ports (root, nft)
 	$(PREREQS) bench
 	$(PY) tests/bench/bench_firewall.py
+
+bench-metadata: venv ## print metadata requests/s and p50/p99 through the metadata proxy (root, wrk)
+	$(PREREQS) bench
+	$(PY) tests/bench/bench_metadata.py
 
 tiny-image: ## build the bootable test image into tests/images/cache/ (apt: qemu-utils)
 	$(PREREQS) image

@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from typing import Any
+import time
+from typing import Any, NamedTuple
 
 from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from stratus.conductor.manager import instance_dict
@@ -32,6 +34,8 @@ from stratus.metadata import base
 INSTANCE_HEADER = "X-Instance-ID"
 SIGNATURE_HEADER = "X-Instance-ID-Signature"
 TENANT_HEADER = "X-Tenant-ID"
+CACHE_SIZE = 10_000  # instances kept before the expired ones are dropped
+ANSWERS_KEPT = 64  # rendered answers kept per instance
 
 
 def sign(instance_id: str, secret: str) -> str:
@@ -42,6 +46,38 @@ def sign(instance_id: str, secret: str) -> str:
 def signature_valid(instance_id: str, signature: str, secret: str) -> bool:
     """Whether ``signature`` is the one of ``instance_id`` (never without a secret)."""
     return bool(secret) and hmac.compare_digest(sign(instance_id, secret), signature)
+
+
+class Cached(NamedTuple):
+    expires: float
+    view: dict[str, Any]
+    answers: dict[str, Response]  # path -> its 200 answer, rendered once
+
+
+class InstanceCache:
+    """Instance views by uuid, and their answers, kept ``expiration`` seconds
+    (``[metadata] cache_expiration``; 0 keeps none): a guest's boot asks for a
+    dozen paths in a row, and each would otherwise read the database and render
+    its tree. Unknown instances are not kept."""
+
+    def __init__(self, expiration: float) -> None:
+        self.expiration = expiration
+        self._entries: dict[str, Cached] = {}
+
+    async def get(self, instance_uuid: str) -> Cached | None:
+        now = time.monotonic()
+        kept = self._entries.get(instance_uuid)
+        if kept is not None and kept.expires > now:
+            return kept
+        view = await run_in_threadpool(instance_view, instance_uuid)
+        if view is None:
+            return None
+        entry = Cached(now + self.expiration, view, {})
+        if self.expiration > 0:
+            if len(self._entries) >= CACHE_SIZE:
+                self._entries = {k: v for k, v in self._entries.items() if v.expires > now}
+            self._entries[instance_uuid] = entry
+        return entry
 
 
 def instance_view(instance_uuid: str) -> dict[str, Any] | None:
@@ -81,18 +117,25 @@ def answer(instance: dict[str, Any], path: str) -> Response:
 def create_app() -> FastAPI:
     app = FastAPI(title="Stratus metadata", openapi_url=None, docs_url=None, redoc_url=None)
 
+    cache = InstanceCache(CONF.metadata.cache_expiration)
+
     @app.get("/{path:path}")
-    def metadata(path: str, request: Request) -> Response:
+    async def metadata(path: str, request: Request) -> Response:
         instance_id = request.headers.get(INSTANCE_HEADER)
         signature = request.headers.get(SIGNATURE_HEADER)
         if not instance_id or not signature:
             return _text(f"400 Bad Request\n\n{INSTANCE_HEADER} header is missing.\n", 400)
         if not signature_valid(instance_id, signature, CONF.metadata.shared_secret):
             return _text("403 Forbidden\n\nInvalid proxy request signature.\n", 403)
-        instance = instance_view(instance_id)
+        entry = await cache.get(instance_id)
         tenant = request.headers.get(TENANT_HEADER)
-        if instance is None or (tenant is not None and tenant != instance["project_id"]):
+        if entry is None or (tenant is not None and tenant != entry.view["project_id"]):
             return _text("404 Not Found\n\nThe instance could not be found.\n", 404)
-        return answer(instance, path)
+        reply = entry.answers.get(path)
+        if reply is None:
+            reply = answer(entry.view, path)
+            if reply.status_code == 200 and len(entry.answers) < ANSWERS_KEPT:
+                entry.answers[path] = reply
+        return reply
 
     return app

@@ -37,6 +37,7 @@ import platform
 import re
 import signal
 import subprocess
+import sys
 from typing import Any
 
 from pyroute2 import IPRoute
@@ -480,3 +481,57 @@ def enable_bridge_netfilter(netns: str | None = None) -> None:
         _run(["modprobe", "br_netfilter"])
     for key in ("bridge-nf-call-iptables", "bridge-nf-call-ip6tables"):
         _run(_ip_prefix(netns) + ["sysctl", "-q", "-w", f"net.bridge.{key}=1"])
+
+
+# --- metadata proxy ------------------------------------------------------------
+
+METADATA_PROXY_MODULE = "stratus.network.linux.metadata_proxy"
+
+
+def metadata_proxy_running(pid_file: str) -> int | None:
+    """The pid in ``pid_file`` if a metadata proxy still runs with that pid file."""
+    try:
+        with open(pid_file) as f:
+            pid = int(f.read().strip())
+    except (OSError, ValueError):
+        return None
+    argv = _cmdline(pid)
+    return pid if METADATA_PROXY_MODULE in argv and f"--pid-file={pid_file}" in argv else None
+
+
+@sys_admin_pctxt.entrypoint
+def start_metadata_proxy(namespace: str, config: str, pid_file: str, user: str | None) -> int:
+    """Start the metadata proxy (stratus.network.linux.metadata_proxy; it forks),
+    listening inside ``namespace`` and forwarding from this one, reading
+    ``config`` and dropping to ``user``; its pid.
+
+    The command line is made here from the arguments: the entry point runs
+    nothing but the proxy."""
+    argv = [
+        sys.executable,
+        "-m",
+        METADATA_PROXY_MODULE,
+        f"--netns={namespace}",
+        f"--config={config}",
+        f"--pid-file={pid_file}",
+    ]
+    if user:
+        argv.append(f"--user={user}")
+    _run(argv)
+    pid = metadata_proxy_running(pid_file)
+    if pid is None:
+        raise RuntimeError(f"the metadata proxy did not start: no process for {pid_file}")
+    return pid
+
+
+@sys_admin_pctxt.entrypoint
+def stop_metadata_proxy(pid_file: str) -> bool:
+    """SIGTERM to the metadata proxy of ``pid_file`` (only that one). True if sent."""
+    pid = metadata_proxy_running(pid_file)
+    if pid is None:
+        return False
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return False
+    return True
