@@ -1,10 +1,13 @@
 # Copyright: Stratus contributors
 # Apache License 2.0 (see pyproject.toml at the root of the Stratus repository)
 """The shared part of the modules of the Networking API v2.0 (``stratus_network``,
-``stratus_subnet``, ``stratus_port``): requests to the catalog's ``network``
-service, finding networks, subnets and ports by name or id, and the one
-present/absent flow the three modules follow (create, update in place what the
-API lets change, fail naming what cannot change, delete; check and diff mode).
+``stratus_subnet``, ``stratus_port``, ``stratus_security_group``,
+``stratus_security_group_rule``, ``stratus_router``, ``stratus_floating_ip``):
+requests to the catalog's ``network`` service, finding networks, subnets, ports,
+security groups and routers by name or id, what makes two security group rules
+the same rule, and the one present/absent flow the modules follow (create, update
+in place what the API lets change, fail naming what cannot change, delete; check
+and diff mode).
 
 Modules import it as ``ansible.module_utils.stratus_networking``.
 """
@@ -96,6 +99,61 @@ def same_value(key: str, current, wanted) -> bool:
     return current == wanted
 
 
+#: IP protocol numbers of the protocol names a security group rule takes
+PROTOCOL_NUMBERS = {
+    "tcp": 6,
+    "udp": 17,
+    "icmp": 1,
+    "icmpv6": 58,
+    "ipv6-icmp": 58,
+    "sctp": 132,
+    "udplite": 136,
+    "dccp": 33,
+    "gre": 47,
+    "esp": 50,
+    "ah": 51,
+    "vrrp": 112,
+    "igmp": 2,
+}
+
+
+def rule_protocol(protocol, ethertype: str):
+    """A rule's protocol as a number when known (``None``: any protocol; ICMP of an
+    IPv6 rule is ICMPv6), else as written: two spellings of one protocol match."""
+    if protocol is None or str(protocol).strip().lower() in ("", "any"):
+        return None
+    text = str(protocol).strip().lower()
+    number = PROTOCOL_NUMBERS.get(text)
+    if number is None and text.isdigit():
+        number = int(text)
+    if number == 1 and ethertype == "IPv6":
+        number = 58
+    return text if number is None else number
+
+
+def rule_identity(rule: dict) -> tuple:
+    """What makes two security group rules of a group the same rule: direction,
+    ethertype, protocol, ports and remote (no remote at all is any address)."""
+    ethertype = rule.get("ethertype") or "IPv4"
+    prefix = rule.get("remote_ip_prefix")
+    if prefix is None and rule.get("remote_group_id") is None:
+        prefix = "0.0.0.0/0" if ethertype == "IPv4" else "::/0"
+    return (
+        rule.get("direction"),
+        ethertype,
+        rule_protocol(rule.get("protocol"), ethertype),
+        rule.get("port_range_min"),
+        rule.get("port_range_max"),
+        canonical_address(prefix),
+        rule.get("remote_group_id"),
+    )
+
+
+def collection_path(collection: str) -> str:
+    """The URL path of a collection (``security_groups`` -> ``/security-groups``)."""
+    return "/" + collection.replace("_", "-")
+
+
 class NetworkLookup:
     """Requests to the Networking API and finding its resources by name or id, for
     any ``StratusModule`` (``stratus_server`` resolves its ``networks`` with it)."""
@@ -108,7 +166,7 @@ class NetworkLookup:
         query = dict(query or {})
         items: list = []
         while True:
-            page = self.network_api("GET", f"/{collection}", query=query, what=what)
+            page = self.network_api("GET", collection_path(collection), query=query, what=what)
             items += page.get(collection) or []
             marker = next_marker(page.get(f"{collection}_links"))
             if not marker or not page.get(collection):
@@ -121,7 +179,9 @@ class NetworkLookup:
         kind = collection[:-1]
         filters = {k: v for k, v in filters.items() if v is not None}
         if is_uuid(ref):
-            found = self.get_or_none(self.network_api, "GET", f"/{collection}/{quote_path(ref)}")
+            found = self.get_or_none(
+                self.network_api, "GET", f"{collection_path(collection)}/{quote_path(ref)}"
+            )
             if found is not None:
                 item = found[kind]
                 if all(item.get(k) == v for k, v in filters.items()):
@@ -138,6 +198,23 @@ class NetworkLookup:
     def find_subnet(self, ref, required: bool = False, network_id=None):
         return self.find_networking("subnets", ref, required, network_id=network_id)
 
+    def find_port(self, ref, required: bool = False, network_id=None):
+        return self.find_networking("ports", ref, required, network_id=network_id)
+
+    def caller_project_id(self):
+        """The project the connection's token is scoped to (``None`` if unknown)."""
+        return getattr(self.conn, "project_id", None)
+
+    def find_security_group(self, ref, required: bool = False, project_id=None):
+        """A security group by id, else by name in ``project_id`` (by default the
+        caller's project: every project has a group named ``default``)."""
+        return self.find_networking(
+            "security_groups",
+            ref,
+            required,
+            project_id=project_id or self.caller_project_id(),
+        )
+
 
 class NetworkingModule(NetworkLookup, StratusModule):
     """A resource of the Networking API kept as declared.
@@ -150,9 +227,18 @@ class NetworkingModule(NetworkLookup, StratusModule):
     """
 
     collection = "resources"
+    kind = ""
     immutable: frozenset = frozenset()
     viewed: tuple = ()
     advice = "Delete it (state: absent) and declare it again."
+
+    def label(self):
+        """How messages name the resource: its ``name`` option by default."""
+        return self.params.get("name")
+
+    def kind_name(self) -> str:
+        """The resource's kind in messages (``security group`` ...)."""
+        return self.kind or self.resource.replace("_", " ")
 
     def project_id(self):
         """The id of the ``project`` option's project (``None`` when not given)."""
@@ -213,8 +299,8 @@ class NetworkingModule(NetworkLookup, StratusModule):
                 try:
                     self.network_api(
                         "DELETE",
-                        f"/{self.collection}/{quote_path(current['id'])}",
-                        what=f"Deleting {self.resource} {current.get('name')!r}",
+                        f"{collection_path(self.collection)}/{quote_path(current['id'])}",
+                        what=f"Deleting {self.kind_name()} {current.get('name', self.label())!r}",
                     )
                 except StratusAPIError as exc:
                     if exc.status != 404:
@@ -230,9 +316,9 @@ class NetworkingModule(NetworkLookup, StratusModule):
             return
         created = self.network_api(
             "POST",
-            f"/{self.collection}",
+            collection_path(self.collection),
             {self.resource: body},
-            what=f"Creating {self.resource} {self.params['name']!r}",
+            what=f"Creating {self.kind_name()} {self.label()!r}",
         )[self.resource]
         self.exit(created, {}, self.view(created))
 
@@ -252,7 +338,7 @@ class NetworkingModule(NetworkLookup, StratusModule):
             after = dict(current, **{k: v["after"] for k, v in changes.items()})
             raise StratusError(
                 immutable_message(
-                    self.resource.capitalize(), current.get("name"), fixed, self.advice
+                    self.kind_name().capitalize(), current.get("name"), fixed, self.advice
                 ),
                 differences=fixed,
                 diff={"before": self.view(current), "after": self.view(after)},
@@ -266,8 +352,8 @@ class NetworkingModule(NetworkLookup, StratusModule):
         if not self.check_mode:
             after = self.network_api(
                 "PUT",
-                f"/{self.collection}/{quote_path(current['id'])}",
+                f"{collection_path(self.collection)}/{quote_path(current['id'])}",
                 {self.resource: {k: v["after"] for k, v in changes.items()}},
-                what=f"Updating {self.resource} {current.get('name')!r}",
+                what=f"Updating {self.kind_name()} {current.get('name')!r}",
             )[self.resource]
         self.exit(after, self.view(current), self.view(after))
