@@ -86,7 +86,7 @@ def same_value(key: str, current, wanted) -> bool:
         return same_address(current, wanted)
     if key == "allocation_pools":
         return _pairs(current, "start", "end") == _pairs(wanted, "start", "end")
-    if key == "host_routes":
+    if key in ("host_routes", "routes"):
         return _pairs(current, "destination", "nexthop") == _pairs(wanted, "destination", "nexthop")
     if key == "fixed_ips":
         return same_fixed_ips(current, wanted)
@@ -228,13 +228,28 @@ class NetworkingModule(NetworkLookup, StratusModule):
 
     collection = "resources"
     kind = ""
+    body_key = ""
     immutable: frozenset = frozenset()
     viewed: tuple = ()
     advice = "Delete it (state: absent) and declare it again."
 
+    @property
+    def body(self) -> str:
+        """The key of the API's request and response bodies (``resource`` by default)."""
+        return self.body_key or self.resource
+
+    def done(self, resource, before: dict, after: dict) -> None:
+        """The end of a present run: the result (a module with more to do than the
+        resource's own attributes, such as a router's interfaces, does it here)."""
+        self.exit(resource, before, after)
+
     def label(self):
         """How messages name the resource: its ``name`` option by default."""
         return self.params.get("name")
+
+    def named(self, item: dict):
+        """How messages name an existing resource: its name, else ``label()``."""
+        return item.get("name") or self.label()
 
     def kind_name(self) -> str:
         """The resource's kind in messages (``security group`` ...)."""
@@ -300,7 +315,7 @@ class NetworkingModule(NetworkLookup, StratusModule):
                     self.network_api(
                         "DELETE",
                         f"{collection_path(self.collection)}/{quote_path(current['id'])}",
-                        what=f"Deleting {self.kind_name()} {current.get('name', self.label())!r}",
+                        what=f"Deleting {self.kind_name()} {self.named(current)!r}",
                     )
                 except StratusAPIError as exc:
                     if exc.status != 404:
@@ -312,15 +327,15 @@ class NetworkingModule(NetworkLookup, StratusModule):
         body = dict(wanted)
         if self.check_mode:
             predicted = dict(body, id=None)
-            self.exit(predicted, {}, self.view(predicted))
+            self.done(predicted, {}, self.view(predicted))
             return
         created = self.network_api(
             "POST",
             collection_path(self.collection),
-            {self.resource: body},
+            {self.body: body},
             what=f"Creating {self.kind_name()} {self.label()!r}",
-        )[self.resource]
-        self.exit(created, {}, self.view(created))
+        )[self.body]
+        self.done(created, {}, self.view(created))
 
     def differences(self, current: dict, wanted: dict) -> dict:
         """``{attribute: {"before", "after"}}`` of what ``wanted`` changes; an
@@ -338,14 +353,14 @@ class NetworkingModule(NetworkLookup, StratusModule):
             after = dict(current, **{k: v["after"] for k, v in changes.items()})
             raise StratusError(
                 immutable_message(
-                    self.kind_name().capitalize(), current.get("name"), fixed, self.advice
+                    self.kind_name().capitalize(), self.named(current), fixed, self.advice
                 ),
                 differences=fixed,
                 diff={"before": self.view(current), "after": self.view(after)},
                 **{self.resource: current},
             )
         if not changes:
-            self.exit(current, self.view(current), self.view(current))
+            self.done(current, self.view(current), self.view(current))
             return
         self.changed = True
         after = dict(current, **{k: v["after"] for k, v in changes.items()})
@@ -353,7 +368,7 @@ class NetworkingModule(NetworkLookup, StratusModule):
             after = self.network_api(
                 "PUT",
                 f"{collection_path(self.collection)}/{quote_path(current['id'])}",
-                {self.resource: {k: v["after"] for k, v in changes.items()}},
-                what=f"Updating {self.kind_name()} {current.get('name')!r}",
-            )[self.resource]
-        self.exit(after, self.view(current), self.view(after))
+                {self.body: {k: v["after"] for k, v in changes.items()}},
+                what=f"Updating {self.kind_name()} {self.named(current)!r}",
+            )[self.body]
+        self.done(after, self.view(current), self.view(after))
