@@ -80,6 +80,20 @@ def same_fixed_ips(current, wanted) -> bool:
     return True
 
 
+def same_gateway(current, wanted) -> bool:
+    """Whether a router's ``external_gateway_info`` is the one asked for (what the
+    request leaves out, such as the addresses, is the cloud's choice)."""
+    if not wanted or not current:
+        return not wanted and not current
+    if current.get("network_id") != wanted.get("network_id"):
+        return False
+    if "enable_snat" in wanted and current.get("enable_snat") != wanted["enable_snat"]:
+        return False
+    return "external_fixed_ips" not in wanted or same_fixed_ips(
+        current.get("external_fixed_ips"), wanted["external_fixed_ips"]
+    )
+
+
 def same_value(key: str, current, wanted) -> bool:
     """Whether the API's ``current`` value of ``key`` is what ``wanted`` asks for."""
     if key in ("cidr", "gateway_ip"):
@@ -90,6 +104,8 @@ def same_value(key: str, current, wanted) -> bool:
         return _pairs(current, "destination", "nexthop") == _pairs(wanted, "destination", "nexthop")
     if key == "fixed_ips":
         return same_fixed_ips(current, wanted)
+    if key == "external_gateway_info":
+        return same_gateway(current, wanted)
     if key == "mac_address":
         return str(current or "").lower() == str(wanted or "").lower()
     if key == "dns_nameservers":  # the order is the resolvers' order: it counts
