@@ -8,7 +8,7 @@ DOCUMENTATION = r"""
 module: stratus_router
 short_description: Create, update or delete a Stratus router
 description:
-  - Makes a router of a Stratus cloud's Networking API (v2.0) match its declaration:
+  - Makes a router of a Stratus cloud's Networking API (v2.0) match its declaration,
     its external gateway, its interfaces into subnets and its static routes.
   - O(admin_state_up), O(external_gateway) and O(routes) are changed in place; the
     interfaces are added and removed so that the router has those of O(interfaces).
