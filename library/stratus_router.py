@@ -320,7 +320,8 @@ class RouterModule(NetworkingModule):
                 self.interface_action(current, "remove", {"port_id": port["id"]})
         super().absent(current)
 
-    def done(self, router, before: dict, after: dict) -> None:
+    def done(self, resource, before: dict, after: dict) -> None:
+        router = resource
         ports = self.interface_ports(router)
         have = interfaces(ports)
         before = dict(before, interfaces=subnets_of(have)) if before else before
