@@ -165,15 +165,6 @@ class FloatingIPModule(NetworkingModule):
             return params["floating_ip_address"]
         return f"of {'server' if params['server'] else 'port'} {params['server'] or params['port']}"
 
-    def missing(self, message: str) -> None:
-        """Something named does not exist: an error when it is needed (state=present,
-        not check mode); in check mode (declared by an earlier task) a warning."""
-        if self.params["state"] == "absent":
-            return
-        if not self.check_mode:
-            raise StratusError(message)
-        self.module.warn(message)
-
     def target_port(self):
         """The port the ``server`` or ``port`` option names (``None`` if none)."""
         params = self.params

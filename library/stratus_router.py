@@ -216,13 +216,6 @@ class RouterModule(NetworkingModule):
         self._project_id = self.project_id()
         return self.find_networking("routers", self.params["name"], project_id=self._project_id)
 
-    def missing(self, message: str) -> None:
-        """Something named does not exist: an error, but in check mode (declared by an
-        earlier task), where it is warned about."""
-        if not self.check_mode:
-            raise StratusError(message)
-        self.module.warn(message)
-
     def interface_ports(self, router) -> list:
         """The router's interface ports (all its ports but the gateway's)."""
         if not router or not router.get("id"):
@@ -273,20 +266,12 @@ class RouterModule(NetworkingModule):
         if option.get("enable_snat") is not None:
             info["enable_snat"] = option["enable_snat"]
         if option.get("external_fixed_ips") is not None:
-            ips = []
-            for index, entry in enumerate(option["external_fixed_ips"]):
-                item = {}
-                if entry.get("subnet"):
-                    subnet = network and self.find_subnet(entry["subnet"], network_id=network_id)
-                    if not subnet:
-                        self.missing(
-                            f"external_gateway.external_fixed_ips[{index}]: unknown subnet "
-                            f"{entry['subnet']!r} of network {option['network']!r}."
-                        )
-                    item["subnet_id"] = subnet["id"] if subnet else None
-                if entry.get("ip_address"):
-                    item["ip_address"] = entry["ip_address"]
-                ips.append(item)
+            ips = self.resolve_fixed_ips(
+                option["external_fixed_ips"],
+                network_id,
+                "external_gateway.external_fixed_ips",
+                option["network"],
+            )
             info["external_fixed_ips"] = ips
         return info
 

@@ -271,6 +271,40 @@ class NetworkingModule(NetworkLookup, StratusModule):
         """The resource's kind in messages (``security group`` ...)."""
         return self.kind or self.resource.replace("_", " ")
 
+    def missing(self, message: str) -> None:
+        """Something an option names does not exist: an error when it is needed; with
+        state=absent nothing, and in check mode (declared by an earlier task) a
+        warning."""
+        if self.params.get("state") == "absent":
+            return
+        if not self.check_mode:
+            raise StratusError(message)
+        self.module.warn(message)
+
+    def resolve_fixed_ips(self, entries: list, network_id, option: str, network) -> list:
+        """Entries ``{subnet, ip_address}`` (a port's ``fixed_ips``, a router gateway's
+        ``external_fixed_ips``) as the API takes them: subnets of network
+        ``network_id`` (named ``network`` in messages) by id."""
+        found = []
+        for index, entry in enumerate(entries):
+            if not entry.get("subnet") and not entry.get("ip_address"):
+                raise StratusError(f"{option}[{index}] names neither a subnet nor an ip_address.")
+            item = {}
+            if entry.get("subnet"):
+                subnet = None
+                if network_id is not None:
+                    subnet = self.find_subnet(entry["subnet"], network_id=network_id)
+                if subnet is None:
+                    self.missing(
+                        f"{option}[{index}]: unknown subnet {entry['subnet']!r} (no subnet of "
+                        f"network {network!r} has this name or id)."
+                    )
+                item["subnet_id"] = subnet["id"] if subnet else None
+            if entry.get("ip_address"):
+                item["ip_address"] = entry["ip_address"]
+            found.append(item)
+        return found
+
     def project_id(self):
         """The id of the ``project`` option's project (``None`` when not given)."""
         ref = self.params.get("project")
