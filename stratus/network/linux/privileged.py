@@ -536,24 +536,55 @@ def router_nft_apply(namespace: str, script: str) -> None:
         raise RuntimeError(f"nft -f: {done.stderr.strip() or done.returncode}")
 
 
+def _route_key(route: Any) -> tuple[str, str | None]:
+    return (f"{route.get('RTA_DST') or '0.0.0.0'}/{route['dst_len']}", route.get("RTA_GATEWAY"))
+
+
+def _managed_routes(ipr: IPRoute) -> list[Any]:
+    """The main table's IPv4 unicast routes that are not the kernel's (connected)."""
+    return [
+        route
+        for route in ipr.get_routes(family=socket.AF_INET, table=MAIN_TABLE)
+        if route["proto"] != RTPROT_KERNEL and route["type"] == 1
+    ]
+
+
+@sys_admin_pctxt.entrypoint
+def router_devices(namespace: str) -> dict[str, Any]:
+    """What a router's namespace holds, in one look: its links (name -> MAC, MTU,
+    up, IPv4 addresses as ``a.b.c.d/len``) and its routes besides the connected
+    ones ([destination, next hop])."""
+    with IPRoute(netns=_router_namespace(namespace), flags=0) as ipr:
+        addresses: dict[int, list[str]] = {}
+        for addr in ipr.get_addr(family=socket.AF_INET):
+            addresses.setdefault(addr["index"], []).append(
+                f"{addr.get('IFA_ADDRESS')}/{addr['prefixlen']}"
+            )
+        links = {
+            link.get("IFLA_IFNAME"): {
+                "mac": link.get("IFLA_ADDRESS"),
+                "mtu": link.get("IFLA_MTU"),
+                "up": bool(link["flags"] & 1),
+                "addresses": sorted(addresses.get(link["index"], [])),
+            }
+            for link in ipr.get_links()
+        }
+        routes = [list(_route_key(route)) for route in _managed_routes(ipr)]
+    return {"links": links, "routes": sorted(routes, key=str)}
+
+
 @sys_admin_pctxt.entrypoint
 def router_routes(namespace: str, routes: list[list[str]]) -> list[str]:
     """Make the main table's IPv4 routes of a router's namespace, besides the
     connected ones, exactly ``routes`` ([destination CIDR, next hop]). Every route
     is tried; the ones the kernel refused (a next hop off every subnet), with why."""
-    want = {(str(dst), str(via)) for dst, via in routes}
+    want: set[tuple[str, str | None]] = {(str(dst), str(via)) for dst, via in routes}
     failed = []
     with IPRoute(netns=_router_namespace(namespace), flags=0) as ipr:
-        have = {}
-        for route in ipr.get_routes(family=2, table=MAIN_TABLE):
-            if route["proto"] == RTPROT_KERNEL or route["type"] != 1:  # connected, local...
-                continue
-            dst = f"{route.get('RTA_DST') or '0.0.0.0'}/{route['dst_len']}"
-            have[(dst, str(route.get("RTA_GATEWAY")))] = route
-        for key in sorted(set(have) - want):
-            dst, via = key
-            ipr.route("del", dst=dst, gateway=via if via != "None" else None, table=MAIN_TABLE)
-        for dst, via in sorted(want - set(have)):
+        have = {_route_key(route) for route in _managed_routes(ipr)}
+        for dst, via in sorted(have - want, key=str):
+            ipr.route("del", dst=dst, gateway=via, table=MAIN_TABLE)
+        for dst, via in sorted(want - have):
             try:
                 ipr.route("replace", dst=dst, gateway=via, table=MAIN_TABLE, proto=RTPROT_STATIC)
             except NetlinkError as exc:

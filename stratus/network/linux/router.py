@@ -247,7 +247,9 @@ class Routers:
         return value) the routers and router ports that the state no longer names."""
         want = {r["id"]: r for r in routers if wanted(r)}
         stale: list[str] = []
-        host_links = {link["name"] for link in privileged.list_links(self.netns)} if want else set()
+        host_links = {}
+        if want:
+            host_links = {link["name"]: link for link in privileged.list_links(self.netns)}
         for router_id, router in sorted(want.items()):
             try:
                 stale += self._router(router, host_links, result, prune)
@@ -265,7 +267,7 @@ class Routers:
     def _router(
         self,
         router: dict[str, Any],
-        host_links: set[str],
+        host_links: dict[str, dict[str, Any]],
         result: ReconcileResult,
         prune: bool,
     ) -> list[str]:
@@ -277,10 +279,14 @@ class Routers:
         if created:
             result.created.append(namespace)
             self._applied.pop(router_id, None)
-        privileged.router_forwarding(namespace)
+        if created or router_id not in self._applied:
+            privileged.router_forwarding(namespace)
         wanted_ports = ports(router)
-        present = {link["name"] for link in privileged.list_links(namespace)}
+        inside = privileged.router_devices(namespace)
+        present = inside["links"]
         for port in wanted_ports:
+            if _plugged(port, present.get(port.device), host_links.get(port.tap)):
+                continue
             if port.device not in present and port.tap in host_links:
                 privileged.delete_link(port.tap, self.netns)  # half a pair, from before
             privileged.plug_namespace_port(
@@ -297,7 +303,7 @@ class Routers:
                 result.created.append(f"{namespace}:{port.device}")
         stale = sorted(
             name
-            for name in present - {p.device for p in wanted_ports}
+            for name in set(present) - {p.device for p in wanted_ports}
             if name.startswith((names.ROUTER_INTERFACE_PREFIX, names.ROUTER_GATEWAY_PREFIX))
         )
         if prune:
@@ -305,7 +311,10 @@ class Routers:
                 if privileged.delete_link(name, namespace):
                     result.removed.append(f"{namespace}:{name}")
             stale = []
-        failed = privileged.router_routes(namespace, routes(router))
+        want_routes = routes(router)
+        failed = []
+        if sorted(map(tuple, inside["routes"])) != sorted(map(tuple, want_routes)):
+            failed = privileged.router_routes(namespace, want_routes)
         if failed:
             result.errors[f"router:{router_id}:routes"] = "; ".join(failed)
         self._nat(router, directory, namespace, created, result)
@@ -344,7 +353,8 @@ class Routers:
             privileged.router_forget_connections(namespace, changed)
         _write(floating_file, json.dumps(targets, sort_keys=True))
         gateway = router.get("gateway")
-        announce = [a for a in (floating_addresses(router) if created else changed) if a in targets]
+        # addresses new to this router (one that stays keeps the gateway's MAC)
+        announce = [a for a in floating_addresses(router) if created or a not in before]
         if gateway and announce:
             device = names.router_device_name(gateway["port_id"], gateway=True)
             privileged.router_announce(namespace, device, announce)
@@ -363,6 +373,23 @@ class Routers:
                 result.removed.append(namespace)
         self._applied.pop(router_id, None)
         shutil.rmtree(os.path.join(self.state_path, router_id), ignore_errors=True)
+
+
+def _plugged(
+    port: RouterPort, inside: dict[str, Any] | None, outside: dict[str, Any] | None
+) -> bool:
+    """Whether a router port's veth pair is as it should be (both ends, the bridge,
+    the MAC, MTU and addresses): then it needs no call."""
+    return (
+        inside is not None
+        and outside is not None
+        and outside.get("master") == port.bridge
+        and outside.get("mtu") == inside.get("mtu") == port.mtu
+        and outside.get("up") is True
+        and inside.get("up") is True
+        and str(inside.get("mac")).lower() == port.mac
+        and sorted(inside.get("addresses") or []) == sorted(port.addresses)
+    )
 
 
 def _read(path: str) -> str | None:
