@@ -121,6 +121,7 @@ class Cloud:
         self.port_forwardings: list[dict[str, Any]] = []
         self.enable_snat = True
         self.with_router = True
+        self.attached = list(TENANTS)
 
     def bridge(self, net: str) -> str:
         return names.bridge_name(self.net[net])
@@ -158,7 +159,9 @@ class Cloud:
             "id": self.router_id,
             "admin_state_up": True,
             "gateway": {**gateway, "enable_snat": self.enable_snat},
-            "interfaces": [port(net, uid(f"port-r-{net}"), TENANTS[net][1]) for net in TENANTS],
+            "interfaces": [
+                port(net, uid(f"port-r-{net}"), TENANTS[net][1]) for net in self.attached
+            ],
             "routes": self.routes,
             "floating_ips": self.floating_ips,
             "port_forwardings": self.port_forwardings,
@@ -422,6 +425,32 @@ def test_restart_reconciles_without_duplicates(cloud: Cloud) -> None:
     cloud.agent = restarted
 
 
+def test_a_removed_interface_goes_with_its_veth_pair(cloud: Cloud) -> None:
+    qr_b = names.router_device_name(uid("port-r-b"))
+    cloud.attached = ["a"]
+    try:
+        listed = cloud.reconcile(prune=False)
+        assert f"router-port:{cloud.router_id}:{qr_b}" in listed.stale
+        assert qr_b in privileged.router_devices(cloud.namespace)["links"]
+        pruned = cloud.reconcile()
+        assert f"{cloud.namespace}:{qr_b}" in pruned.removed
+        assert qr_b not in privileged.router_devices(cloud.namespace)["links"]
+        assert names.tap_name(uid("port-r-b")) not in links_of(HOST)
+        assert talk(guest_ns("g3"), GUESTS["g1"][1], expect=False) is None
+        # NAT no longer names the subnet
+        assert "10.92.0.0/24" not in json.dumps(
+            privileged.nft_list_table("ip", router.TABLE, cloud.namespace)
+        )
+    finally:
+        cloud.attached = list(TENANTS)
+        cloud.reconcile()
+    assert talk(guest_ns("g3"), GUESTS["g1"][1]) == f"g1 {GUESTS['g3'][1]}"
+
+
+def links_of(netns: str) -> set[str]:
+    return {link["name"] for link in privileged.list_links(netns)}
+
+
 def test_removal(cloud: Cloud) -> None:
     """Last: the router leaves the state; a reconcile without prune only lists it,
     one with prune removes its namespace, veth pairs and state."""
@@ -432,7 +461,7 @@ def test_removal(cloud: Cloud) -> None:
     result = cloud.reconcile()
     assert cloud.namespace in result.removed
     assert cloud.namespace not in privileged.list_namespaces()
-    host = {link["name"] for link in privileged.list_links(HOST)}
+    host = links_of(HOST)
     assert names.tap_name(cloud.gateway_port) not in host
     assert names.tap_name(uid("port-r-a")) not in host
     assert not Path(cloud.agent.config.state_path, "router", cloud.router_id).exists()

@@ -552,11 +552,16 @@ def _managed_routes(ipr: IPRoute) -> list[Any]:
 @sys_admin_pctxt.entrypoint
 def router_devices(namespace: str) -> dict[str, Any]:
     """What a router's namespace holds, in one look: its links (name -> MAC, MTU,
-    up, IPv4 addresses as ``a.b.c.d/len``) and its routes besides the connected
-    ones ([destination, next hop])."""
+    up, addresses as ``address/len`` without IPv6 link-local ones, as
+    :func:`plug_namespace_port` sets them) and its IPv4 routes besides the
+    connected ones ([destination, next hop])."""
     with IPRoute(netns=_router_namespace(namespace), flags=0) as ipr:
         addresses: dict[int, list[str]] = {}
-        for addr in ipr.get_addr(family=socket.AF_INET):
+        for addr in ipr.get_addr():
+            if addr["family"] == socket.AF_INET6 and addr.get("IFA_ADDRESS", "").startswith(
+                "fe80:"
+            ):
+                continue
             addresses.setdefault(addr["index"], []).append(
                 f"{addr.get('IFA_ADDRESS')}/{addr['prefixlen']}"
             )

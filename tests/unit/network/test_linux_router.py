@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from stratus.network.agent_manager import agent_state
 from stratus.network.linux import names, privileged
 from stratus.network.linux import router as rt
 
@@ -163,3 +164,9 @@ def test_router_entry_points_act_only_in_router_namespaces() -> None:
     with pytest.raises(ValueError):
         privileged._router_namespace("qrouter-../x")
     assert privileged._router_namespace(names.router_namespace("r1")) == "qrouter-r1"
+
+
+def test_the_agent_state_carries_the_hosts_routers() -> None:
+    state = {"host": "n1", "networks": [], "routers": [router()]}
+    assert agent_state(state, dhcp=True)["routers"] == [router()]
+    assert agent_state({"host": "c1", "networks": []}, dhcp=False)["routers"] == []
