@@ -22,9 +22,8 @@ import random
 import shutil
 import subprocess
 import sys
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +31,7 @@ import pytest
 
 from stratus.network.linux import names
 from tests.integration.test_routers_api import _remove_routers
+from tests.integration.test_server_networking import sh, virsh, wait_for
 from tests.support.cloud import Cloud
 
 pytestmark = pytest.mark.slow
@@ -80,32 +80,11 @@ PROBE = (
 )
 
 
-def sh(*argv: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
-    if check and done.returncode:
-        raise AssertionError(f"{' '.join(argv)} failed: {done.stderr or done.stdout}")
-    return done
-
-
-def virsh(*args: str) -> str:
-    return subprocess.run(
-        ["virsh", "-c", "qemu:///system", *args], capture_output=True, text=True
-    ).stdout.strip()
-
-
-def wait_for(predicate: Callable[[], object], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(0.2)
-
-
 def probe(address: str, want: str, limit: float) -> float | None:
     """Seconds until ``address``'s echo port is ``want`` ("open"/"closed") as seen
     from the client, None if it was not within ``limit``."""
-    done = sh("ip", "netns", "exec", CLIENT_NS, sys.executable, "-c", PROBE, address, want,
-              str(limit), check=False, timeout=limit + 30)  # fmt: skip
+    argv = ["ip", "netns", "exec", CLIENT_NS, sys.executable, "-c", PROBE, address, want]
+    done = subprocess.run([*argv, str(limit)], capture_output=True, text=True, timeout=limit + 30)
     return float(done.stdout) if done.returncode == 0 else None
 
 

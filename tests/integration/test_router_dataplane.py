@@ -36,12 +36,12 @@ from pyroute2 import Conntrack
 from stratus.network.agent import AgentConfig, NetworkAgent
 from stratus.network.linux import names, privileged, router
 from stratus.privsep import sys_admin_pctxt
+from tests.integration.test_firewall import BUSYBOX, sh
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or shutil.which("nft") is None, reason="needs root and nft (nftables)"
 )
 
-BUSYBOX = shutil.which("busybox") or "/usr/bin/busybox"
 SUFFIX = uuid.uuid4().hex[:6]
 HOST = f"l3dp-host-{SUFFIX}"
 CLIENT = f"l3dp-cli-{SUFFIX}"
@@ -66,13 +66,6 @@ LISTENER = (
     "while True:\n"
     "    c, peer = s.accept(); c.sendall(f'{sys.argv[2]} {peer[0]}'.encode()); c.close()\n"
 )
-
-
-def sh(*argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False)
-    if check and done.returncode != 0:
-        raise AssertionError(f"{' '.join(argv)} failed: {done.stderr or done.stdout}")
-    return done
 
 
 def guest_ns(name: str) -> str:
