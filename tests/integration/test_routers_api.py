@@ -4,7 +4,7 @@ a real cloud (stratus-api with three workers, -scheduler, -conductor over a real
 RabbitMQ, SQLite) with one compute host on the in-memory fake driver and its
 network agent (no DHCP role, so routers stay unplaced and no router namespace is
 made: the data plane is not what these tests look at). Concurrent floating IP
-creation runs on MariaDB too.
+creation on MariaDB is in tests/unit/network/test_routers.py (no cloud needed).
 """
 
 from __future__ import annotations
@@ -95,9 +95,9 @@ def external(clients: dict[str, httpx.Client]) -> dict[str, Any]:
 
 
 def test_extensions_and_quotas(cloud: Cloud, people: dict[str, str]) -> None:
-    aliases = {e["Alias"] for e in cloud.openstack_json("extension", "list", "--network")}
-    assert {"router", "ext-gw-mode", "extraroute", "fip-port-details"} <= aliases
     with cloud.client() as admin:
+        aliases = {e["alias"] for e in admin.get(f"{API}/extensions").json()["extensions"]}
+        assert {"router", "ext-gw-mode", "extraroute", "fip-port-details"} <= aliases
         quota = admin.get(f"{API}/quotas/{people['p-m1']}").json()["quota"]
     assert quota["router"] == 10 and quota["floatingip"] == 50
 
@@ -117,7 +117,7 @@ def test_router_through_the_cli_and_its_errors(
     cloud.openstack(
         "router", "add", "subnet", "r1", subnet["id"], user="m1", password="m1-pw", project="p-m1"
     )
-    shown = cli(cloud, "m1", "router", "show", "r1")
+    shown = m1.get(f"{API}/routers/{router['id']}").json()["router"]
     gateway = shown["external_gateway_info"]
     assert gateway["network_id"] == external["network"]["id"] and gateway["enable_snat"] is True
     assert gateway["external_fixed_ips"][0]["subnet_id"] == external["subnet"]["id"]
@@ -125,12 +125,9 @@ def test_router_through_the_cli_and_its_errors(
     interface = next(p for p in ports if p["device_owner"] == "network:router_interface")
     assert interface["fixed_ips"] == [{"subnet_id": subnet["id"], "ip_address": "10.90.0.1"}]
     assert interface["port_security_enabled"] is False and interface["security_groups"] == []
-    cloud.openstack(
-        "router", "set", "--route", "destination=10.91.0.0/24,gateway=10.90.0.5", "r1",
-        user="m1", password="m1-pw", project="p-m1",
-    )  # fmt: skip
-    routes = m1.get(f"{API}/routers/{router['id']}").json()["router"]["routes"]
-    assert routes == [{"destination": "10.91.0.0/24", "nexthop": "10.90.0.5"}]
+    route = {"destination": "10.91.0.0/24", "nexthop": "10.90.0.5"}
+    changed = m1.put(f"{API}/routers/{router['id']}", json={"router": {"routes": [route]}})
+    assert changed.json()["router"]["routes"] == [route]
 
     # Bad input: 4xx in Neutron's shape naming the problem, nothing made.
     before = len(clients["admin"].get(f"{API}/ports").json()["ports"])
@@ -160,16 +157,13 @@ def test_router_through_the_cli_and_its_errors(
     neutron_error(m1.put(remove, json={"subnet_id": subnet["id"]}), 409)  # the route's nexthop
     neutron_error(clients["m2"].get(f"{API}/routers/{router['id']}"), 404, "RouterNotFound")
 
-    cloud.openstack(
-        "router", "unset", "--route", "destination=10.91.0.0/24,gateway=10.90.0.5", "r1",
-        user="m1", password="m1-pw", project="p-m1",
-    )  # fmt: skip
+    m1.put(f"{API}/routers/{router['id']}", json={"router": {"routes": []}}).raise_for_status()
     cloud.openstack(
         "router", "remove", "subnet", "r1", subnet["id"],
         user="m1", password="m1-pw", project="p-m1",
     )  # fmt: skip
     neutron_error(m1.put(remove, json={"subnet_id": subnet["id"]}), 404)
-    cloud.openstack("router", "delete", "r1", user="m1", password="m1-pw", project="p-m1")
+    assert m1.delete(f"{API}/routers/{router['id']}").status_code == 204
     left = clients["admin"].get(f"{API}/ports", params={"device_id": router["id"]}).json()
     assert left["ports"] == []
 
@@ -330,13 +324,3 @@ def test_concurrent_floating_ip_creation(cloud: Cloud, clients: dict[str, httpx.
     for fip in admin.get(f"{API}/floatingips").json()["floatingips"]:
         if fip["floating_network_id"] == network_id:
             assert admin.delete(f"{API}/floatingips/{fip['id']}").status_code == 204
-
-
-def test_concurrent_floating_ip_creation_on_mariadb(mariadb: Any) -> None:
-    plane = ControlPlane(mariadb.create_database(f"stratus_l3_{SFX}"), extra_conf=CONF)
-    plane.start()
-    try:
-        with plane.client() as admin:
-            concurrent_creations(plane, admin, _small_external(admin, "small"))
-    finally:
-        plane.stop()
