@@ -299,9 +299,8 @@ def test_declared_server_has_its_dhcp_address_on_the_default_network(deployment)
     server = openstack("server", "show", DECLARED, "-f", "json")
     addresses = server["addresses"]
     assert list(addresses) == [NETWORK], addresses
-    (address,) = [
-        a for a in addresses[NETWORK] if ipaddress.ip_address(a) in ipaddress.ip_network(SUBNET_CIDR)
-    ]
+    subnet = ipaddress.ip_network(SUBNET_CIDR)
+    (address,) = [a for a in addresses[NETWORK] if ipaddress.ip_address(a) in subnet]
     wait_for(
         lambda: (
             f"STRATUS-GUEST-IP eth0 {address}/24" in openstack("console", "log", "show", DECLARED)
