@@ -837,6 +837,17 @@ def check_port_deletable(session: Session, port: Port) -> None:
         )
 
 
+def check_not_external_in_use(session: Session, network: Any) -> None:
+    """An external network with router gateways or floating IPs stays external."""
+    owners = {p.device_owner for p in net_db.list_ports(session, network_ids=[network.id])}
+    if owners & {GATEWAY_OWNER, FLOATINGIP_OWNER}:
+        raise exc.Conflict(
+            "ExternalNetworkInUse",
+            f"External network {network.id} cannot be updated to be made non-external, "
+            "since it has existing gateway ports or floating IPs.",
+        )
+
+
 def release_port(session: Session, port: Port) -> set[str]:
     """Before a port is deleted: its floating IPs are disassociated (DOWN) and its
     port forwardings go; the networks of the routers that carried them."""

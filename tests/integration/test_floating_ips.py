@@ -231,6 +231,7 @@ def test_floating_ip_reachable_only_as_the_security_group_allows(setup: Setup) -
         assert admin.delete(f"{API}/security-group-rules/{tcp['id']}").status_code == 204
         closed = probe(address, "closed", 10)
     assert closed is not None and closed < 1.0, f"closed after {closed} s"
+    print(f"\nFIP echo port: open {opened:.2f} s after the rule, closed {closed:.2f} s after")
 
 
 def test_released_floating_ip_is_unreachable(setup: Setup) -> None:

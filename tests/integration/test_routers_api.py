@@ -9,6 +9,7 @@ creation on MariaDB is in tests/unit/network/test_routers.py (no cloud needed).
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -168,13 +169,14 @@ def test_router_through_the_cli_and_its_errors(
     assert left["ports"] == []
 
 
-def _boot(cloud: Cloud, clients: dict[str, httpx.Client], network: str) -> dict[str, Any]:
+def _boot(clients: dict[str, httpx.Client], network_id: str) -> dict[str, Any]:
+    """A server of m1's on the fake driver (raw HTTP: the CLI adds nothing here)."""
     admin = clients["admin"]
     flavor = f"l3-{SFX}"
-    admin.post(
+    flavor_id = admin.post(
         "/compute/v2.1/flavors",
         json={"flavor": {"name": flavor, "ram": 64, "disk": 1, "vcpus": 1}},
-    )
+    ).json()["flavor"]["id"]
     image = admin.post(
         "/image/v2/images",
         json={"name": f"l3-{SFX}", "disk_format": "raw", "container_format": "bare",
@@ -185,10 +187,18 @@ def _boot(cloud: Cloud, clients: dict[str, httpx.Client], network: str) -> dict[
         content=b"\0" * 1024,
         headers={"Content-Type": "application/octet-stream"},
     ).raise_for_status()
-    return cli(
-        cloud, "m1", "server", "create", "--flavor", flavor, "--image", image["id"],
-        "--network", network, "--wait", "l3server",
-    )  # fmt: skip
+    body = {"server": {"name": "l3server", "flavorRef": flavor_id, "imageRef": image["id"],
+                       "networks": [{"uuid": network_id}]}}  # fmt: skip
+    made = clients["m1"].post("/compute/v2.1/servers", json=body)
+    assert made.status_code == 202, made.text
+    server_id = made.json()["server"]["id"]
+    deadline = time.monotonic() + 60
+    while (server := clients["m1"].get(f"/compute/v2.1/servers/{server_id}").json()["server"])[
+        "status"
+    ] != "ACTIVE":
+        assert server["status"] == "BUILD" and time.monotonic() < deadline, server
+        time.sleep(0.2)
+    return server
 
 
 def _addresses(client: httpx.Client, server_id: str) -> list[tuple[str, str]]:
@@ -212,7 +222,7 @@ def test_floating_ip_through_the_cli_and_server_addresses(
     m1.put(
         f"{API}/routers/{router['id']}/add_router_interface", json={"subnet_id": subnet["id"]}
     ).raise_for_status()
-    server = _boot(cloud, clients, "fipnet")
+    server = _boot(clients, net["id"])
     (port,) = _wait_for_ports(m1, server["id"])
     fixed = port["fixed_ips"][0]["ip_address"]
 
@@ -277,6 +287,25 @@ def test_floating_ip_through_the_cli_and_server_addresses(
         409,
         "RouterExternalGatewayInUseByFloatingIp",
     )
+
+    # Port forwardings of another floating IP to the server's port 22.
+    spare = m1.post(
+        f"{API}/floatingips",
+        json={"floatingip": {"floating_network_id": external["network"]["id"]}},
+    ).json()["floatingip"]
+    forwardings = f"{API}/floatingips/{spare['id']}/port_forwardings"
+    forwarding = {"internal_port_id": port["id"], "internal_ip_address": fixed,
+                  "internal_port": 22, "external_port": 2222, "protocol": "tcp"}  # fmt: skip
+    made = m1.post(forwardings, json={"port_forwarding": forwarding})
+    assert made.status_code == 201, made.text
+    listed = m1.get(forwardings).json()["port_forwardings"]
+    assert [(f["external_port"], f["internal_port"]) for f in listed] == [(2222, 22)]
+    bad = {"port_forwarding": {**forwarding, "external_port": 2223, "protocol": "icmp"}}
+    assert "protocol" in neutron_error(m1.post(forwardings, json=bad), 400)
+    shown = m1.get(f"{API}/floatingips/{spare['id']}").json()["floatingip"]
+    assert shown["router_id"] == router["id"] and len(shown["port_forwardings"]) == 1
+    pf_id = made.json()["port_forwarding"]["id"]
+    assert m1.delete(f"{forwardings}/{pf_id}").status_code == 204
 
     # Release: the address goes back to the pool (the admin may ask for it by name).
     cloud.openstack(

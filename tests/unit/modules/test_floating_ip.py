@@ -48,18 +48,18 @@ def ports(stratus_api: InProcessAPI) -> dict[str, dict[str, Any]]:
     return made
 
 
-def fips(api: InProcessAPI) -> list[dict[str, Any]]:
-    listed = api.client.get("/networking/v2.0/floatingips").json()["floatingips"]
-    return [f for f in listed if f["floating_network_id"] == api.ext_id]  # type: ignore[attr-defined]
+def fips(api: InProcessAPI, network: dict[str, Any]) -> list[dict[str, Any]]:
+    """The floating IPs of ``network``."""
+    query = {"floating_network_id": network["id"]}
+    return api.client.get("/networking/v2.0/floatingips", params=query).json()["floatingips"]
 
 
 def test_floating_ip_lifecycle(run, stratus_api: InProcessAPI, ports: dict) -> None:  # noqa: ANN001
-    stratus_api.ext_id = ports[EXT]["id"]  # type: ignore[attr-defined]
     args = {"network": EXT, "port": "ut-fip-p1"}
     planned = run("stratus_floating_ip", args, stratus_api, check_mode=True)
     assert planned["changed"] and planned["floating_ip"]["id"] is None
     assert planned["diff"]["after"]["port_id"] == ports["ut-fip-p1"]["id"]
-    assert stratus_api.writes() == [] and fips(stratus_api) == []
+    assert stratus_api.writes() == [] and fips(stratus_api, ports[EXT]) == []
 
     created = run("stratus_floating_ip", args, stratus_api)
     fip = created["floating_ip"]
@@ -88,7 +88,7 @@ def test_floating_ip_lifecycle(run, stratus_api: InProcessAPI, ports: dict) -> N
         == ports["ut-fip-p2"]["fixed_ips"][0]["ip_address"]
     )
     assert not run("stratus_floating_ip", moved, stratus_api)["changed"]
-    assert [f["id"] for f in fips(stratus_api)] == [fip["id"]]
+    assert [f["id"] for f in fips(stratus_api, ports[EXT])] == [fip["id"]]
 
     other_network = dict(moved, network=NET)
     fixed = run("stratus_floating_ip", other_network, stratus_api)
@@ -97,18 +97,17 @@ def test_floating_ip_lifecycle(run, stratus_api: InProcessAPI, ports: dict) -> N
     gone = run(
         "stratus_floating_ip", {"floating_ip_address": address, "state": "absent"}, stratus_api
     )
-    assert gone["changed"] and gone["floating_ip"] is None and fips(stratus_api) == []
+    assert gone["changed"] and gone["floating_ip"] is None and fips(stratus_api, ports[EXT]) == []
     assert not run(
         "stratus_floating_ip", {"floating_ip_address": address, "state": "absent"}, stratus_api
     )["changed"]
 
 
 def test_bad_input(run, stratus_api: InProcessAPI, ports: dict) -> None:  # noqa: ANN001
-    stratus_api.ext_id = ports[EXT]["id"]  # type: ignore[attr-defined]
     lonely = run("stratus_floating_ip", {"network": EXT, "port": "ut-fip-p3"}, stratus_api)
     assert lonely["failed"] and "is not reachable from subnet" in lonely["msg"]
     assert "Creating floating IP 'of port ut-fip-p3' failed (HTTP 404)" in lonely["msg"]
-    assert fips(stratus_api) == []
+    assert fips(stratus_api, ports[EXT]) == []
 
     result = run("stratus_floating_ip", {"port": "ut-fip-p3"}, stratus_api)
     assert result["msg"] == (
@@ -121,4 +120,4 @@ def test_bad_input(run, stratus_api: InProcessAPI, ports: dict) -> None:  # noqa
     wrong = {"network": EXT, "port": "ut-fip-p1", "fixed_address": "10.8.0.99"}
     result = run("stratus_floating_ip", wrong, stratus_api)
     assert result["failed"] and "does not have fixed ip 10.8.0.99" in result["msg"]
-    assert fips(stratus_api) == []
+    assert fips(stratus_api, ports[EXT]) == []

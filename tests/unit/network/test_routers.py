@@ -197,6 +197,9 @@ def test_floating_ips(world: dict) -> None:
     with pytest.raises(exc.Conflict) as raised:
         l3.update_router(MEMBER, router["id"], {"external_gateway_info": None})
     assert raised.value.neutron_type == "RouterExternalGatewayInUseByFloatingIp"
+    with pytest.raises(exc.Conflict) as raised:
+        api.update_network(ADMIN, world["ext"]["id"], {"router:external": False})
+    assert raised.value.neutron_type == "ExternalNetworkInUse"
     assert l3.floating_addresses([server["id"]]) == {
         server["id"]: [(fixed, fip["floating_ip_address"])]
     }
@@ -235,6 +238,17 @@ def test_floating_ips(world: dict) -> None:
         ADMIN, {"floating_network_id": world["ext"]["id"], "floating_ip_address": address}
     )
     assert again["floating_ip_address"] == address
+
+
+def test_tags_of_routers_and_floating_ips(world: dict) -> None:
+    router = l3.create_router(MEMBER, {"tags": ["b", "a"]})
+    assert router["tags"] == ["a", "b"]
+    assert api.set_tags(MEMBER, "routers", router["id"], add="c") == ["a", "b", "c"]
+    fip = l3.create_floatingip(MEMBER, {"floating_network_id": world["ext"]["id"]})
+    assert api.set_tags(MEMBER, "floatingips", fip["id"], ["x"]) == ["x"]
+    assert l3.get_floatingip(MEMBER, fip["id"])["tags"] == ["x"]
+    with pytest.raises(exc.NotFound):
+        api.get_tags(OTHER, "routers", router["id"])
 
 
 def test_router_and_floating_ip_quotas(world: dict) -> None:
