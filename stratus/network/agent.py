@@ -12,7 +12,13 @@ database; see docs/architecture.md, "Network data plane")::
                    "ports": [{"id", "mac_address", "fixed_ips", "device_owner", "host",
                               "device_id", "project_id"}],
                    "remote_vteps": [{"ip", "macs": [...]}]}],
-     "security_groups": {group id: {"rules": [...], "members": {"IPv4", "IPv6"}}}}
+     "security_groups": {group id: {"rules": [...], "members": {"IPv4", "IPv6"}}},
+     "routers": [...]}
+
+The ``routers`` (those placed on this host, shape in stratus.network.linux.router)
+get ``qrouter-<router id>`` namespaces with their interfaces, gateway, routes and
+NAT; the routers that the state no longer names (directories under
+``state_path/router``) are removed with the rest.
 
 Ports may carry ``port_security_enabled``, ``security_groups`` and
 ``allowed_address_pairs``; the ports bound to this host with port security get
@@ -50,7 +56,11 @@ from typing import Any
 
 from oslo_config import cfg
 
+<<<<<<< HEAD
 from stratus.network.linux import dhcp, firewall, metadata_proxy, names, privileged
+=======
+from stratus.network.linux import dhcp, firewall, names, privileged, router
+>>>>>>> l3deploy
 
 LOG = logging.getLogger(__name__)
 ZERO_MAC = "00:00:00:00:00:00"
@@ -144,6 +154,7 @@ class NetworkAgent:
         self.netns = netns
         self._vlan_supported: bool | None = None
         self.firewall = firewall.Firewall(netns)
+        self.routers = router.Routers(netns, os.path.join(config.state_path, "router"))
 
     # --- entry point ---------------------------------------------------------
 
@@ -170,13 +181,15 @@ class NetworkAgent:
                 if network["id"] in self._dhcp_dirs():
                     wanted_dhcp.add(network["id"])
         self._security_groups(state, result)
+        # after the bridges their ports plug into; prunes (or lists) its own
+        stale_routers = self.routers.reconcile(state.get("routers") or [], result, prune)
         stale_links = self._stale_links(wanted_links)
         stale_dhcp = sorted(self._dhcp_dirs() - wanted_dhcp)
         if prune:
             self._remove_links(stale_links, result)
             self._remove_dhcp(stale_dhcp, result)
         else:
-            result.stale = stale_links + [f"dhcp:{net_id}" for net_id in stale_dhcp]
+            result.stale = stale_links + [f"dhcp:{net_id}" for net_id in stale_dhcp] + stale_routers
         return result
 
     # --- security groups -----------------------------------------------------

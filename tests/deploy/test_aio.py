@@ -67,6 +67,9 @@ DECLARED = "demo-1"
 # The default network of inventories/aio (stratus_networks) and its subnet.
 NETWORK = "private"
 SUBNET_CIDR = "10.0.0.0/24"
+# The external network of inventories/aio and its stand-in uplink's namespace.
+EXTERNAL_CIDR = "203.0.113.0/24"
+EXTERNAL_NAMESPACE = "stratus-external"
 EXTRA = "demo-2"
 TIMINGS: dict[str, float] = {}
 # stratus-manage on the controller's PATH (roles/stratus_control), as nova-manage is.
@@ -296,8 +299,8 @@ def test_declared_server_has_its_dhcp_address_on_the_default_network(deployment)
     server = openstack("server", "show", DECLARED, "-f", "json")
     addresses = server["addresses"]
     assert list(addresses) == [NETWORK], addresses
-    (address,) = addresses[NETWORK]
-    assert ipaddress.ip_address(address) in ipaddress.ip_network(SUBNET_CIDR), addresses
+    subnet = ipaddress.ip_network(SUBNET_CIDR)
+    (address,) = [a for a in addresses[NETWORK] if ipaddress.ip_address(a) in subnet]
     wait_for(
         lambda: (
             f"STRATUS-GUEST-IP eth0 {address}/24" in openstack("console", "log", "show", DECLARED)
@@ -330,6 +333,37 @@ def test_declared_server_has_its_dhcp_address_on_the_default_network(deployment)
         if " inet " in line
         and ipaddress.ip_interface(line.split()[3]).ip in ipaddress.ip_network(SUBNET_CIDR)
     ], root
+
+
+def test_declared_server_is_reached_through_its_floating_ip(deployment) -> None:
+    """The aio's external network: `demo-1` declares server_floating_ip, so the role
+    gave it a floating IP from `public` through `router1`, shown among its addresses.
+    The external network's stand-in uplink (a veth into the namespace
+    stratus-external, the external subnet's gateway, and nothing else) reaches the
+    guest's echo port through the floating IP, since the security group allows it
+    (the test above added the rules); neither the floating nor the tenant network
+    has an address or a route in the host's root namespace."""
+    import ipaddress
+
+    fips = openstack("floating", "ip", "list", "--long", "-f", "json")
+    server = openstack("server", "show", DECLARED, "-f", "json")
+    (fip,) = [f for f in fips if f["Fixed IP Address"] in server["addresses"][NETWORK]]
+    floating = fip["Floating IP Address"]
+    assert ipaddress.ip_address(floating) in ipaddress.ip_network(EXTERNAL_CIDR), fip
+    assert floating in server["addresses"][NETWORK]
+    assert EXTERNAL_NAMESPACE in netns_list()
+    wait_for(lambda: ns_ping(EXTERNAL_NAMESPACE, floating, count=1), timeout=30,
+             what="ping through the floating IP")  # fmt: skip
+    assert ns_echo(EXTERNAL_NAMESPACE, floating, timeout=10) == "stratus-echo"
+    root = subprocess.run(["ip", "-o", "addr", "show"], capture_output=True, text=True).stdout
+    routes = subprocess.run(["ip", "route", "show"], capture_output=True, text=True).stdout
+    external = ipaddress.ip_network(EXTERNAL_CIDR)
+    assert not [
+        line
+        for line in root.splitlines()
+        if " inet " in line and ipaddress.ip_interface(line.split()[3]).ip in external
+    ], root
+    assert "203.0.113." not in routes, routes
 
 
 def as_nobody(*args: str) -> subprocess.CompletedProcess[str]:
@@ -657,9 +691,12 @@ def test_destroy_removes_stratus(deployment) -> None:
         assert not Path(f"/etc/systemd/system/{name}.service").exists()
     assert all(pid is None for pid in pids().values())
     assert our_domains() == []
-    # Nothing of the networks is left: bridges, VXLAN devices, DHCP namespaces.
+    # Nothing of the networks is left: bridges, VXLAN devices, DHCP and router
+    # namespaces, the external network's stand-in uplink.
     assert stratus_links() == []
-    assert not [ns for ns in netns_list() if ns.startswith("qdhcp-")]
+    assert not [ns for ns in netns_list() if ns.startswith(("qdhcp-", "qrouter-"))]
+    assert EXTERNAL_NAMESPACE not in netns_list()
+    assert not Path("/sys/class/net/stratus-ext").exists()
     users = subprocess.run(
         ["rabbitmqctl", "-q", "list_users"], capture_output=True, text=True, check=False
     ).stdout
