@@ -56,11 +56,7 @@ from typing import Any
 
 from oslo_config import cfg
 
-<<<<<<< HEAD
-from stratus.network.linux import dhcp, firewall, metadata_proxy, names, privileged
-=======
-from stratus.network.linux import dhcp, firewall, names, privileged, router
->>>>>>> l3deploy
+from stratus.network.linux import dhcp, firewall, metadata_proxy, names, privileged, router
 
 LOG = logging.getLogger(__name__)
 ZERO_MAC = "00:00:00:00:00:00"
