@@ -339,6 +339,8 @@ class _Connection(asyncio.Protocol):
                     + ("" if keep_alive else "Connection: close\r\n")
                     + "\r\n"
                 ).encode("latin-1")
+                if self.transport.is_closing():  # the guest went away while we asked
+                    break
                 self.transport.write(head if method == "HEAD" else head + reply.body)
                 if not keep_alive:
                     break
