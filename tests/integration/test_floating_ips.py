@@ -22,6 +22,7 @@ import random
 import shutil
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -253,3 +254,59 @@ def test_released_floating_ip_is_unreachable(setup: Setup) -> None:
     before = len(setup.seen())
     wait_for(lambda: len(setup.seen()) > before + 1, 30, "more connections from the guest")
     assert setup.seen()[-1] == gateway_address(setup)
+
+
+REMOTE_GROUP_PROBE = """#!/bin/sh
+# Is {target}'s echo port reachable from here? The network first (the router's
+# interface answers ping whatever the groups say), then up to {tries} tries.
+i=0
+while [ $i -lt 20 ] && ! ping -c 1 -W 1 {gateway} >/dev/null 2>&1; do i=$((i+1)); done
+i=0
+while [ $i -lt {tries} ]; do
+    if echo remote | timeout 2 nc {target} 7 2>/dev/null | grep -q remote; then
+        echo "STRATUS-TEST-REMOTE-GROUP reached"; exit 0
+    fi
+    i=$((i+1)); sleep 1
+done
+echo "STRATUS-TEST-REMOTE-GROUP unreached"
+"""
+
+
+def test_remote_group_admits_members_only(setup: Setup, tmp_path: Path) -> None:
+    """Group A admits the echo port from members of A only: the module's guest joins
+    A; a second guest in A reaches its echo port, a guest in group B does not (each
+    guest's user data tries and prints what it found on its console)."""
+    cloud = setup.cloud
+    target = setup.port["fixed_ips"][0]["ip_address"]
+    gateway = TENANT_CIDR.rsplit(".", 1)[0] + ".1"
+    groups = {}
+    for name in ("a", "b"):
+        groups[name] = cloud.openstack_json("security", "group", "create", f"l3dp-{SFX}-{name}")
+        cloud.openstack(
+            "security", "group", "rule", "create", "--protocol", "tcp", "--dst-port",
+            str(ECHO), "--remote-group", groups[name]["id"], groups[name]["id"],
+        )  # fmt: skip
+    cloud.openstack("server", "add", "security", "group", setup.server["id"], groups["a"]["id"])
+    servers = {}
+    for name, tries in (("a", 30), ("b", 8)):
+        script = tmp_path / f"probe-{name}.sh"
+        script.write_text(REMOTE_GROUP_PROBE.format(target=target, gateway=gateway, tries=tries))
+        servers[name] = cloud.openstack_json(
+            "server", "create", "--flavor", FLAVOR_ID, "--image", "tiny", "--network",
+            setup.port["network_id"], "--security-group", groups[name]["id"], "--config-drive",
+            "True", "--user-data", str(script), f"l3dp-{SFX}-{name}",
+        )  # fmt: skip
+
+    def verdict(name: str, limit: float = 300) -> str | None:
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            log = cloud.openstack("console", "log", "show", servers[name]["id"]).stdout
+            for word in ("unreached", "reached"):
+                if f"STRATUS-TEST-REMOTE-GROUP {word}" in log:
+                    return word
+            time.sleep(3)
+        return None
+
+    assert verdict("a") == "reached"
+    assert verdict("b") == "unreached"
+    assert guarded(setup.port["id"]), "the guest's firewall chain is gone (another agent?)"
