@@ -481,9 +481,11 @@ class API:
         access_ip_v6: str | None = None,
         security_groups: list[str] | None = None,
         config_drive: bool = False,
+        admin_pass: str | None = None,
     ) -> tuple[list[Instance], str]:
         """Record the instances (``BUILD``, task ``scheduling``) as many as the quota
         lets between ``min_count`` and ``max_count``, and hand them to the conductor.
+        ``admin_pass`` goes with the build to the config drive, never to the database.
         Returns the instances and their reservation id."""
         metadata = metadata or {}
         hints = scheduler_hints or {}
@@ -570,7 +572,7 @@ class API:
                 created.append(instance)
         self._recheck_quota(context, limits, created)
         self.conductor_rpcapi.build_instances(
-            rpc_context(context, auth_token), [i.uuid for i in created], spec
+            rpc_context(context, auth_token), [i.uuid for i in created], spec, admin_pass=admin_pass
         )
         return created, reservation_id
 

@@ -41,7 +41,7 @@ DRIVER_CALLS: dict[str, Callable[[ComputeDriver, dict], None]] = {
 
 class ComputeManager:
     # The interface version of stratus.rpc.compute_rpcapi.ComputeAPI that this serves.
-    target = messaging.Target(version="1.2")
+    target = messaging.Target(version="1.3")
 
     def __init__(
         self, driver: ComputeDriver, conductor: ConductorAPI | None = None, host: str | None = None
@@ -254,8 +254,13 @@ class ComputeManager:
         alternates: list[dict],
         attempt: int,
         image_url: str | None,
+        admin_pass: str | None = None,
     ) -> None:
+        """Build ``instance``; ``admin_pass`` (never stored) joins the instance the
+        driver sees, whose config drive carries it."""
         uuid = instance["uuid"]
+        if admin_pass:
+            instance = {**instance, "admin_pass": admin_pass}
         # The conductor opened the build event when it handed the build over. A server
         # deleted meanwhile is spawned and taken down again: the state change below
         # finds it gone. (Asking first would cost every build a round trip.)
@@ -276,6 +281,7 @@ class ComputeManager:
                     attempt=attempt,
                     message=str(exc),
                     details=traceback.format_exc(),
+                    admin_pass=admin_pass,
                 )
                 return
             if instance.get("network_info"):

@@ -120,7 +120,7 @@ def _record_event(
 
 class ConductorManager:
     # The interface version of stratus.rpc.conductor_rpcapi.ConductorAPI that this serves.
-    target = messaging.Target(version="1.1")
+    target = messaging.Target(version="1.2")
 
     def __init__(self) -> None:
         self.scheduler = SchedulerAPI()
@@ -129,10 +129,13 @@ class ConductorManager:
 
     # --- builds -------------------------------------------------------------------------
 
-    def build_instances(self, ctxt: dict, instance_uuids: list[str], spec: dict) -> None:
+    def build_instances(
+        self, ctxt: dict, instance_uuids: list[str], spec: dict, admin_pass: str | None = None
+    ) -> None:
         """Schedule the instances the API recorded with request spec ``spec`` and hand
-        each to its host. Instances deleted meanwhile are scheduled too: handing them
-        over fails on their state and gives their claim back."""
+        each to its host (with ``admin_pass``, which is never stored). Instances
+        deleted meanwhile are scheduled too: handing them over fails on their state
+        and gives their claim back."""
         scheduled_at = utcnow()
         request_spec = {
             "flavor": spec["flavor"],
@@ -170,7 +173,9 @@ class ConductorManager:
                 self._fail(ctxt, uuid, answer["error"], "", scheduled_at)
             return
         for uuid, selections in zip(instance_uuids, answer["selections"], strict=True):
-            self._hand_to_compute(ctxt, uuid, selections[0], selections[1:], 1, scheduled_at)
+            self._hand_to_compute(
+                ctxt, uuid, selections[0], selections[1:], 1, scheduled_at, admin_pass
+            )
 
     def image_url(self) -> str | None:
         """The image endpoint compute nodes download from, read from the catalog at
@@ -190,6 +195,7 @@ class ConductorManager:
         alternates: list[dict],
         attempt: int,
         scheduled_at: dt.datetime | None,
+        admin_pass: str | None = None,
     ) -> None:
         """Record the instance on the chosen host, open its build event and cast the
         build there; ``scheduled_at`` (the first attempt) records the scheduling event."""
@@ -250,6 +256,7 @@ class ConductorManager:
             alternates=alternates,
             attempt=attempt,
             image_url=self.image_url(),
+            admin_pass=admin_pass,
         )
 
     def _bind_ports(
@@ -307,8 +314,10 @@ class ConductorManager:
         attempt: int,
         message: str,
         details: str = "",
+        admin_pass: str | None = None,
     ) -> None:
-        """A compute could not build: move the claim to the next alternate, or fail."""
+        """A compute could not build: move the claim to the next alternate (the build
+        keeps its ``admin_pass``), or fail."""
         with transaction() as session:
             claims.release(session, instance_uuid)
             session.execute(
@@ -350,7 +359,9 @@ class ConductorManager:
             message,
             chosen["host"],
         )
-        self._hand_to_compute(ctxt, instance_uuid, chosen, alternates, attempt + 1, None)
+        self._hand_to_compute(
+            ctxt, instance_uuid, chosen, alternates, attempt + 1, None, admin_pass
+        )
 
     def _fail(
         self,

@@ -10,7 +10,9 @@ pair), ``user_data`` (base64, as the API took it), ``launch_index``,
 its ``subnet``); the metadata service adds ``floating_ips`` (the floating
 addresses associated with the instance's ports, in port order) and, for the
 ``password`` document alone, ``password`` (both read from the database, which a
-config drive has not: it has neither).
+config drive has not: it has neither). A build may add ``admin_pass`` (the
+server's administrative password, sent with the build and never stored), which
+``meta_data.json`` carries: it reaches a guest through its config drive alone.
 
 Two trees, as a metadata service serves them and a config drive holds them:
 
@@ -147,6 +149,8 @@ def meta_data(
         document["project_id"] = instance.get("project_id")
     if _since(version, DEVICES_SINCE):
         document["devices"] = []
+    if instance.get("admin_pass"):
+        document["admin_pass"] = str(instance["admin_pass"])
     return document
 
 

@@ -16,10 +16,12 @@ class ComputeAPI(RPCAPI):
       get_console_output
     * 1.1 - get_diagnostics
     * 1.2 - attach_interface, detach_interface
+    * 1.3 - build_and_run_instance: optional admin_pass (sent at 1.3 only when
+      given, so a build without one still reaches a 1.0 host)
     """
 
     TOPIC = TOPIC
-    VERSION = "1.2"
+    VERSION = "1.3"
 
     def build_and_run_instance(
         self,
@@ -29,9 +31,13 @@ class ComputeAPI(RPCAPI):
         alternates: list[dict],
         attempt: int,
         image_url: str | None,
+        admin_pass: str | None = None,
     ) -> None:
         """Spawn ``instance`` (the conductor's view, with its ``images`` to fetch);
-        on failure the host casts ``build_failed`` back with the ``alternates``."""
+        on failure the host casts ``build_failed`` back with the ``alternates``.
+        ``admin_pass``, the server's administrative password, goes to its config
+        drive only (never stored)."""
+        extra: dict = {"version": "1.3", "admin_pass": admin_pass} if admin_pass else {}
         self._cast(
             ctxt,
             "build_and_run_instance",
@@ -40,6 +46,7 @@ class ComputeAPI(RPCAPI):
             alternates=alternates,
             attempt=attempt,
             image_url=image_url,
+            **extra,
         )
 
     def terminate_instance(self, ctxt: dict, host: str, instance_uuid: str) -> None:

@@ -12,6 +12,12 @@ TOPIC = "conductor"
 ANY = "<any>"
 
 
+def _admin_pass(admin_pass: str | None) -> dict:
+    """The arguments a build call adds for ``admin_pass``: none without one (the
+    call stays at 1.0), else the password at 1.2."""
+    return {"version": "1.2", "admin_pass": admin_pass} if admin_pass else {}
+
+
 class ConductorAPI(RPCAPI):
     """Version history:
 
@@ -21,17 +27,28 @@ class ConductorAPI(RPCAPI):
       event), instance_destroyed, action_event, instance_fault
     * 1.1 - the network hosts' proxy: network_host_report, network_host_state,
       ports_plugged
+    * 1.2 - build_instances and build_failed: optional admin_pass (sent at 1.2
+      only when given, so a build without one still reaches a 1.0 conductor)
     """
 
     TOPIC = TOPIC
-    VERSION = "1.1"
+    VERSION = "1.2"
 
     # --- builds ---------------------------------------------------------------------------
 
-    def build_instances(self, ctxt: dict, instance_uuids: list[str], spec: dict) -> None:
+    def build_instances(
+        self, ctxt: dict, instance_uuids: list[str], spec: dict, admin_pass: str | None = None
+    ) -> None:
         """Schedule and build the instances that the API recorded with request spec
-        ``spec`` (sent along, so the conductor need not read it back)."""
-        self._cast(ctxt, "build_instances", instance_uuids=instance_uuids, spec=spec)
+        ``spec`` (sent along, so the conductor need not read it back); ``admin_pass``
+        travels beside the spec, never in it (the spec is stored)."""
+        self._cast(
+            ctxt,
+            "build_instances",
+            instance_uuids=instance_uuids,
+            spec=spec,
+            **_admin_pass(admin_pass),
+        )
 
     def build_failed(
         self,
@@ -42,8 +59,10 @@ class ConductorAPI(RPCAPI):
         attempt: int,
         message: str,
         details: str = "",
+        admin_pass: str | None = None,
     ) -> None:
-        """``host`` could not build: reschedule to an alternate or fail the instance."""
+        """``host`` could not build: reschedule to an alternate (with the build's
+        ``admin_pass``) or fail the instance."""
         self._cast(
             ctxt,
             "build_failed",
@@ -53,6 +72,7 @@ class ConductorAPI(RPCAPI):
             attempt=attempt,
             message=message,
             details=details,
+            **_admin_pass(admin_pass),
         )
 
     # --- the database proxy for compute nodes ---------------------------------------------

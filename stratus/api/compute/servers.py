@@ -185,6 +185,9 @@ async def create_server(
         raise BadRequest("'server.max_count' must be greater than or equal to min_count.")
     image_ref = _boot_image_ref(data)
     zone, forced_host = _zone_and_host(context, data)
+    admin_pass = None
+    if CONF.api.enable_instance_password:
+        admin_pass = data.adminPass or uuid.uuid4().hex[:12]
     created, reservation_id = compute_api.create(
         context,
         name=data.name,
@@ -207,12 +210,10 @@ async def create_server(
         auth_token=request.headers.get("x-auth-token"),
         networks=data.networks,
         config_drive=data.config_drive in (True, "true", "True"),
+        admin_pass=admin_pass,
     )
     if data.return_reservation_id:
         return {"reservation_id": reservation_id}
-    admin_pass = None
-    if CONF.api.enable_instance_password:
-        admin_pass = data.adminPass or uuid.uuid4().hex[:12]
     return {"server": views.created_view(request, created[0], admin_pass)}
 
 
