@@ -232,8 +232,7 @@ def _check_ports(protocol: str | None, low: int | None, high: int | None) -> Non
                 raise _invalid(
                     "SecurityGroupInvalidIcmpValue",
                     field,
-                    f"Invalid value for ICMP {meaning} ({field}) {value}: it must be "
-                    "0 to 255.",
+                    f"Invalid value for ICMP {meaning} ({field}) {value}: it must be 0 to 255.",
                 )
         if low is None and high is not None:
             raise _invalid(
