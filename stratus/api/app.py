@@ -77,6 +77,7 @@ def extra_routers() -> list:
         "stratus.api.compute.interfaces",
         "stratus.api.network.routes",
         "stratus.api.network.security_groups",
+        "stratus.api.network.routers",
         "stratus.api.compute.usage",
         "stratus.api.compute.images",
     ):

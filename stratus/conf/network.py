@@ -69,6 +69,8 @@ OPTS = [
         min=-1,
         help="Security group rules per project.",
     ),
+    cfg.IntOpt("quota_router", default=10, min=-1, help="Routers per project."),
+    cfg.IntOpt("quota_floatingip", default=50, min=-1, help="Floating IPs per project."),
     cfg.IntOpt(
         "max_allowed_address_pair",
         default=10,

@@ -679,3 +679,87 @@ class ImageMember(Base):
     status: Mapped[str] = mapped_column(String(20), default="pending")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+
+# --- Networking: routers and floating IPs -----------------------------------------------
+
+
+class Router(Timestamps, Base):
+    """A router. Its ports (gateway and interfaces) are ports whose ``device_id`` is
+    the router's id and whose ``device_owner`` is ``network:router_gateway`` or
+    ``network:router_interface``; ``host`` is the network host that carries it (""
+    until one is chosen), and its ports are bound there."""
+
+    __tablename__ = "routers"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_uuid)
+    project_id: Mapped[str] = mapped_column(String(64), index=True)
+    name: Mapped[str] = mapped_column(String(255), default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    admin_state_up: Mapped[bool] = mapped_column(Boolean, default=True)
+    status: Mapped[str] = mapped_column(String(16), default="ACTIVE")
+    gw_port_id: Mapped[str | None] = mapped_column(
+        ForeignKey("ports.id", ondelete="SET NULL"), nullable=True
+    )
+    enable_snat: Mapped[bool] = mapped_column(Boolean, default=True)
+    routes: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    host: Mapped[str] = mapped_column(String(255), default="", index=True)
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    revision_number: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class RouterHost(Base):
+    """A host that may carry routers: its network agent serves DHCP (it asked for
+    its state with ``dhcp``), which is the network role."""
+
+    __tablename__ = "router_hosts"
+    host: Mapped[str] = mapped_column(String(255), primary_key=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class FloatingIP(Timestamps, Base):
+    """A floating IP: the address of its own port (``network:floatingip``) on an
+    external network, associated with one fixed address of a port or with none.
+    The unique (network, fixed port, fixed address) keeps one fixed address from
+    getting two floating IPs of one network when two associations race."""
+
+    __tablename__ = "floatingips"
+    __table_args__ = (UniqueConstraint("floating_network_id", "fixed_port_id", "fixed_ip_address"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_uuid)
+    project_id: Mapped[str] = mapped_column(String(64), index=True)
+    floating_network_id: Mapped[str] = mapped_column(ForeignKey("networks.id"), index=True)
+    floating_port_id: Mapped[str] = mapped_column(
+        ForeignKey("ports.id", ondelete="CASCADE"), unique=True
+    )
+    floating_ip_address: Mapped[str] = mapped_column(String(64))
+    fixed_port_id: Mapped[str | None] = mapped_column(
+        ForeignKey("ports.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    fixed_ip_address: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    router_id: Mapped[str | None] = mapped_column(
+        ForeignKey("routers.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    description: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(16), default="DOWN")
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    revision_number: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class PortForwarding(Base):
+    """A floating IP's port forwarding: ``external_port`` of the floating address
+    to ``internal_ip_address:internal_port`` of a port, for one protocol."""
+
+    __tablename__ = "port_forwardings"
+    __table_args__ = (
+        UniqueConstraint("floatingip_id", "external_port", "protocol"),
+        UniqueConstraint("internal_port_id", "internal_ip_address", "internal_port", "protocol"),
+    )
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_uuid)
+    floatingip_id: Mapped[str] = mapped_column(
+        ForeignKey("floatingips.id", ondelete="CASCADE"), index=True
+    )
+    internal_port_id: Mapped[str] = mapped_column(ForeignKey("ports.id", ondelete="CASCADE"))
+    internal_ip_address: Mapped[str] = mapped_column(String(64))
+    internal_port: Mapped[int] = mapped_column(Integer)
+    external_port: Mapped[int] = mapped_column(Integer)
+    protocol: Mapped[str] = mapped_column(String(16))
+    description: Mapped[str] = mapped_column(Text, default="")

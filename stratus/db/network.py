@@ -10,25 +10,37 @@ from sqlalchemy.orm import Session
 
 from stratus.db.models import (
     DefaultSecurityGroup,
+    FloatingIP,
     IPAllocation,
     Network,
     NetworkHost,
     NetworkQuota,
     Port,
     Project,
+    Router,
     SecurityGroup,
     SecurityGroupPortBinding,
     SecurityGroupRule,
     Subnet,
 )
 
-QUOTA_RESOURCES = ("network", "subnet", "port", "security_group", "security_group_rule")
+QUOTA_RESOURCES = (
+    "network",
+    "subnet",
+    "port",
+    "security_group",
+    "security_group_rule",
+    "router",
+    "floatingip",
+)
 _COUNTED = {
     "network": Network,
     "subnet": Subnet,
     "port": Port,
     "security_group": SecurityGroup,
     "security_group_rule": SecurityGroupRule,
+    "router": Router,
+    "floatingip": FloatingIP,
 }
 
 

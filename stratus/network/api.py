@@ -34,6 +34,7 @@ from stratus.db.models import IPAllocation, Network, Port, Subnet
 from stratus.db.session import transaction
 from stratus.network import exceptions as exc
 from stratus.network import ipam
+from stratus.network import routers as l3
 from stratus.network import security_groups as sg
 
 LOG = logging.getLogger(__name__)
@@ -50,6 +51,8 @@ QUOTA_NAMES = {
     "port": "quota_port",
     "security_group": "quota_security_group",
     "security_group_rule": "quota_security_group_rule",
+    "router": "quota_router",
+    "floatingip": "quota_floatingip",
 }
 
 
@@ -858,10 +861,16 @@ def update_port(context: Any, port_id: str, values: dict[str, Any]) -> dict[str,
     return _retrying(work)
 
 
-def delete_port(context: Any, port_id: str) -> None:
-    """Delete a port; its addresses go back to the pools with it."""
+def delete_port(context: Any, port_id: str) -> set[str]:
+    """Delete a port; its addresses go back to the pools with it. A router's or a
+    floating IP's port is refused (409); a port's floating IPs are disassociated.
+    The networks of the routers that carried those (their state changed)."""
     with transaction() as session:
-        session.delete(_port(session, context, port_id))
+        port = _port(session, context, port_id)
+        l3.check_port_deletable(session, port)
+        changed = l3.release_port(session, port)
+        session.delete(port)
+        return changed
 
 
 # --- security groups ---------------------------------------------------------------------
@@ -1189,10 +1198,49 @@ def host_state(host: str, dhcp: bool = False) -> dict[str, Any]:
     Rules are stateful (replies of allowed connections pass). A port with
     ``port_security_enabled`` and no group gets no traffic allowed by rules.
 
+    The routers placed on this host (a network host: ``dhcp`` True records the host
+    as one that carries routers, and places routers that have no host yet on it;
+    see stratus.network.routers). Their ports are bound to ``host``, so their
+    networks (tenant and external) are in ``networks`` and the other hosts learn
+    this host as a VTEP. Router ports have port security off (no filtering)::
+
+        "routers": [
+          {"id": "<uuid>", "admin_state_up": True,
+           # the external gateway, or None
+           "gateway": {"port_id", "mac_address", "network_id", "bridge_name", "mtu",
+                       "fixed_ips": [{"subnet_id", "ip_address": "203.0.113.10",
+                                      "cidr": "203.0.113.0/24",
+                                      "gateway_ip": "203.0.113.1" | None}],
+                       "enable_snat": True},
+           # one per attached subnet (or port): the address is the subnet's gateway
+           "interfaces": [{"port_id", "mac_address", "network_id", "bridge_name", "mtu",
+                           "fixed_ips": [{"subnet_id", "ip_address": "10.0.0.1",
+                                          "cidr": "10.0.0.0/24"}]}],
+           # static routes; each nexthop is in an interface's subnet
+           "routes": [{"destination": "10.1.0.0/24", "nexthop": "10.0.0.5"}],
+           # associated floating IPs only: DNAT to / SNAT from the fixed address
+           "floating_ips": [{"id", "floating_ip_address": "203.0.113.20",
+                             "fixed_ip_address": "10.0.0.5"}],
+           "port_forwardings": [{"id", "floating_ip_address": "203.0.113.21",
+                                 "protocol": "tcp" | "udp", "external_port": 2222,
+                                 "internal_ip_address": "10.0.0.5", "internal_port": 22}]}
+        ]
+
     VTEP addresses live in the ``network_hosts`` table, written by ``report_host``
     when a host's agent reports its ``local_ip`` (through the conductor).
     """
+    if dhcp:
+        adopted = l3.adopt_routers(host)
+        if adopted:
+            # The other hosts learn this host's VTEP for the routers' networks now,
+            # not at their next resync. (Imported here: the service layer wraps this
+            # module.)
+            from stratus.network import service
+
+            for network_id in sorted(adopted):
+                service.network_changed(network_id)
     with transaction() as session:
+        routers = l3.host_routers(session, host)
         ids = {p.network_id for p in db.list_ports(session, host=host)}
         networks = db.list_networks(session)
         subnets = db.subnets_of(session, [n.id for n in networks])
@@ -1269,6 +1317,7 @@ def host_state(host: str, dhcp: bool = False) -> dict[str, Any]:
         "vtep_address": vteps.get(host),
         "networks": result,
         "security_groups": groups,
+        "routers": routers,
     }
 
 

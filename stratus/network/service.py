@@ -16,6 +16,7 @@ from oslo_config import cfg
 
 from stratus.conf import CONF
 from stratus.network import api as _api
+from stratus.network import routers as _l3
 from stratus.rpc.network_agent_rpcapi import NetworkAgentAPI
 
 LOG = logging.getLogger(__name__)
@@ -96,8 +97,8 @@ def update_port(context: Any, port_id: str, values: dict[str, Any]) -> dict[str,
 def delete_port(context: Any, port_id: str) -> None:
     port = _api.get_port(context, port_id)
     watching = _api.networks_watching_security_groups(set(port["security_groups"]))
-    _api.delete_port(context, port_id)
-    for network_id in sorted(watching | {port["network_id"]}):
+    routed = _api.delete_port(context, port_id)
+    for network_id in sorted(watching | routed | {port["network_id"]}):
         network_changed(network_id)
 
 
@@ -127,3 +128,94 @@ def bind_port(port_id: str, host: str) -> dict[str, Any]:
     port = _api.bind_port(port_id, host)
     network_changed(port["network_id"])
     return port
+
+
+# --- routers and floating IPs ------------------------------------------------------------
+#
+# Reads are stratus.network.routers' own; each write tells the agents about every
+# network of the routers it touched (before and after), whose host carries them.
+
+
+def _networks_changed(network_ids: set[str]) -> None:
+    for network_id in sorted(network_ids):
+        network_changed(network_id)
+
+
+list_routers = _l3.list_routers
+get_router = _l3.get_router
+list_floatingips = _l3.list_floatingips
+get_floatingip = _l3.get_floatingip
+list_port_forwardings = _l3.list_port_forwardings
+get_port_forwarding = _l3.get_port_forwarding
+floating_addresses = _l3.floating_addresses
+
+
+def create_router(context: Any, values: dict[str, Any]) -> dict[str, Any]:
+    router = _l3.create_router(context, values)
+    _networks_changed(_l3.router_networks(context, router["id"]))
+    return router
+
+
+def update_router(context: Any, router_id: str, values: dict[str, Any]) -> dict[str, Any]:
+    before = _l3.router_networks(context, router_id)
+    router = _l3.update_router(context, router_id, values)
+    _networks_changed(before | _l3.router_networks(context, router_id))
+    return router
+
+
+def delete_router(context: Any, router_id: str) -> None:
+    before = _l3.router_networks(context, router_id)
+    _l3.delete_router(context, router_id)
+    _networks_changed(before)
+
+
+def add_router_interface(context: Any, router_id: str, body: Any) -> dict[str, Any]:
+    info = _l3.add_router_interface(context, router_id, body)
+    _networks_changed(_l3.router_networks(context, router_id))
+    return info
+
+
+def remove_router_interface(context: Any, router_id: str, body: Any) -> dict[str, Any]:
+    before = _l3.router_networks(context, router_id)
+    info = _l3.remove_router_interface(context, router_id, body)
+    _networks_changed(before)
+    return info
+
+
+def create_floatingip(context: Any, values: dict[str, Any]) -> dict[str, Any]:
+    fip = _l3.create_floatingip(context, values)
+    _networks_changed(_l3.floatingip_networks(context, fip["id"]))
+    return fip
+
+
+def update_floatingip(context: Any, fip_id: str, values: dict[str, Any]) -> dict[str, Any]:
+    before = _l3.floatingip_networks(context, fip_id)
+    fip = _l3.update_floatingip(context, fip_id, values)
+    _networks_changed(before | _l3.floatingip_networks(context, fip_id))
+    return fip
+
+
+def delete_floatingip(context: Any, fip_id: str) -> None:
+    before = _l3.floatingip_networks(context, fip_id)
+    _l3.delete_floatingip(context, fip_id)
+    _networks_changed(before)
+
+
+def create_port_forwarding(context: Any, fip_id: str, values: dict[str, Any]) -> dict[str, Any]:
+    forwarding = _l3.create_port_forwarding(context, fip_id, values)
+    _networks_changed(_l3.floatingip_networks(context, fip_id))
+    return forwarding
+
+
+def update_port_forwarding(
+    context: Any, fip_id: str, pf_id: str, values: dict[str, Any]
+) -> dict[str, Any]:
+    forwarding = _l3.update_port_forwarding(context, fip_id, pf_id, values)
+    _networks_changed(_l3.floatingip_networks(context, fip_id))
+    return forwarding
+
+
+def delete_port_forwarding(context: Any, fip_id: str, pf_id: str) -> None:
+    before = _l3.floatingip_networks(context, fip_id)
+    _l3.delete_port_forwarding(context, fip_id, pf_id)
+    _networks_changed(before)

@@ -14,6 +14,7 @@ from stratus.compute import states
 from stratus.compute.api import ServerDetails
 from stratus.compute.virt.driver import instance_name
 from stratus.db.models import Instance, KeyPair, ServerGroup
+from stratus.network import service as network_service
 
 
 def metadata_view(instance: Instance) -> dict[str, str]:
@@ -24,6 +25,39 @@ def host_id(instance: Instance) -> str:
     if not instance.host:
         return ""
     return hashlib.sha224(f"{instance.project_id}{instance.host}".encode()).hexdigest()
+
+
+def addresses_view(instance: Instance) -> dict[str, list[dict[str, Any]]]:
+    """A server's ``addresses``: the fixed addresses of its network info cache, each
+    followed by the floating addresses associated with it (``OS-EXT-IPS:type``
+    floating), as the Networking service has them now. Associations are read live
+    (one indexed query per server) rather than copied into the cache: they change
+    through the Networking API at any time, and a copy would have to be kept in
+    step with every rewrite of the cache."""
+    found = compute_networks.addresses(instance.network_info)
+    vifs = instance.network_info or []
+    floating = network_service.floating_addresses([v["port_id"] for v in vifs])
+    for vif in vifs:
+        entries = found[vif["network_name"] or vif["network_id"]]
+        for fixed, address in floating.get(vif["port_id"], []):
+            at = next(
+                (
+                    i + 1
+                    for i, e in enumerate(entries)
+                    if e["addr"] == fixed and e["OS-EXT-IPS-MAC:mac_addr"] == vif["mac_address"]
+                ),
+                len(entries),
+            )
+            entries.insert(
+                at,
+                {
+                    "version": 4,
+                    "addr": address,
+                    "OS-EXT-IPS:type": "floating",
+                    "OS-EXT-IPS-MAC:mac_addr": vif["mac_address"],
+                },
+            )
+    return found
 
 
 def _flavor_view(request: Request, context: RequestContext, flavor: dict) -> dict[str, Any]:
@@ -89,7 +123,7 @@ def server_view(
         "flavor": _flavor_view(request, context, instance.flavor),
         "created": common.iso_z(instance.created_at),
         "updated": common.iso_z(instance.updated_at or instance.created_at),
-        "addresses": compute_networks.addresses(instance.network_info),
+        "addresses": addresses_view(instance),
         "accessIPv4": instance.access_ip_v4 or "",
         "accessIPv6": instance.access_ip_v6 or "",
         "links": common.links(request, "servers", instance.uuid),

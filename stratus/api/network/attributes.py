@@ -67,6 +67,10 @@ def _dict(name: str, value: Any) -> dict[str, Any]:
     return value
 
 
+def _nullable_dict(name: str, value: Any) -> dict[str, Any] | None:
+    return None if value is None else _dict(name, value)
+
+
 def _any(name: str, value: Any) -> Any:
     return value
 
@@ -191,6 +195,42 @@ RESOURCES: dict[str, dict[str, Attr]] = {
         "normalized_cidr": _READ_ONLY,
         "belongs_to_default_sg": _READ_ONLY,
     },
+    "routers": {
+        **_COMMON,
+        "admin_state_up": Attr(_bool),
+        "status": _READ_ONLY,
+        "external_gateway_info": Attr(_nullable_dict),
+        "routes": Attr(_list, post=False),
+        "distributed": _READ_ONLY,
+        "ha": _READ_ONLY,
+        "flavor_id": _READ_ONLY,
+        "availability_zone_hints": _READ_ONLY,
+        "availability_zones": _READ_ONLY,
+    },
+    "floatingips": {
+        **{k: v for k, v in _COMMON.items() if k != "name"},
+        "floating_network_id": Attr(_uuid, put=False, required=True),
+        "floating_ip_address": Attr(_nullable_string, put=False, rule="network:floatingip_address"),
+        "subnet_id": Attr(_nullable_string, put=False),
+        "port_id": Attr(_nullable_string),
+        "fixed_ip_address": Attr(_nullable_string),
+        "router_id": _READ_ONLY,
+        "status": _READ_ONLY,
+        "port_details": _READ_ONLY,
+        "port_forwardings": _READ_ONLY,
+        "dns_domain": _READ_ONLY,
+        "dns_name": _READ_ONLY,
+        "qos_policy_id": _READ_ONLY,
+    },
+    "port_forwardings": {
+        "id": _READ_ONLY,
+        "internal_port_id": Attr(_uuid),
+        "internal_ip_address": Attr(_nullable_string),
+        "internal_port": Attr(_int),
+        "external_port": Attr(_int),
+        "protocol": Attr(_nullable_string),
+        "description": _DESCRIPTION,
+    },
 }
 
 #: singular body key of each collection
@@ -200,6 +240,9 @@ SINGULAR = {
     "ports": "port",
     "security_groups": "security_group",
     "security_group_rules": "security_group_rule",
+    "routers": "router",
+    "floatingips": "floatingip",
+    "port_forwardings": "port_forwarding",
 }
 
 

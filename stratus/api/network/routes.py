@@ -199,7 +199,7 @@ def resources(request: Request) -> dict[str, Any]:
                 "links": [{"href": f"{root}/{plural.replace('_', '-')}", "rel": "self"}],
             }
             for plural, singular in (
-                *attributes.SINGULAR.items(),
+                *((p, s) for p, s in attributes.SINGULAR.items() if p != "port_forwardings"),
                 ("quotas", "quota"),
                 ("network-ip-availabilities", "network_ip_availability"),
             )

@@ -144,7 +144,7 @@ def test_quota_is_enforced_and_reported() -> None:
     with pytest.raises(exc.InvalidInput):
         api.update_quotas("p1", {"network": 0, "check_limit": True})
     with pytest.raises(exc.InvalidInput):
-        api.update_quotas("p1", {"router": 3})
+        api.update_quotas("p1", {"loadbalancer": 3})
 
 
 def test_host_state_for_compute_and_dhcp_hosts() -> None:
