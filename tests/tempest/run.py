@@ -23,6 +23,7 @@ import argparse
 import contextlib
 import io
 import os
+import random
 import re
 import shutil
 import subprocess
@@ -128,14 +129,30 @@ def private_cloud(workdir: Path) -> Iterator[Cloud]:
     ensure_libvirtd()
     broker = RabbitMQServer()
     broker.start()
-    # Room for the servers of Tempest's classes in each project (10 by default).
-    quota = {"quota": {"instances": 40, "cores": 80}}
-    cloud = Cloud(broker.transport_url, workdir=str(workdir / "cloud"), extra_conf=quota)
+    # Room for the servers of Tempest's classes in each project (10 by default); VNIs
+    # of this cloud's own, so that no VXLAN device is shared with another cloud.
+    first = random.randrange(100_000, 16_000_000)
+    vnis = range(first, first + 1000)
+    conf = {
+        "quota": {"instances": 40, "cores": 80},
+        "network": {"vni_ranges": f"{vnis.start}:{vnis.stop - 1}"},
+    }
+    cloud = Cloud(broker.transport_url, workdir=str(workdir / "cloud"), extra_conf=conf)
     try:
         cloud.start()
-        cloud.add_compute(COMPUTE_HOST, extra={"compute": {"shutdown_timeout": 3}})
+        # The compute host is a VXLAN endpoint with no peer (127.0.0.1) and runs the
+        # network agent, which plugs servers' ports into their networks' bridges and
+        # removes the bridges when the networks go.
+        network = {"local_ip": "127.0.0.1", "state_path": cloud.workdir / COMPUTE_HOST / "network"}
+        compute = {"compute": {"shutdown_timeout": 3}, "network": network}
+        cloud.add_compute(COMPUTE_HOST, extra=compute)
+        cloud.add_network_agent(COMPUTE_HOST, network)
         yield cloud
     finally:
+        try:
+            cloud.remove_networks(vnis)
+        except Exception as error:  # the run's result stands; say what was left
+            print(f"teardown: {error}")
         cloud.stop()
         broker.stop()
         remove_guests(cloud.workdir)
