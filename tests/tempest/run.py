@@ -8,7 +8,10 @@
 
 The cloud is the test fixtures' one (tests/support/cloud.py): stratus-api, -scheduler,
 -conductor and one stratus-compute over a private RabbitMQ node, libvirt with QEMU (TCG)
-guests booting the tiny test image. The runner provisions what Tempest's pre-provisioned
+guests booting the tiny test image, and the compute host's stratus-network-agent (VXLAN
+endpoint 127.0.0.1 with no peer, VNIs of the run's own; nothing reaches the host's uplink).
+Where the cloud has routers, the runner makes an external network (on no bridge) for their
+gateways and floating IPs. The runner provisions what Tempest's pre-provisioned
 credentials need (an admin, a member, a reader and a manager in each of two projects), two
 flavors and two images, writes ``tempest.conf`` with feature flags that say what Stratus has,
 runs ``tempest run --serial`` over tempest.api.compute, tempest.api.image,
