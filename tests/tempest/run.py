@@ -10,8 +10,8 @@ The cloud is the test fixtures' one (tests/support/cloud.py): stratus-api, -sche
 -conductor and one stratus-compute over a private RabbitMQ node, libvirt with QEMU (TCG)
 guests booting the tiny test image, and the compute host's stratus-network-agent (VXLAN
 endpoint 127.0.0.1 with no peer, VNIs of the run's own; nothing reaches the host's uplink).
-Where the cloud has routers, the runner makes an external network (on no bridge) for their
-gateways and floating IPs. The runner provisions what Tempest's pre-provisioned
+Where the cloud has routers, the runner makes an external network (a vxlan network: no
+uplink) for their gateways and floating IPs. The runner provisions what Tempest's pre-provisioned
 credentials need (an admin, a member, a reader and a manager in each of two projects), two
 flavors and two images, writes ``tempest.conf`` with feature flags that say what Stratus has,
 runs ``tempest run --serial`` over tempest.api.compute, tempest.api.image,
@@ -67,8 +67,7 @@ GRANTS = {
 FLAVORS = (("tempest-flavor-1", 128, 1), ("tempest-flavor-2", 192, 1))
 IMAGES = ("tempest-image-1", "tempest-image-2")
 NETWORK_API = "/networking/v2.0"
-# The external network of the cloud's routers: a documentation range (RFC 5737), on no
-# bridge of the host.
+# The external network of the cloud's routers: a documentation range (RFC 5737).
 PUBLIC_NETWORK = "tempest-public"
 PUBLIC_CIDR = "203.0.113.0/24"
 
@@ -258,7 +257,7 @@ def provision(cloud: Cloud) -> dict[str, Any]:
 def provision_network(cloud: Cloud) -> dict[str, Any]:
     """What Tempest's network tests need to know: the extensions the cloud lists and,
     where it has routers, the external network they take their gateways and floating
-    IPs from (made here, on no bridge: nothing of it reaches a host)."""
+    IPs from (made here: a vxlan network of the run's VNIs, so no uplink of the host)."""
     with cloud.client() as admin:
         listed = _ok(admin.get(f"{NETWORK_API}/extensions"))["extensions"]
         extensions = sorted(extension["alias"] for extension in listed)
