@@ -425,6 +425,8 @@ def update_network(context: Any, network_id: str, values: dict[str, Any]) -> dic
                     f"Unable to reconfigure sharing settings for network {network_id}. "
                     "Multiple projects are using it.",
                 )
+        if values.get("router:external") is False and network.external:
+            l3.check_not_external_in_use(session, network)
         for key, column in (
             ("name", "name"),
             ("description", "description"),
@@ -943,7 +945,13 @@ MAX_TAG_LENGTH = 255
 
 
 def _tagged(session: Session, context: Any, collection: str, resource_id: str) -> Any:
-    finders = {"networks": _network, "subnets": _subnet, "ports": _port}
+    finders = {
+        "networks": _network,
+        "subnets": _subnet,
+        "ports": _port,
+        "routers": l3._router,
+        "floatingips": l3._fip,
+    }
     if collection not in finders:
         raise exc.NotFound("Resource", collection)
     return finders[collection](session, context, resource_id)

@@ -413,7 +413,7 @@ def _router_port(
         device_owner=owner,
         port_security_enabled=False,
         binding_host_id=router.host,
-        status="ACTIVE" if router.host else "DOWN",
+        status="DOWN",
     )
     session.add(port)
     session.flush()
@@ -509,7 +509,7 @@ def add_router_interface(context: Any, router_id: str, body: Any) -> dict[str, A
             port.device_id, port.device_owner = router.id, INTERFACE_OWNER
             port.port_security_enabled = False
             port.binding_host_id = router.host
-            port.status = "ACTIVE" if router.host else "DOWN"
+            port.status = "DOWN"
             port.revision_number += 1
         router.revision_number += 1
         session.flush()
@@ -661,6 +661,11 @@ def _associate(session: Session, context: Any, fip: FloatingIP, port_id: Any, fi
         return
     if not isinstance(port_id, str) or not port_id:
         raise exc.InvalidInput("port_id", f"'{port_id}' is not a valid UUID.")
+    if db.list_port_forwardings(session, [fip.id]):
+        raise exc.Conflict(
+            "FipInUseByPortForwarding",
+            f"Floating IP {fip.id} has port forwardings; it cannot also be associated with a port.",
+        )
     port = net._port(session, context, port_id)
     if not context.is_admin and port.project_id != fip.project_id:
         raise exc.NotFound("Port", port_id)
@@ -829,6 +834,17 @@ def check_port_deletable(session: Session, port: Port) -> None:
             "L3PortInUse",
             f"Port {port.id} has owner {port.device_owner} and therefore cannot be deleted "
             "directly via the port API.",
+        )
+
+
+def check_not_external_in_use(session: Session, network: Any) -> None:
+    """An external network with router gateways or floating IPs stays external."""
+    owners = {p.device_owner for p in net_db.list_ports(session, network_ids=[network.id])}
+    if owners & {GATEWAY_OWNER, FLOATINGIP_OWNER}:
+        raise exc.Conflict(
+            "ExternalNetworkInUse",
+            f"External network {network.id} cannot be updated to be made non-external, "
+            "since it has existing gateway ports or floating IPs.",
         )
 
 

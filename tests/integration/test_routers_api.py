@@ -4,11 +4,12 @@ a real cloud (stratus-api with three workers, -scheduler, -conductor over a real
 RabbitMQ, SQLite) with one compute host on the in-memory fake driver and its
 network agent (no DHCP role, so routers stay unplaced and no router namespace is
 made: the data plane is not what these tests look at). Concurrent floating IP
-creation runs on MariaDB too.
+creation on MariaDB is in tests/unit/network/test_routers.py (no cloud needed).
 """
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -95,9 +96,9 @@ def external(clients: dict[str, httpx.Client]) -> dict[str, Any]:
 
 
 def test_extensions_and_quotas(cloud: Cloud, people: dict[str, str]) -> None:
-    aliases = {e["Alias"] for e in cloud.openstack_json("extension", "list", "--network")}
-    assert {"router", "ext-gw-mode", "extraroute", "fip-port-details"} <= aliases
     with cloud.client() as admin:
+        aliases = {e["alias"] for e in admin.get(f"{API}/extensions").json()["extensions"]}
+        assert {"router", "ext-gw-mode", "extraroute", "fip-port-details"} <= aliases
         quota = admin.get(f"{API}/quotas/{people['p-m1']}").json()["quota"]
     assert quota["router"] == 10 and quota["floatingip"] == 50
 
@@ -117,7 +118,7 @@ def test_router_through_the_cli_and_its_errors(
     cloud.openstack(
         "router", "add", "subnet", "r1", subnet["id"], user="m1", password="m1-pw", project="p-m1"
     )
-    shown = cli(cloud, "m1", "router", "show", "r1")
+    shown = m1.get(f"{API}/routers/{router['id']}").json()["router"]
     gateway = shown["external_gateway_info"]
     assert gateway["network_id"] == external["network"]["id"] and gateway["enable_snat"] is True
     assert gateway["external_fixed_ips"][0]["subnet_id"] == external["subnet"]["id"]
@@ -125,12 +126,9 @@ def test_router_through_the_cli_and_its_errors(
     interface = next(p for p in ports if p["device_owner"] == "network:router_interface")
     assert interface["fixed_ips"] == [{"subnet_id": subnet["id"], "ip_address": "10.90.0.1"}]
     assert interface["port_security_enabled"] is False and interface["security_groups"] == []
-    cloud.openstack(
-        "router", "set", "--route", "destination=10.91.0.0/24,gateway=10.90.0.5", "r1",
-        user="m1", password="m1-pw", project="p-m1",
-    )  # fmt: skip
-    routes = m1.get(f"{API}/routers/{router['id']}").json()["router"]["routes"]
-    assert routes == [{"destination": "10.91.0.0/24", "nexthop": "10.90.0.5"}]
+    route = {"destination": "10.91.0.0/24", "nexthop": "10.90.0.5"}
+    changed = m1.put(f"{API}/routers/{router['id']}", json={"router": {"routes": [route]}})
+    assert changed.json()["router"]["routes"] == [route]
 
     # Bad input: 4xx in Neutron's shape naming the problem, nothing made.
     before = len(clients["admin"].get(f"{API}/ports").json()["ports"])
@@ -160,27 +158,25 @@ def test_router_through_the_cli_and_its_errors(
     neutron_error(m1.put(remove, json={"subnet_id": subnet["id"]}), 409)  # the route's nexthop
     neutron_error(clients["m2"].get(f"{API}/routers/{router['id']}"), 404, "RouterNotFound")
 
-    cloud.openstack(
-        "router", "unset", "--route", "destination=10.91.0.0/24,gateway=10.90.0.5", "r1",
-        user="m1", password="m1-pw", project="p-m1",
-    )  # fmt: skip
+    m1.put(f"{API}/routers/{router['id']}", json={"router": {"routes": []}}).raise_for_status()
     cloud.openstack(
         "router", "remove", "subnet", "r1", subnet["id"],
         user="m1", password="m1-pw", project="p-m1",
     )  # fmt: skip
     neutron_error(m1.put(remove, json={"subnet_id": subnet["id"]}), 404)
-    cloud.openstack("router", "delete", "r1", user="m1", password="m1-pw", project="p-m1")
+    assert m1.delete(f"{API}/routers/{router['id']}").status_code == 204
     left = clients["admin"].get(f"{API}/ports", params={"device_id": router["id"]}).json()
     assert left["ports"] == []
 
 
-def _boot(cloud: Cloud, clients: dict[str, httpx.Client], network: str) -> dict[str, Any]:
+def _boot(clients: dict[str, httpx.Client], network_id: str) -> dict[str, Any]:
+    """A server of m1's on the fake driver (raw HTTP: the CLI adds nothing here)."""
     admin = clients["admin"]
     flavor = f"l3-{SFX}"
-    admin.post(
+    flavor_id = admin.post(
         "/compute/v2.1/flavors",
         json={"flavor": {"name": flavor, "ram": 64, "disk": 1, "vcpus": 1}},
-    )
+    ).json()["flavor"]["id"]
     image = admin.post(
         "/image/v2/images",
         json={"name": f"l3-{SFX}", "disk_format": "raw", "container_format": "bare",
@@ -191,10 +187,18 @@ def _boot(cloud: Cloud, clients: dict[str, httpx.Client], network: str) -> dict[
         content=b"\0" * 1024,
         headers={"Content-Type": "application/octet-stream"},
     ).raise_for_status()
-    return cli(
-        cloud, "m1", "server", "create", "--flavor", flavor, "--image", image["id"],
-        "--network", network, "--wait", "l3server",
-    )  # fmt: skip
+    body = {"server": {"name": "l3server", "flavorRef": flavor_id, "imageRef": image["id"],
+                       "networks": [{"uuid": network_id}]}}  # fmt: skip
+    made = clients["m1"].post("/compute/v2.1/servers", json=body)
+    assert made.status_code == 202, made.text
+    server_id = made.json()["server"]["id"]
+    deadline = time.monotonic() + 60
+    while (server := clients["m1"].get(f"/compute/v2.1/servers/{server_id}").json()["server"])[
+        "status"
+    ] != "ACTIVE":
+        assert server["status"] == "BUILD" and time.monotonic() < deadline, server
+        time.sleep(0.2)
+    return server
 
 
 def _addresses(client: httpx.Client, server_id: str) -> list[tuple[str, str]]:
@@ -218,7 +222,7 @@ def test_floating_ip_through_the_cli_and_server_addresses(
     m1.put(
         f"{API}/routers/{router['id']}/add_router_interface", json={"subnet_id": subnet["id"]}
     ).raise_for_status()
-    server = _boot(cloud, clients, "fipnet")
+    server = _boot(clients, net["id"])
     (port,) = _wait_for_ports(m1, server["id"])
     fixed = port["fixed_ips"][0]["ip_address"]
 
@@ -284,6 +288,25 @@ def test_floating_ip_through_the_cli_and_server_addresses(
         "RouterExternalGatewayInUseByFloatingIp",
     )
 
+    # Port forwardings of another floating IP to the server's port 22.
+    spare = m1.post(
+        f"{API}/floatingips",
+        json={"floatingip": {"floating_network_id": external["network"]["id"]}},
+    ).json()["floatingip"]
+    forwardings = f"{API}/floatingips/{spare['id']}/port_forwardings"
+    forwarding = {"internal_port_id": port["id"], "internal_ip_address": fixed,
+                  "internal_port": 22, "external_port": 2222, "protocol": "tcp"}  # fmt: skip
+    made = m1.post(forwardings, json={"port_forwarding": forwarding})
+    assert made.status_code == 201, made.text
+    listed = m1.get(forwardings).json()["port_forwardings"]
+    assert [(f["external_port"], f["internal_port"]) for f in listed] == [(2222, 22)]
+    bad = {"port_forwarding": {**forwarding, "external_port": 2223, "protocol": "icmp"}}
+    assert "protocol" in neutron_error(m1.post(forwardings, json=bad), 400)
+    shown = m1.get(f"{API}/floatingips/{spare['id']}").json()["floatingip"]
+    assert shown["router_id"] == router["id"] and len(shown["port_forwardings"]) == 1
+    pf_id = made.json()["port_forwarding"]["id"]
+    assert m1.delete(f"{forwardings}/{pf_id}").status_code == 204
+
     # Release: the address goes back to the pool (the admin may ask for it by name).
     cloud.openstack(
         "floating", "ip", "delete", address, user="m1", password="m1-pw", project="p-m1"
@@ -330,13 +353,3 @@ def test_concurrent_floating_ip_creation(cloud: Cloud, clients: dict[str, httpx.
     for fip in admin.get(f"{API}/floatingips").json()["floatingips"]:
         if fip["floating_network_id"] == network_id:
             assert admin.delete(f"{API}/floatingips/{fip['id']}").status_code == 204
-
-
-def test_concurrent_floating_ip_creation_on_mariadb(mariadb: Any) -> None:
-    plane = ControlPlane(mariadb.create_database(f"stratus_l3_{SFX}"), extra_conf=CONF)
-    plane.start()
-    try:
-        with plane.client() as admin:
-            concurrent_creations(plane, admin, _small_external(admin, "small"))
-    finally:
-        plane.stop()

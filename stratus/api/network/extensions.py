@@ -33,7 +33,7 @@ _ALL = (
     ("standard-attr-description", "Descriptions", "Resources carry a description."),
     ("standard-attr-revisions", "Revision Numbers", "Resources carry a revision_number."),
     ("standard-attr-timestamp", "Timestamps", "Resources carry created_at and updated_at."),
-    ("standard-attr-tag", "Tags", "Networks, subnets and ports carry tags."),
+    ("standard-attr-tag", "Tags", "Networks, subnets, ports, routers, floating IPs: tags."),
     ("pagination", "Pagination", "Lists page with limit and marker."),
     ("sorting", "Sorting", "Lists sort with sort_key and sort_dir."),
     ("filter-validation", "Filter Validation", "Unknown list filters are refused."),

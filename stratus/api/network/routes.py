@@ -540,6 +540,12 @@ def _check_tag_access(context: RequestContext, collection: str, resource_id: str
     elif collection == "ports":
         port, _network = _visible_port(context, resource_id)
         _authorize("network:update", context, {"project_id": port["project_id"]})
+    elif collection == "routers":
+        found = network_api.get_router(context, resource_id)
+        _authorize("network:update_router", context, {"project_id": found["project_id"]})
+    elif collection == "floatingips":
+        found = network_api.get_floatingip(context, resource_id)
+        _authorize("network:update_floatingip", context, {"project_id": found["project_id"]})
     else:
         raise net_exc.NotFound("Resource", collection)
 

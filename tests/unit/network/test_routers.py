@@ -6,6 +6,7 @@ and the ``routers`` part of a host's state."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from stratus.db.models import Base
 from stratus.network import api
 from stratus.network import exceptions as exc
 from stratus.network import routers as l3
+from tests.conftest import database_url
 
 
 @dataclass
@@ -80,6 +82,12 @@ def test_router_gateway_interfaces_and_routes(world: dict) -> None:
     assert port["security_groups"] == []
     gateway = _ports("network:router_gateway")[0]
     assert gateway["device_id"] == router["id"] and gateway["port_security_enabled"] is False
+    # ext-gw-mode: SNAT off keeps the gateway port and its address
+    snat_off = {"network_id": world["ext"]["id"], "enable_snat": False}
+    changed = l3.update_router(ADMIN, router["id"], {"external_gateway_info": snat_off})
+    assert changed["external_gateway_info"]["enable_snat"] is False
+    assert changed["external_gateway_info"]["external_fixed_ips"] == info["external_fixed_ips"]
+    assert _ports("network:router_gateway")[0]["id"] == gateway["id"]
 
     routes = [{"destination": "10.1.0.0/24", "nexthop": "10.0.0.5"}]
     assert l3.update_router(MEMBER, router["id"], {"routes": routes})["routes"] == routes
@@ -189,6 +197,9 @@ def test_floating_ips(world: dict) -> None:
     with pytest.raises(exc.Conflict) as raised:
         l3.update_router(MEMBER, router["id"], {"external_gateway_info": None})
     assert raised.value.neutron_type == "RouterExternalGatewayInUseByFloatingIp"
+    with pytest.raises(exc.Conflict) as raised:
+        api.update_network(ADMIN, world["ext"]["id"], {"router:external": False})
+    assert raised.value.neutron_type == "ExternalNetworkInUse"
     assert l3.floating_addresses([server["id"]]) == {
         server["id"]: [(fixed, fip["floating_ip_address"])]
     }
@@ -227,6 +238,17 @@ def test_floating_ips(world: dict) -> None:
         ADMIN, {"floating_network_id": world["ext"]["id"], "floating_ip_address": address}
     )
     assert again["floating_ip_address"] == address
+
+
+def test_tags_of_routers_and_floating_ips(world: dict) -> None:
+    router = l3.create_router(MEMBER, {"tags": ["b", "a"]})
+    assert router["tags"] == ["a", "b"]
+    assert api.set_tags(MEMBER, "routers", router["id"], add="c") == ["a", "b", "c"]
+    fip = l3.create_floatingip(MEMBER, {"floating_network_id": world["ext"]["id"]})
+    assert api.set_tags(MEMBER, "floatingips", fip["id"], ["x"]) == ["x"]
+    assert l3.get_floatingip(MEMBER, fip["id"])["tags"] == ["x"]
+    with pytest.raises(exc.NotFound):
+        api.get_tags(OTHER, "routers", router["id"])
 
 
 def test_router_and_floating_ip_quotas(world: dict) -> None:
@@ -292,3 +314,55 @@ def test_routes_shape() -> None:
     assert raised.value.neutron_type == "RoutesExhausted"
     with pytest.raises(exc.InvalidInput, match="IP versions"):
         l3.validate_routes_shape([{"destination": "fd00::/64", "nexthop": "10.0.0.5"}])
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "mariadb"])
+def test_concurrent_floating_ips_get_distinct_addresses(
+    backend: str, request: pytest.FixtureRequest
+) -> None:
+    """Eleven creations at once on nine free addresses: nine distinct addresses and
+    two ``IpAddressGenerationFailure``; two associations of one fixed address at
+    once: one wins (the database's unique constraints decide)."""
+    url = database_url(backend, request, "stratus_l3_unit")
+    if url is not None:
+        CONF.set_override("connection", url, "database")
+        db_session.reset()
+        Base.metadata.create_all(db_session.get_engine())
+    ext = api.create_network(ADMIN, {"name": "ext", "router:external": True})
+    pools = [{"start": "198.51.100.10", "end": "198.51.100.19"}]
+    api.create_subnet(
+        ADMIN,
+        {"network_id": ext["id"], "ip_version": 4, "cidr": "198.51.100.0/24",
+         "enable_dhcp": False, "allocation_pools": pools},
+    )  # fmt: skip
+
+    net, subnet = _net(ADMIN, "10.0.0.0/24")
+    router = l3.create_router(ADMIN, {"external_gateway_info": {"network_id": ext["id"]}})
+    l3.add_router_interface(ADMIN, router["id"], {"subnet_id": subnet["id"]})
+    port = api.create_port(ADMIN, {"network_id": net["id"]})
+
+    def create(_: int) -> str:
+        try:
+            return l3.create_floatingip(ADMIN, {"floating_network_id": ext["id"]})[
+                "floating_ip_address"
+            ]
+        except exc.IpAddressGenerationFailure:
+            return "none"
+
+    with ThreadPoolExecutor(11) as pool:  # the router's gateway holds one address
+        results = list(pool.map(create, range(11)))
+    assert results.count("none") == 2 and len(set(results)) == 10, results
+
+    fips = l3.list_floatingips(ADMIN)[:2]
+
+    def associate(fip: dict) -> str:
+        try:
+            l3.update_floatingip(ADMIN, fip["id"], {"port_id": port["id"]})
+            return "won"
+        except exc.Conflict as error:
+            return error.neutron_type
+
+    with ThreadPoolExecutor(2) as pool:
+        outcomes = sorted(pool.map(associate, fips))
+    assert outcomes == ["FloatingIPPortAlreadyAssociated", "won"]
+    assert len(l3.floating_addresses([port["id"]])[port["id"]]) == 1
