@@ -13,7 +13,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 
 .PHONY: help venv test-prereqs test test-unit test-integration test-ansible test-tempest lint format \
         sample-config bench-api bench-scheduler bench-image bench-boot bench-network bench-firewall \
-        tiny-image
+        bench-metadata tiny-image
 
 help: ## list the targets
 	@awk -F ':[^#]*## ' '/^[a-z][a-z0-9-]*:.*## / {printf "make %-20s %s\n", $$1, $$2}' \
@@ -31,8 +31,15 @@ venv: $(VENV)/.installed ## create .venv with Stratus and its test tools (apt: h
 test-prereqs: ## install every Debian package that `make test` needs (scripts/prereqs test)
 	$(PREREQS) test
 
-# The Molecule scenarios come last: they build their base image when it is missing.
-test: test-prereqs venv lint test-unit test-integration test-ansible test-deploy test-tempest molecule ## install what the tests need, then run every tier
+# After lint and the unit tier, two lanes run side by side (scripts/lanes prefixes
+# each line with its lane and times each tier): the tiers that run clouds as
+# processes on this host, one after the other as their network agents share the
+# host's nftables tables, and the Molecule scenarios, in their own containers and
+# namespaces (they build their base image when it is missing). The deployment
+# tier comes last and alone: it installs Stratus on this host.
+test: test-prereqs venv lint test-unit tiny-image ## install what the tests need, then run every tier
+	MAKE="$(MAKE)" scripts/lanes cloud=test-integration,test-ansible,test-tempest containers=molecule
+	$(MAKE) --no-print-directory test-deploy
 
 test-unit: venv ## unit tier and the test fixtures' self-tests (apt: MariaDB, RabbitMQ, qemu-img)
 	$(PREREQS) unit
@@ -40,7 +47,7 @@ test-unit: venv ## unit tier and the test fixtures' self-tests (apt: MariaDB, Ra
 
 test-integration: venv ## integration tier: services as processes, RabbitMQ, MariaDB, QEMU guests
 	$(PREREQS) integration
-	$(BIN)/pytest -q tests/integration
+	$(BIN)/pytest -q --durations=15 tests/integration
 
 test-ansible: venv ## the modules and the filter plugin through ansible-playbook against a live cloud
 	$(PREREQS) ansible
@@ -91,6 +98,10 @@ bench-network: venv ## print port create/delete per second and the boot latency 
 bench-firewall: venv ## print the time for a security group change with 1,000 ports (root, nft)
 	$(PREREQS) bench
 	$(PY) tests/bench/bench_firewall.py
+
+bench-metadata: venv ## print metadata requests/s and p50/p99 through the metadata proxy (root, wrk)
+	$(PREREQS) bench
+	$(PY) tests/bench/bench_metadata.py
 
 tiny-image: ## build the bootable test image into tests/images/cache/ (apt: qemu-utils)
 	$(PREREQS) image

@@ -185,25 +185,9 @@ class PortModule(NetworkingModule):
 
     def fixed_ips(self, network_id) -> list:
         """The ``fixed_ips`` option as the API takes it (subnets by id)."""
-        found = []
-        for index, entry in enumerate(self.params["fixed_ips"]):
-            if not entry.get("subnet") and not entry.get("ip_address"):
-                raise StratusError(f"fixed_ips[{index}] names neither a subnet nor an ip_address.")
-            item = {}
-            if entry.get("subnet"):
-                subnet = None
-                if network_id is not None:
-                    subnet = self.find_subnet(entry["subnet"], network_id=network_id)
-                if subnet is None and not self.check_mode:
-                    raise StratusError(
-                        f"fixed_ips[{index}]: unknown subnet {entry['subnet']!r} (no subnet of "
-                        f"network {self.params['network']!r} has this name or id)."
-                    )
-                item["subnet_id"] = subnet["id"] if subnet else None
-            if entry.get("ip_address"):
-                item["ip_address"] = entry["ip_address"]
-            found.append(item)
-        return found
+        return self.resolve_fixed_ips(
+            self.params["fixed_ips"], network_id, "fixed_ips", self.params["network"]
+        )
 
     def wanted(self, current) -> dict:
         params = self.params

@@ -1,10 +1,13 @@
 # Copyright: Stratus contributors
 # Apache License 2.0 (see pyproject.toml at the root of the Stratus repository)
 """The shared part of the modules of the Networking API v2.0 (``stratus_network``,
-``stratus_subnet``, ``stratus_port``): requests to the catalog's ``network``
-service, finding networks, subnets and ports by name or id, and the one
-present/absent flow the three modules follow (create, update in place what the
-API lets change, fail naming what cannot change, delete; check and diff mode).
+``stratus_subnet``, ``stratus_port``, ``stratus_security_group``,
+``stratus_security_group_rule``, ``stratus_router``, ``stratus_floating_ip``):
+requests to the catalog's ``network`` service, finding networks, subnets, ports,
+security groups and routers by name or id, what makes two security group rules
+the same rule, and the one present/absent flow the modules follow (create, update
+in place what the API lets change, fail naming what cannot change, delete; check
+and diff mode).
 
 Modules import it as ``ansible.module_utils.stratus_networking``.
 """
@@ -77,16 +80,32 @@ def same_fixed_ips(current, wanted) -> bool:
     return True
 
 
+def same_gateway(current, wanted) -> bool:
+    """Whether a router's ``external_gateway_info`` is the one asked for (what the
+    request leaves out, such as the addresses, is the cloud's choice)."""
+    if not wanted or not current:
+        return not wanted and not current
+    if current.get("network_id") != wanted.get("network_id"):
+        return False
+    if "enable_snat" in wanted and current.get("enable_snat") != wanted["enable_snat"]:
+        return False
+    return "external_fixed_ips" not in wanted or same_fixed_ips(
+        current.get("external_fixed_ips"), wanted["external_fixed_ips"]
+    )
+
+
 def same_value(key: str, current, wanted) -> bool:
     """Whether the API's ``current`` value of ``key`` is what ``wanted`` asks for."""
     if key in ("cidr", "gateway_ip"):
         return same_address(current, wanted)
     if key == "allocation_pools":
         return _pairs(current, "start", "end") == _pairs(wanted, "start", "end")
-    if key == "host_routes":
+    if key in ("host_routes", "routes"):
         return _pairs(current, "destination", "nexthop") == _pairs(wanted, "destination", "nexthop")
     if key == "fixed_ips":
         return same_fixed_ips(current, wanted)
+    if key == "external_gateway_info":
+        return same_gateway(current, wanted)
     if key == "mac_address":
         return str(current or "").lower() == str(wanted or "").lower()
     if key == "dns_nameservers":  # the order is the resolvers' order: it counts
@@ -94,6 +113,61 @@ def same_value(key: str, current, wanted) -> bool:
             canonical_address(a) for a in wanted or []
         ]
     return current == wanted
+
+
+#: IP protocol numbers of the protocol names a security group rule takes
+PROTOCOL_NUMBERS = {
+    "tcp": 6,
+    "udp": 17,
+    "icmp": 1,
+    "icmpv6": 58,
+    "ipv6-icmp": 58,
+    "sctp": 132,
+    "udplite": 136,
+    "dccp": 33,
+    "gre": 47,
+    "esp": 50,
+    "ah": 51,
+    "vrrp": 112,
+    "igmp": 2,
+}
+
+
+def rule_protocol(protocol, ethertype: str):
+    """A rule's protocol as a number when known (``None``: any protocol; ICMP of an
+    IPv6 rule is ICMPv6), else as written: two spellings of one protocol match."""
+    if protocol is None or str(protocol).strip().lower() in ("", "any"):
+        return None
+    text = str(protocol).strip().lower()
+    number = PROTOCOL_NUMBERS.get(text)
+    if number is None and text.isdigit():
+        number = int(text)
+    if number == 1 and ethertype == "IPv6":
+        number = 58
+    return text if number is None else number
+
+
+def rule_identity(rule: dict) -> tuple:
+    """What makes two security group rules of a group the same rule: direction,
+    ethertype, protocol, ports and remote (no remote at all is any address)."""
+    ethertype = rule.get("ethertype") or "IPv4"
+    prefix = rule.get("remote_ip_prefix")
+    if prefix is None and rule.get("remote_group_id") is None:
+        prefix = "0.0.0.0/0" if ethertype == "IPv4" else "::/0"
+    return (
+        rule.get("direction"),
+        ethertype,
+        rule_protocol(rule.get("protocol"), ethertype),
+        rule.get("port_range_min"),
+        rule.get("port_range_max"),
+        canonical_address(prefix),
+        rule.get("remote_group_id"),
+    )
+
+
+def collection_path(collection: str) -> str:
+    """The URL path of a collection (``security_groups`` -> ``/security-groups``)."""
+    return "/" + collection.replace("_", "-")
 
 
 class NetworkLookup:
@@ -108,7 +182,7 @@ class NetworkLookup:
         query = dict(query or {})
         items: list = []
         while True:
-            page = self.network_api("GET", f"/{collection}", query=query, what=what)
+            page = self.network_api("GET", collection_path(collection), query=query, what=what)
             items += page.get(collection) or []
             marker = next_marker(page.get(f"{collection}_links"))
             if not marker or not page.get(collection):
@@ -121,7 +195,9 @@ class NetworkLookup:
         kind = collection[:-1]
         filters = {k: v for k, v in filters.items() if v is not None}
         if is_uuid(ref):
-            found = self.get_or_none(self.network_api, "GET", f"/{collection}/{quote_path(ref)}")
+            found = self.get_or_none(
+                self.network_api, "GET", f"{collection_path(collection)}/{quote_path(ref)}"
+            )
             if found is not None:
                 item = found[kind]
                 if all(item.get(k) == v for k, v in filters.items()):
@@ -138,6 +214,23 @@ class NetworkLookup:
     def find_subnet(self, ref, required: bool = False, network_id=None):
         return self.find_networking("subnets", ref, required, network_id=network_id)
 
+    def find_port(self, ref, required: bool = False, network_id=None):
+        return self.find_networking("ports", ref, required, network_id=network_id)
+
+    def caller_project_id(self):
+        """The project the connection's token is scoped to (``None`` if unknown)."""
+        return getattr(self.conn, "project_id", None)
+
+    def find_security_group(self, ref, required: bool = False, project_id=None):
+        """A security group by id, else by name in ``project_id`` (by default the
+        caller's project: every project has a group named ``default``)."""
+        return self.find_networking(
+            "security_groups",
+            ref,
+            required,
+            project_id=project_id or self.caller_project_id(),
+        )
+
 
 class NetworkingModule(NetworkLookup, StratusModule):
     """A resource of the Networking API kept as declared.
@@ -150,9 +243,67 @@ class NetworkingModule(NetworkLookup, StratusModule):
     """
 
     collection = "resources"
+    kind = ""
+    body_key = ""
     immutable: frozenset = frozenset()
     viewed: tuple = ()
     advice = "Delete it (state: absent) and declare it again."
+
+    @property
+    def body(self) -> str:
+        """The key of the API's request and response bodies (``resource`` by default)."""
+        return self.body_key or self.resource
+
+    def done(self, resource, before: dict, after: dict) -> None:
+        """The end of a present run: the result (a module with more to do than the
+        resource's own attributes, such as a router's interfaces, does it here)."""
+        self.exit(resource, before, after)
+
+    def label(self):
+        """How messages name the resource: its ``name`` option by default."""
+        return self.params.get("name")
+
+    def named(self, item: dict):
+        """How messages name an existing resource: its name, else ``label()``."""
+        return item.get("name") or self.label()
+
+    def kind_name(self) -> str:
+        """The resource's kind in messages (``security group`` ...)."""
+        return self.kind or self.resource.replace("_", " ")
+
+    def missing(self, message: str) -> None:
+        """Something an option names does not exist: an error when it is needed; with
+        state=absent nothing, and in check mode (declared by an earlier task) a
+        warning."""
+        if self.params.get("state") == "absent":
+            return
+        if not self.check_mode:
+            raise StratusError(message)
+        self.module.warn(message)
+
+    def resolve_fixed_ips(self, entries: list, network_id, option: str, network) -> list:
+        """Entries ``{subnet, ip_address}`` (a port's ``fixed_ips``, a router gateway's
+        ``external_fixed_ips``) as the API takes them: subnets of network
+        ``network_id`` (named ``network`` in messages) by id."""
+        found = []
+        for index, entry in enumerate(entries):
+            if not entry.get("subnet") and not entry.get("ip_address"):
+                raise StratusError(f"{option}[{index}] names neither a subnet nor an ip_address.")
+            item = {}
+            if entry.get("subnet"):
+                subnet = None
+                if network_id is not None:
+                    subnet = self.find_subnet(entry["subnet"], network_id=network_id)
+                if subnet is None:
+                    self.missing(
+                        f"{option}[{index}]: unknown subnet {entry['subnet']!r} (no subnet of "
+                        f"network {network!r} has this name or id)."
+                    )
+                item["subnet_id"] = subnet["id"] if subnet else None
+            if entry.get("ip_address"):
+                item["ip_address"] = entry["ip_address"]
+            found.append(item)
+        return found
 
     def project_id(self):
         """The id of the ``project`` option's project (``None`` when not given)."""
@@ -213,8 +364,8 @@ class NetworkingModule(NetworkLookup, StratusModule):
                 try:
                     self.network_api(
                         "DELETE",
-                        f"/{self.collection}/{quote_path(current['id'])}",
-                        what=f"Deleting {self.resource} {current.get('name')!r}",
+                        f"{collection_path(self.collection)}/{quote_path(current['id'])}",
+                        what=f"Deleting {self.kind_name()} {self.named(current)!r}",
                     )
                 except StratusAPIError as exc:
                     if exc.status != 404:
@@ -226,15 +377,15 @@ class NetworkingModule(NetworkLookup, StratusModule):
         body = dict(wanted)
         if self.check_mode:
             predicted = dict(body, id=None)
-            self.exit(predicted, {}, self.view(predicted))
+            self.done(predicted, {}, self.view(predicted))
             return
         created = self.network_api(
             "POST",
-            f"/{self.collection}",
-            {self.resource: body},
-            what=f"Creating {self.resource} {self.params['name']!r}",
-        )[self.resource]
-        self.exit(created, {}, self.view(created))
+            collection_path(self.collection),
+            {self.body: body},
+            what=f"Creating {self.kind_name()} {self.label()!r}",
+        )[self.body]
+        self.done(created, {}, self.view(created))
 
     def differences(self, current: dict, wanted: dict) -> dict:
         """``{attribute: {"before", "after"}}`` of what ``wanted`` changes; an
@@ -252,22 +403,22 @@ class NetworkingModule(NetworkLookup, StratusModule):
             after = dict(current, **{k: v["after"] for k, v in changes.items()})
             raise StratusError(
                 immutable_message(
-                    self.resource.capitalize(), current.get("name"), fixed, self.advice
+                    self.kind_name().capitalize(), self.named(current), fixed, self.advice
                 ),
                 differences=fixed,
                 diff={"before": self.view(current), "after": self.view(after)},
                 **{self.resource: current},
             )
         if not changes:
-            self.exit(current, self.view(current), self.view(current))
+            self.done(current, self.view(current), self.view(current))
             return
         self.changed = True
         after = dict(current, **{k: v["after"] for k, v in changes.items()})
         if not self.check_mode:
             after = self.network_api(
                 "PUT",
-                f"/{self.collection}/{quote_path(current['id'])}",
-                {self.resource: {k: v["after"] for k, v in changes.items()}},
-                what=f"Updating {self.resource} {current.get('name')!r}",
-            )[self.resource]
-        self.exit(after, self.view(current), self.view(after))
+                f"{collection_path(self.collection)}/{quote_path(current['id'])}",
+                {self.body: {k: v["after"] for k, v in changes.items()}},
+                what=f"Updating {self.kind_name()} {self.named(current)!r}",
+            )[self.body]
+        self.done(after, self.view(current), self.view(after))

@@ -71,6 +71,7 @@ def extra_routers() -> list:
         "stratus.api.image.members",
         "stratus.api.compute.servers",
         "stratus.api.compute.server_extras",
+        "stratus.api.compute.server_password",
         "stratus.api.compute.aggregates",
         "stratus.api.compute.server_groups",
         "stratus.api.compute.keypairs",

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 import sqlalchemy as sa
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy.exc import IntegrityError
@@ -789,7 +790,7 @@ def fingerprint(public_key: str, key_type: str = "ssh") -> str:
     try:
         serialization.load_ssh_public_key(public_key.strip().encode())
         blob = base64.b64decode(public_key.split()[1])
-    except (ValueError, IndexError, TypeError):
+    except (ValueError, IndexError, TypeError, UnsupportedAlgorithm):
         raise exception.Invalid(
             "Keypair data is invalid: the public key is not a valid OpenSSH "
             "ed25519, RSA or ECDSA key."

@@ -383,6 +383,9 @@ class Instance(Timestamps, Base):
     # The instance's network info cache: one entry per port (VIF), written when its
     # ports are created, bound or released (stratus.compute.networks).
     network_info: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, default=list)
+    # The password the guest posted to the metadata service, encrypted by the guest
+    # with its public key (stratus.metadata.password); not the server's metadata.
+    password: Mapped[str | None] = mapped_column(Text)
     launched_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     terminated_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     deleted_at: Mapped[dt.datetime | None] = mapped_column(DateTime)

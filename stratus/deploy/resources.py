@@ -24,6 +24,7 @@ SERVER_VARIABLES: dict[str, tuple[str, Any]] = {
     "metadata": ("server_metadata", None),
     "description": ("server_description", None),
     "networks": ("server_networks", None),
+    "floating_ip": ("server_floating_ip", False),
     "state": ("server_state", PRESENT),
 }
 
@@ -145,8 +146,49 @@ def declared_networks(networks: Iterable[Mapping[str, Any]] | None) -> list[dict
     return result
 
 
-def _state(declared: Mapping[str, Any], what: str) -> str:
+def declared_routers(routers: Iterable[Mapping[str, Any]] | None) -> list[dict[str, Any]]:
+    """The inventory's ``stratus_routers`` (stratus_router options), each with
+    ``state`` (present unless given), in declaration order.
+
+    A router without a name, a name declared twice, or a state other than present
+    or absent is a ``ValueError`` naming it."""
+    result: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for router in routers or []:
+        name = router.get("name")
+        if not name:
+            raise ValueError(f"stratus_routers: a router without a name: {dict(router)}")
+        if name in seen:
+            raise ValueError(f"stratus_routers: router {name} is declared twice")
+        seen.add(name)
+        result.append({**router, "state": _state(router, f"router {name}", "stratus_routers")})
+    return result
+
+
+def floating_ip_network(server: Mapping[str, Any], default: str | None) -> str | None:
+    """The external network a declared server's floating IP comes from, or None
+    when it asks for none: ``server_floating_ip`` is true (from ``default``, the
+    role's stratus_resources_floating_network), a network name, or false."""
+    wanted = server.get("floating_ip")
+    if wanted is None or wanted is False:
+        return None
+    if wanted is True:
+        if not default:
+            raise ValueError(
+                f"server {server['name']}: server_floating_ip is true but no "
+                "stratus_floating_network names the external network"
+            )
+        return default
+    if isinstance(wanted, str) and wanted:
+        return wanted
+    raise ValueError(
+        f"server {server['name']}: server_floating_ip must be true, false or an "
+        f"external network's name, not {wanted!r}"
+    )
+
+
+def _state(declared: Mapping[str, Any], what: str, variable: str = "stratus_networks") -> str:
     state = declared.get("state", PRESENT)
     if state not in (PRESENT, ABSENT):
-        raise ValueError(f"stratus_networks: {what}: state must be present or absent, not {state}")
+        raise ValueError(f"{variable}: {what}: state must be present or absent, not {state}")
     return state

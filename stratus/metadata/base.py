@@ -7,14 +7,18 @@ The instance is the plain dict the conductor hands to compute hosts
 pair), ``user_data`` (base64, as the API took it), ``launch_index``,
 ``reservation_id``, ``security_groups``, ``image_ref``, ``flavor`` and
 ``network_info`` (the VIFs of ``stratus.compute.networks``, each fixed IP with
-its ``subnet``).
+its ``subnet``); the metadata service adds ``floating_ips`` (the floating
+addresses associated with the instance's ports, in port order) and, for the
+``password`` document alone, ``password`` (both read from the database, which a
+config drive has not: it has neither).
 
 Two trees, as a metadata service serves them and a config drive holds them:
 
 * OpenStack: ``openstack/<version>/`` with ``meta_data.json``, ``user_data``,
   ``vendor_data.json`` (from 2013-10-17), ``network_data.json`` (from
   2015-10-15) and ``vendor_data2.json`` (from 2016-10-06), ``latest`` being the
-  newest;
+  newest; the metadata service also serves ``password`` (from 2013-04-04), which
+  the guest may post once, and which a config drive does not hold;
 * EC2: ``<version>/meta-data/...`` and ``<version>/user-data``; on a config
   drive ``ec2/<version>/meta-data.json`` and ``ec2/<version>/user-data``.
 
@@ -60,6 +64,8 @@ EC2_VERSIONS = (
 LATEST = "latest"
 # Where each OpenStack document appeared.
 KEYS_SINCE = "2013-04-04"  # meta_data.json "keys", "random_seed"
+PASSWORD_SINCE = "2013-04-04"
+PASSWORD = "password"
 VENDOR_DATA_SINCE = "2013-10-17"
 PROJECT_ID_SINCE = "2015-10-15"  # meta_data.json "project_id"
 NETWORK_DATA_SINCE = "2015-10-15"
@@ -238,6 +244,15 @@ def _first_address(instance: Mapping[str, Any], version: int) -> str:
     return ""
 
 
+def public_ipv4(instance: Mapping[str, Any]) -> str:
+    """The EC2 ``public-ipv4``: the instance's first floating IPv4 address, "" when
+    it has none."""
+    for address in instance.get("floating_ips") or []:
+        if netaddr.IPAddress(address).version == 4:
+            return str(address)
+    return ""
+
+
 def ec2_instance_id(instance: Mapping[str, Any]) -> str:
     """The EC2 id of the instance: ``i-`` and eight hex digits, taken from its uuid."""
     return "i-" + str(instance["uuid"]).replace("-", "")[:8]
@@ -262,8 +277,7 @@ def ec2_meta_data(
         "local-ipv4": _first_address(instance, 4),
         "placement": {"availability-zone": instance.get("availability_zone") or "nova"},
         "public-hostname": hostname,
-        # Floating addresses do not exist yet: the public address is the fixed one.
-        "public-ipv4": _first_address(instance, 4),
+        "public-ipv4": public_ipv4(instance),
         "reservation-id": str(instance.get("reservation_id") or ""),
         "security-groups": "\n".join(instance.get("security_groups") or ["default"]),
     }
@@ -330,10 +344,23 @@ def openstack_path(
         return "\n".join([*OPENSTACK_VERSIONS, LATEST])
     files = openstack_files(instance, parts[0], dhcp_domain=dhcp_domain)
     if len(parts) == 1:
-        return "\n".join(sorted(files))
+        return "\n".join(sorted([*files, *([PASSWORD] if has_password(parts[0]) else [])]))
+    if is_password_path(path):
+        return str(instance.get("password") or "")
     if len(parts) == 2 and parts[1] in files:
         return files[parts[1]]
     raise InvalidPath(path)
+
+
+def has_password(version: str) -> bool:
+    """Whether ``openstack/<version>/`` has the ``password`` document."""
+    return version in (*OPENSTACK_VERSIONS, LATEST) and _since(version, PASSWORD_SINCE)
+
+
+def is_password_path(path: str) -> bool:
+    """Whether ``path`` (under ``openstack/``) is a version's ``password``."""
+    parts = [p for p in path.split("/") if p]
+    return len(parts) == 2 and parts[1] == PASSWORD and has_password(parts[0])
 
 
 def ec2_versions() -> str:

@@ -9,9 +9,16 @@ database; see docs/architecture.md, "Network data plane")::
                    "subnets": [{"id", "cidr", "ip_version", "gateway_ip",
                                 "dns_nameservers", "host_routes", "enable_dhcp",
                                 "ipv6_address_mode", "ipv6_ra_mode"}],
-                   "ports": [{"id", "mac_address", "fixed_ips", "device_owner", "host"}],
+                   "ports": [{"id", "mac_address", "fixed_ips", "device_owner", "host",
+                              "device_id", "project_id"}],
                    "remote_vteps": [{"ip", "macs": [...]}]}],
-     "security_groups": {group id: {"rules": [...], "members": {"IPv4", "IPv6"}}}}
+     "security_groups": {group id: {"rules": [...], "members": {"IPv4", "IPv6"}}},
+     "routers": [...]}
+
+The ``routers`` (those placed on this host, shape in stratus.network.linux.router)
+get ``qrouter-<router id>`` namespaces with their interfaces, gateway, routes and
+NAT; the routers that the state no longer names (directories under
+``state_path/router``) are removed with the rest.
 
 Ports may carry ``port_security_enabled``, ``security_groups`` and
 ``allowed_address_pairs``; the ports bound to this host with port security get
@@ -23,7 +30,9 @@ entries are one flooding entry per remote VTEP plus one entry per remote MAC, as
 l2population does; the physical interface of a flat network; a VLAN
 sub-interface for vlan), and when ``dhcp`` is set a ``qdhcp-<network id>``
 namespace whose veth end carries the DHCP port's addresses and a dnsmasq that
-serves the network's ports. Then it removes what it owns and the state no
+serves the network's ports, and with ``[metadata] metadata_url`` and
+``shared_secret`` a metadata proxy on 169.254.169.254 in that namespace
+(stratus.network.linux.metadata_proxy). Then it removes what it owns and the state no
 longer names: devices whose alias carries this agent's host name, and DHCP
 namespaces and dnsmasq processes that have a directory under ``state_path``.
 Objects of other agents or tools are never touched. A network that cannot be
@@ -34,6 +43,7 @@ others.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -46,7 +56,7 @@ from typing import Any
 
 from oslo_config import cfg
 
-from stratus.network.linux import dhcp, firewall, names, privileged
+from stratus.network.linux import dhcp, firewall, metadata_proxy, names, privileged, router
 
 LOG = logging.getLogger(__name__)
 ZERO_MAC = "00:00:00:00:00:00"
@@ -69,6 +79,14 @@ class AgentConfig:
     dnsmasq_binary: str = "dnsmasq"
     dns_servers: list[str] = field(default_factory=list)
     dhcp_lease_duration: int = 86400
+    # [metadata] metadata_url and shared_secret: both set, each DHCP namespace
+    # runs a metadata proxy (stratus.network.linux.metadata_proxy).
+    metadata_url: str | None = None
+    metadata_secret: str = ""
+
+    @property
+    def metadata_proxy(self) -> bool:
+        return bool(self.metadata_url and self.metadata_secret)
 
     @classmethod
     def from_conf(cls, conf: cfg.ConfigOpts) -> AgentConfig:
@@ -91,6 +109,8 @@ class AgentConfig:
             dnsmasq_binary=group.dnsmasq_binary,
             dns_servers=list(group.dns_servers),
             dhcp_lease_duration=group.dhcp_lease_duration,
+            metadata_url=conf.metadata.metadata_url or None,
+            metadata_secret=conf.metadata.shared_secret or "",
         )
 
 
@@ -130,6 +150,7 @@ class NetworkAgent:
         self.netns = netns
         self._vlan_supported: bool | None = None
         self.firewall = firewall.Firewall(netns)
+        self.routers = router.Routers(netns, os.path.join(config.state_path, "router"))
 
     # --- entry point ---------------------------------------------------------
 
@@ -156,13 +177,15 @@ class NetworkAgent:
                 if network["id"] in self._dhcp_dirs():
                     wanted_dhcp.add(network["id"])
         self._security_groups(state, result)
+        # after the bridges their ports plug into; prunes (or lists) its own
+        stale_routers = self.routers.reconcile(state.get("routers") or [], result, prune)
         stale_links = self._stale_links(wanted_links)
         stale_dhcp = sorted(self._dhcp_dirs() - wanted_dhcp)
         if prune:
             self._remove_links(stale_links, result)
             self._remove_dhcp(stale_dhcp, result)
         else:
-            result.stale = stale_links + [f"dhcp:{net_id}" for net_id in stale_dhcp]
+            result.stale = stale_links + [f"dhcp:{net_id}" for net_id in stale_dhcp] + stale_routers
         return result
 
     # --- security groups -----------------------------------------------------
@@ -340,7 +363,8 @@ class NetworkAgent:
             names.bridge_name(net_id),
             str(port["mac_address"]).lower(),
             int(network.get("mtu") or DEFAULT_MTU),
-            dhcp.interface_addresses(network, port),
+            dhcp.interface_addresses(network, port)
+            + ([metadata_proxy.METADATA_CIDR] if self.config.metadata_proxy else []),
             self.netns,
         )
         argv = dhcp.command(
@@ -352,7 +376,15 @@ class NetworkAgent:
             user=pwd.getpwuid(os.geteuid()).pw_name,
         )
         changed = _write(files.hosts, dhcp.hosts_file(network))
-        changed |= _write(files.opts, dhcp.opts_file(network, self.config.dns_servers))
+        changed |= _write(
+            files.opts,
+            dhcp.opts_file(
+                network,
+                self.config.dns_servers,
+                metadata_port=port if self.config.metadata_proxy else None,
+            ),
+        )
+        self._metadata_proxy(network, files, result)
         same_command = _write(files.cmdline, json.dumps(argv) + "\n") is False
         running = privileged.process_running(files.pid)
         if running and same_command:
@@ -364,6 +396,42 @@ class NetworkAgent:
         privileged.start_dnsmasq(namespace, argv, files.pid)
         result.created.append(f"dnsmasq:{net_id}")
 
+    def _metadata_proxy(
+        self, network: dict[str, Any], files: dhcp.DnsmasqFiles, result: ReconcileResult
+    ) -> None:
+        """The network's metadata proxy: its file (address -> instance, the service's
+        URL and the secret; the proxy re-reads it when it changes) and its process,
+        started when it is not running; stopped when no proxy is configured."""
+        config = os.path.join(files.directory, metadata_proxy.CONFIG_NAME)
+        pid_file = os.path.join(files.directory, metadata_proxy.PID_NAME)
+        if not self.config.metadata_proxy:
+            self._stop_metadata_proxy(files, result)
+            return
+        document = metadata_proxy.config_document(
+            network, str(self.config.metadata_url), self.config.metadata_secret
+        )
+        if _write(config, document, mode=0o600):
+            result.reloaded.append(f"metadata-proxy-map:{network['id']}")
+        if privileged.metadata_proxy_running(pid_file) is None:
+            privileged.start_metadata_proxy(
+                names.dhcp_namespace(network["id"]),
+                config,
+                pid_file,
+                pwd.getpwuid(os.geteuid()).pw_name,
+            )
+            result.created.append(f"metadata-proxy:{network['id']}")
+
+    def _stop_metadata_proxy(self, files: dhcp.DnsmasqFiles, result: ReconcileResult) -> None:
+        pid_file = os.path.join(files.directory, metadata_proxy.PID_NAME)
+        if privileged.stop_metadata_proxy(pid_file):
+            result.removed.append(f"metadata-proxy:{os.path.basename(files.directory)}")
+            deadline = time.monotonic() + 10
+            while privileged.metadata_proxy_running(pid_file) and time.monotonic() < deadline:
+                time.sleep(0.05)
+        for name in (metadata_proxy.CONFIG_NAME, metadata_proxy.PID_NAME):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(os.path.join(files.directory, name))
+
     def _stop_dnsmasq(self, files: dhcp.DnsmasqFiles) -> None:
         privileged.stop_dnsmasq(files.pid)
         deadline = time.monotonic() + 10
@@ -373,6 +441,7 @@ class NetworkAgent:
     def _remove_dhcp(self, stale: list[str], result: ReconcileResult) -> None:
         for net_id in stale:
             files = self._files(net_id)
+            self._stop_metadata_proxy(files, result)
             if privileged.process_running(files.pid):
                 self._stop_dnsmasq(files)
                 result.removed.append(f"dnsmasq:{net_id}")
@@ -381,7 +450,7 @@ class NetworkAgent:
             shutil.rmtree(files.directory, ignore_errors=True)
 
 
-def _write(path: str, content: str) -> bool:
+def _write(path: str, content: str, mode: int = 0o644) -> bool:
     """Write ``content`` if it differs from the file's; True if written."""
     try:
         with open(path) as f:
@@ -390,8 +459,10 @@ def _write(path: str, content: str) -> bool:
     except FileNotFoundError:
         pass
     tmp = path + ".tmp"
-    with open(tmp, "w") as f:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(tmp)
+    with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode), "w") as f:
         f.write(content)
-    os.chmod(tmp, 0o644)
+    os.chmod(tmp, mode)
     os.replace(tmp, path)
     return True

@@ -78,6 +78,7 @@ def agent_state(state: dict[str, Any], dhcp: bool) -> dict[str, Any]:
         "vtep_ip": state.get("vtep_address"),
         "networks": networks,
         "security_groups": state.get("security_groups") or {},
+        "routers": state.get("routers") or [],
     }
 
 

@@ -1153,7 +1153,8 @@ def host_state(host: str, dhcp: bool = False) -> dict[str, Any]:
               ],
               "ports": [                                # every port of the network
                 {"id", "mac_address": "fa:16:3e:..", "device_owner": "network:dhcp",
-                 "device_id": "...", "binding_host_id": "compute-1" | "",
+                 "device_id": "...", "project_id": "...",
+                 "binding_host_id": "compute-1" | "",
                  "admin_state_up": True, "status": "DOWN" | "ACTIVE",
                  "fixed_ips": [{"subnet_id": "...", "ip_address": "10.0.0.2"}],
                  "port_security_enabled": True,        # False: no filtering and
@@ -1301,6 +1302,7 @@ def host_state(host: str, dhcp: bool = False) -> dict[str, Any]:
                         "mac_address": p.mac_address,
                         "device_owner": p.device_owner,
                         "device_id": p.device_id,
+                        "project_id": p.project_id,
                         "binding_host_id": p.binding_host_id,
                         "admin_state_up": p.admin_state_up,
                         "status": p.status,

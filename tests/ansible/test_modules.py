@@ -54,5 +54,9 @@ def test_network(module_cloud: Cloud, playbook: Playbook, tiny_images: Path) -> 
     with module_cloud.client() as api:
         networks = api.get("/networking/v2.0/networks").json()["networks"]
         ports = api.get("/networking/v2.0/ports").json()["ports"]
+        routers = api.get("/networking/v2.0/routers").json()["routers"]
+        fips = api.get("/networking/v2.0/floatingips").json()["floatingips"]
+        groups = api.get("/networking/v2.0/security-groups").json()["security_groups"]
     assert not [n for n in networks if n["name"].startswith("ans-")]
-    assert ports == []
+    assert ports == [] and routers == [] and fips == []
+    assert not [g for g in groups if g["name"].startswith("ans-")]

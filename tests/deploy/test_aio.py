@@ -10,11 +10,17 @@ deployment.
 
 from __future__ import annotations
 
+import configparser
+import hashlib
+import hmac
 import importlib.metadata
+import json
 import os
 import shutil
 import stat
 import subprocess
+import urllib.error
+import urllib.request
 import uuid
 from pathlib import Path
 
@@ -53,6 +59,7 @@ SERVICES = [
     "stratus-conductor",
     "stratus-compute",
     "stratus-network-agent",
+    "stratus-metadata",
 ]
 STRATUS_PATHS = [Path("/opt/stratus"), Path("/etc/stratus"), Path("/var/lib/stratus")]
 INSTANCES = "/var/lib/stratus/instances"
@@ -60,11 +67,18 @@ DECLARED = "demo-1"
 # The default network of inventories/aio (stratus_networks) and its subnet.
 NETWORK = "private"
 SUBNET_CIDR = "10.0.0.0/24"
+# The external network of inventories/aio and its stand-in uplink's namespace.
+EXTERNAL_CIDR = "203.0.113.0/24"
+EXTERNAL_NAMESPACE = "stratus-external"
 EXTRA = "demo-2"
 TIMINGS: dict[str, float] = {}
 # stratus-manage on the controller's PATH (roles/stratus_control), as nova-manage is.
 MANAGE_LINK = Path("/usr/local/bin/stratus-manage")
 OPERATOR_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+# stratus-metadata on the controller's management address (loopback in the aio), and
+# the shared secret the deployment generated for it and the metadata proxies.
+METADATA_URL = "http://127.0.0.1:8775"
+METADATA_SECRET = AIO / "credentials" / "metadata-secret"
 
 
 def systemd() -> bool:
@@ -285,8 +299,8 @@ def test_declared_server_has_its_dhcp_address_on_the_default_network(deployment)
     server = openstack("server", "show", DECLARED, "-f", "json")
     addresses = server["addresses"]
     assert list(addresses) == [NETWORK], addresses
-    (address,) = addresses[NETWORK]
-    assert ipaddress.ip_address(address) in ipaddress.ip_network(SUBNET_CIDR), addresses
+    subnet = ipaddress.ip_network(SUBNET_CIDR)
+    (address,) = [a for a in addresses[NETWORK] if ipaddress.ip_address(a) in subnet]
     wait_for(
         lambda: (
             f"STRATUS-GUEST-IP eth0 {address}/24" in openstack("console", "log", "show", DECLARED)
@@ -319,6 +333,37 @@ def test_declared_server_has_its_dhcp_address_on_the_default_network(deployment)
         if " inet " in line
         and ipaddress.ip_interface(line.split()[3]).ip in ipaddress.ip_network(SUBNET_CIDR)
     ], root
+
+
+def test_declared_server_is_reached_through_its_floating_ip(deployment) -> None:
+    """The aio's external network: `demo-1` declares server_floating_ip, so the role
+    gave it a floating IP from `public` through `router1`, shown among its addresses.
+    The external network's stand-in uplink (a veth into the namespace
+    stratus-external, the external subnet's gateway, and nothing else) reaches the
+    guest's echo port through the floating IP, since the security group allows it
+    (the test above added the rules); neither the floating nor the tenant network
+    has an address or a route in the host's root namespace."""
+    import ipaddress
+
+    fips = openstack("floating", "ip", "list", "--long", "-f", "json")
+    server = openstack("server", "show", DECLARED, "-f", "json")
+    (fip,) = [f for f in fips if f["Fixed IP Address"] in server["addresses"][NETWORK]]
+    floating = fip["Floating IP Address"]
+    assert ipaddress.ip_address(floating) in ipaddress.ip_network(EXTERNAL_CIDR), fip
+    assert floating in server["addresses"][NETWORK]
+    assert EXTERNAL_NAMESPACE in netns_list()
+    wait_for(lambda: ns_ping(EXTERNAL_NAMESPACE, floating, count=1), timeout=30,
+             what="ping through the floating IP")  # fmt: skip
+    assert ns_echo(EXTERNAL_NAMESPACE, floating, timeout=10) == "stratus-echo"
+    root = subprocess.run(["ip", "-o", "addr", "show"], capture_output=True, text=True).stdout
+    routes = subprocess.run(["ip", "route", "show"], capture_output=True, text=True).stdout
+    external = ipaddress.ip_network(EXTERNAL_CIDR)
+    assert not [
+        line
+        for line in root.splitlines()
+        if " inet " in line and ipaddress.ip_interface(line.split()[3]).ip in external
+    ], root
+    assert "203.0.113." not in routes, routes
 
 
 def as_nobody(*args: str) -> subprocess.CompletedProcess[str]:
@@ -474,6 +519,57 @@ def test_files_with_secrets_are_private(deployment) -> None:
     assert "listeners.tcp.default = 127.0.0.1:5672" in rabbit
 
 
+def metadata_get(path: str, headers: dict[str, str]) -> tuple[int, str]:
+    """GET ``path`` from stratus-metadata as a metadata proxy sends it: status, body."""
+    request = urllib.request.Request(METADATA_URL + path, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def test_metadata_service_answers_signed_requests_only(deployment) -> None:
+    """stratus-metadata runs on the controller's management address (loopback here),
+    port 8775, with the secret generated for this deployment (0600 on the Ansible
+    controller, in the 0640 stratus.conf on the host): a request signed with it, as the
+    network hosts' metadata proxies sign, gets the declared server's meta_data.json; a
+    bad signature, or a good one for another instance id, gets a 403."""
+    server = openstack("server", "show", DECLARED, "-f", "json")
+    secret = METADATA_SECRET.read_text().strip()
+    assert len(secret) >= 32
+    assert stat.S_IMODE(METADATA_SECRET.stat().st_mode) == 0o600
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read("/etc/stratus/stratus.conf")
+    assert parser["metadata"]["shared_secret"] == secret
+    # The network host (the aio) signs with the same secret and reaches this address.
+    assert parser["metadata"]["metadata_url"] == METADATA_URL
+    assert stat.S_IMODE(Path("/etc/stratus/stratus.conf").stat().st_mode) & 0o007 == 0
+    assert as_nobody("cat", "/etc/stratus/stratus.conf").returncode != 0
+    assert {a for a, p, _ in listeners() if p == 8775} == {"127.0.0.1"}
+
+    def signed(instance_id: str, key: str = secret) -> dict[str, str]:
+        return {
+            "X-Instance-ID": instance_id,
+            "X-Tenant-ID": server["project_id"],
+            "X-Instance-ID-Signature": hmac.new(
+                key.encode(), instance_id.encode(), hashlib.sha256
+            ).hexdigest(),
+        }
+
+    status, body = metadata_get("/openstack/latest/meta_data.json", signed(server["id"]))
+    assert status == 200, body
+    document = json.loads(body)
+    assert (document["uuid"], document["name"]) == (server["id"], DECLARED)
+    status, body = metadata_get(
+        "/openstack/latest/meta_data.json", signed(server["id"], key=secret + "x")
+    )
+    assert status == 403, body
+    assert server["id"] not in body
+    forged = {**signed(server["id"]), "X-Instance-ID": str(uuid.uuid4())}
+    assert metadata_get("/openstack/latest/meta_data.json", forged)[0] == 403
+
+
 def test_second_make_aio_changes_nothing(deployment) -> None:
     before = pids()
     result = run(["make", "aio"], timeout=1800)
@@ -595,9 +691,12 @@ def test_destroy_removes_stratus(deployment) -> None:
         assert not Path(f"/etc/systemd/system/{name}.service").exists()
     assert all(pid is None for pid in pids().values())
     assert our_domains() == []
-    # Nothing of the networks is left: bridges, VXLAN devices, DHCP namespaces.
+    # Nothing of the networks is left: bridges, VXLAN devices, DHCP and router
+    # namespaces, the external network's stand-in uplink.
     assert stratus_links() == []
-    assert not [ns for ns in netns_list() if ns.startswith("qdhcp-")]
+    assert not [ns for ns in netns_list() if ns.startswith(("qdhcp-", "qrouter-"))]
+    assert EXTERNAL_NAMESPACE not in netns_list()
+    assert not Path("/sys/class/net/stratus-ext").exists()
     users = subprocess.run(
         ["rabbitmqctl", "-q", "list_users"], capture_output=True, text=True, check=False
     ).stdout

@@ -5,6 +5,7 @@ from __future__ import annotations
 import configparser
 import re
 import shutil
+import stat
 import subprocess
 from pathlib import Path
 
@@ -120,13 +121,17 @@ def test_multinode_declares_servers_groups_and_flavors() -> None:
 
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The multinode example's stratus.conf, init scripts and units, rendered locally."""
+    """The multinode example's stratus.conf, init scripts and units, rendered locally
+    from a copy of the inventory (``<render>/inventory``). The passwords are given;
+    the metadata secret is not, so it is generated into the copy's credentials/."""
     out = tmp_path_factory.mktemp("render")
+    inventory = out / "inventory"
+    shutil.copytree(MULTINODE, inventory, ignore=shutil.ignore_patterns("credentials"))
     run(
         [
             str(VENV_BIN / "ansible-playbook"),
             "-i",
-            str(MULTINODE),
+            str(inventory),
             "tests/deploy/playbooks/render.yml",
             "-e",
             f"render_dir={out}",
@@ -137,6 +142,7 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ]
     )
     assert not (MULTINODE / "credentials").exists(), "rendering must not generate secrets"
+    assert sorted(p.name for p in (inventory / "credentials").iterdir()) == ["metadata-secret"]
     return out
 
 
@@ -170,6 +176,41 @@ def test_controller_config(rendered: Path) -> None:
     assert not conf.has_section("compute") and not conf.has_section("libvirt")
     # stratus_common_config_overrides from the inventory
     assert conf["filter_scheduler"]["ram_weight_multiplier"] == "-1.0"
+
+
+def test_metadata_service_and_proxies_share_the_secret(rendered: Path) -> None:
+    """The controller runs stratus-metadata on its management address, port 8775; as
+    the network host, its agent's proxies reach that address and sign with the same
+    secret: the one generated into the inventory's credentials/ (0600, in a 0700
+    directory). Compute hosts (no DHCP, no proxy) never get the secret."""
+    secret_file = rendered / "inventory" / "credentials" / "metadata-secret"
+    secret = secret_file.read_text().strip()
+    assert len(secret) >= 32 and secret.isalnum()
+    assert stat.S_IMODE(secret_file.stat().st_mode) == 0o600
+    assert stat.S_IMODE(secret_file.parent.stat().st_mode) == 0o700
+    controller = _conf(rendered / "controller1" / "stratus.conf")
+    metadata = {k: v for k, v in controller["metadata"].items() if k not in controller.defaults()}
+    assert metadata == {
+        "bind_host": "192.0.2.10",
+        "bind_port": "8775",
+        "shared_secret": secret,
+        "metadata_url": "http://192.0.2.10:8775",
+    }
+    for host in ("compute1", "compute2"):
+        conf = _conf(rendered / host / "stratus.conf")
+        assert not conf.has_section("metadata")
+        assert secret not in (rendered / host / "stratus.conf").read_text()
+    unit = (rendered / "controller1" / "stratus-metadata.service").read_text()
+    assert "User=stratus\n" in unit and "UMask=0027\n" in unit
+    assert (
+        "ExecStart=/opt/stratus/bin/stratus-metadata --config-file /etc/stratus/stratus.conf\n"
+        in unit
+    )
+    init = (rendered / "controller1" / "stratus-metadata.init").read_text()
+    assert "DAEMON=/opt/stratus/bin/stratus-metadata\n" in init and "RUN_AS=stratus\n" in init
+    role = ROOT / "roles" / "stratus_control" / "defaults" / "main.yml"
+    assert "stratus-metadata" in yaml.safe_load(role.read_text())["stratus_control_service_names"]
+    assert 'stratus-metadata = "stratus.cmd.metadata:main"' in (ROOT / "pyproject.toml").read_text()
 
 
 def test_init_scripts_are_valid_shell(rendered: Path) -> None:

@@ -701,3 +701,39 @@ def test_user_quotas_bind_server_create(control_plane: ControlPlane) -> None:
         assert {s["id"] for s in after} == before
         assert admin.delete(quota, params={"user_id": user}).status_code == 202
         assert admin.delete(f"/image/v2/images/{image}").status_code == 204
+
+
+def test_server_password(control_plane: ControlPlane, project: str, nodes: dict) -> None:
+    """``os-server-password`` shows what the guest posted to the metadata service
+    (written here as that service writes it) and clears it, for the server's project
+    and administrators; a member of another project does not find the server."""
+    from stratus.db.models import Instance
+    from tests.support.db import session_for
+
+    server = nodes["computeres-hv-a"]["servers"][0]["uuid"]
+    url = f"{API}/servers/{server}/os-server-password"
+    with control_plane.client() as admin:
+        roles = {r["name"]: r["id"] for r in admin.get("/identity/v3/roles").json()["roles"]}
+        user = admin.post(
+            "/identity/v3/users", json={"user": {"name": "computeres-pw", "password": "pw-pw"}}
+        ).json()["user"]["id"]
+        other = admin.post(
+            "/identity/v3/projects", json={"project": {"name": "computeres-pw-other"}}
+        ).json()["project"]["id"]
+        for where in (project, other):
+            admin.put(
+                f"/identity/v3/projects/{where}/users/{user}/roles/{roles['member']}"
+            ).raise_for_status()
+        assert admin.get(url).json() == {"password": ""}
+        with session_for(control_plane.db_url) as session:
+            session.query(Instance).filter_by(uuid=server).update({"password": "c2VjcmV0"})
+        owner_token = control_plane.token("computeres-pw", "pw-pw", "computeres-usage")
+        outsider_token = control_plane.token("computeres-pw", "pw-pw", "computeres-pw-other")
+        with control_plane.client(outsider_token) as outsider:
+            _error(outsider.get(url), 404, server)
+            _error(outsider.delete(url), 404, server)
+        with control_plane.client(owner_token) as owner:
+            assert owner.get(url).json() == {"password": "c2VjcmV0"}
+            assert owner.delete(url).status_code == 204
+            assert owner.get(url).json() == {"password": ""}
+        _error(admin.get(f"{API}/servers/{uuid.uuid4()}/os-server-password"), 404, "")

@@ -264,9 +264,15 @@ class Cloud(ControlPlane):
         self.wait_for_service("stratus-compute", process, host)
         return process
 
-    def add_network_agent(self, host: str, network: dict[str, Any] | None = None) -> ServiceProcess:
+    def add_network_agent(
+        self,
+        host: str,
+        network: dict[str, Any] | None = None,
+        extra: dict[str, dict[str, Any]] | None = None,
+    ) -> ServiceProcess:
         """Start ``stratus-network-agent`` for ``host`` (no database section), with the
-        ``[network]`` options in ``network`` (dhcp_agent, local_ip, mappings...)."""
+        ``[network]`` options in ``network`` (dhcp_agent, local_ip, mappings...) and
+        other sections in ``extra`` (``[metadata]`` for its metadata proxies)."""
         state = self.workdir / host
         sections: dict[str, dict[str, Any]] = {
             "DEFAULT": {
@@ -279,6 +285,8 @@ class Cloud(ControlPlane):
             },
             "network": {"state_path": state / "network", **(network or {})},
         }
+        for section, values in (extra or {}).items():
+            sections.setdefault(section, {}).update(values)
         path = self.workdir / f"network-agent-{host}.conf"
         path.write_text(
             "".join(
@@ -289,6 +297,38 @@ class Cloud(ControlPlane):
         process = self._spawn(f"network-agent-{host}", "stratus-network-agent", path)
         self.wait_for_service("stratus-network-agent", process, host)
         return process
+
+    def add_metadata(self, shared_secret: str) -> str:
+        """Start ``stratus-metadata`` on the control plane's database and a free
+        loopback port, accepting proxies that sign with ``shared_secret``; its URL."""
+        port = free_port()
+        sections = {
+            **self.sections,
+            "metadata": {
+                **self.sections.get("metadata", {}),
+                "bind_host": "127.0.0.1",
+                "bind_port": port,
+                "shared_secret": shared_secret,
+            },
+        }
+        path = self.workdir / "metadata.conf"
+        path.write_text(
+            "".join(
+                f"[{name}]\n" + "".join(f"{k} = {v}\n" for k, v in values.items())
+                for name, values in sections.items()
+            )
+        )
+        process = self._spawn("stratus-metadata", "stratus-metadata", path)
+        url = f"http://127.0.0.1:{port}"
+
+        def answers() -> bool:  # unsigned: a 400, once it listens
+            try:
+                return httpx.get(url, timeout=1).status_code == 400
+            except httpx.HTTPError:
+                return False
+
+        process.wait_for(answers, timeout=60, description="stratus-metadata answers")
+        return url
 
     def wait_for_service(self, binary: str, process: ServiceProcess, host: str | None) -> None:
         """Wait until the service is up in the API and serving: a compute service

@@ -369,8 +369,10 @@ def tempest_conf(cloud: Cloud, workspace: Path, provisioned: dict[str, Any]) -> 
             "vnc_console": False,
             "spice_console": False,
             "serial_console": False,
+            # This cloud runs no network agent nor stratus-metadata: no metadata service.
             "metadata_service": False,
-            "config_drive": False,
+            # The libvirt compute builds a config drive (--config-drive True).
+            "config_drive": True,
             "personality": False,
             "enable_instance_password": True,
             "interface_attach": False,

@@ -129,13 +129,67 @@ def test_targets_install_their_needs_first(target: str, need: str) -> None:
     assert tools and prereqs[0] < tools[0]
 
 
+def _test_rule() -> tuple[list[str], list[str]]:
+    """``make test``'s prerequisites and its recipe lines."""
+    lines = _logical_lines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("test:"))
+    deps = lines[start].split(":", 1)[1].split("##")[0].split()
+    recipe = []
+    for line in lines[start + 1 :]:
+        if not line.startswith("\t"):
+            break
+        recipe.append(line.strip())
+    return deps, recipe
+
+
 def test_make_test_runs_prereqs_then_every_tier() -> None:
-    line = next(line for line in _logical_lines() if line.startswith("test:"))
-    deps = line.split(":", 1)[1].split("##")[0].split()
+    deps, recipe = _test_rule()
     assert deps[0] == "test-prereqs"
-    for tier in ("lint", "test-unit", "test-integration", "test-ansible", "test-deploy"):
-        assert tier in deps
-    assert "molecule" in deps
+    assert {"lint", "test-unit"} <= set(deps)
+    lanes = next(line for line in recipe if "scripts/lanes" in line)
+    run = {target for lane in lanes.split()[2:] for target in lane.split("=")[1].split(",")}
+    assert run == {"test-integration", "test-ansible", "test-tempest", "molecule"}
+    assert recipe[-1].endswith("test-deploy"), "the deployment tier runs last, alone"
+
+
+def _lanes(tmp_path: Path, makefile: str, *lanes: str) -> subprocess.CompletedProcess[str]:
+    (tmp_path / "Makefile").write_text(makefile)
+    return subprocess.run(
+        [str(ROOT / "scripts" / "lanes"), *lanes],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "MAKE": "make", "MAKEFLAGS": ""},
+    )
+
+
+_LANES_MAKEFILE = """\
+ok1:
+\t@echo one
+ok2:
+\t@sleep 0.3; echo two
+bad:
+\t@echo broken; false
+never:
+\t@echo never
+"""
+
+
+def test_lanes_run_side_by_side_and_report_each_target(tmp_path: Path) -> None:
+    done = _lanes(tmp_path, _LANES_MAKEFILE, "a=ok1,ok2", "b=ok2")
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert "[a] one" in lines and "[a] two" in lines and "[b] two" in lines
+    assert any(re.fullmatch(r"\[a\] ==> ok2: passed in \d+ s", line) for line in lines)
+
+
+def test_a_failing_lane_fails_the_run_and_stops_only_itself(tmp_path: Path) -> None:
+    done = _lanes(tmp_path, _LANES_MAKEFILE, "a=bad,never", "b=ok2")
+    assert done.returncode != 0
+    assert "[a] broken" in done.stdout and "[a] ==> bad: FAILED" in done.stdout
+    assert "never" not in done.stdout
+    assert "[b] ==> ok2: passed" in done.stdout
 
 
 def test_ci_runs_make_test_and_installs_nothing_itself() -> None:

@@ -31,6 +31,7 @@ UNITS = [
     "stratus-conductor",
     "stratus-compute",
     "stratus-network-agent",
+    "stratus-metadata",
 ]
 
 
@@ -91,7 +92,8 @@ def test_guest_leased_its_address_and_answers_its_dhcp_namespace(host, servers, 
     security group lets ICMP in."""
     server = servers[name]
     networks = declared_servers()[name]["server_networks"]
-    (address,) = server["addresses"][networks[0]["network"]]
+    # The fixed address (a floating one, server_floating_ip, is listed after it).
+    address = server["addresses"][networks[0]["network"]][0]
     log = host.file(f"{INSTANCES_PATH}/{server['id']}/console.log")
     lease = f"STRATUS-GUEST-IP eth0 {address}/"
     wait_for(
@@ -105,6 +107,23 @@ def test_guest_leased_its_address_and_answers_its_dhcp_namespace(host, servers, 
     wait_for(
         f"{name} to answer ping from {dhcp}",
         lambda: host.run(f"ip netns exec {dhcp} ping -c 1 -W 2 {address}").rc == 0,
+        timeout=30,
+    )
+
+
+@pytest.mark.parametrize(
+    "name", sorted(n for n, v in declared_servers().items() if v.get("server_floating_ip"))
+)
+def test_floating_ip_answers_from_the_external_network(host, servers, name):
+    """A server declaring server_floating_ip got one from the external network through
+    the router; the external network's stand-in uplink namespace, its only outside
+    world, pings the guest through it (the ICMP rule of the test above)."""
+    fixed, floating = server_addresses = servers[name]["addresses"]["private"]
+    assert floating.startswith("203.0.113."), server_addresses
+    allow_ping(servers[name]["project_id"])
+    wait_for(
+        f"{name} to answer ping at {floating} from stratus-external",
+        lambda: host.run(f"ip netns exec stratus-external ping -c 1 -W 2 {floating}").rc == 0,
         timeout=30,
     )
 
@@ -130,6 +149,15 @@ def test_database_password_is_only_in_the_database_section(host):
     they are in [database] and nowhere else: not in the other sections, the
     units, clouds.yaml, the logs or the command lines."""
     assert_secret_confined(host, credential("mariadb-password"), {("database", "connection")})
+
+
+def test_metadata_secret_is_only_where_the_service_and_proxies_read_it(host):
+    """The aio is controller and network host: stratus-metadata checks, and the
+    network agent's proxies sign with, [metadata] shared_secret, the secret the
+    roles generated once; it is nowhere else (units, logs, command lines)."""
+    secret = credential("metadata-secret")
+    assert read_config(host)["metadata"]["shared_secret"] == secret
+    assert_secret_confined(host, secret, {("metadata", "shared_secret")})
 
 
 def test_compute_runs_as_stratus_in_the_libvirt_and_kvm_groups(host):

@@ -36,6 +36,7 @@ CONTROL_UNITS = [
     "stratus-api",
     "stratus-scheduler",
     "stratus-conductor",
+    "stratus-metadata",
 ]
 COMPUTE_UNITS = ["virtlogd", "libvirtd", "stratus-compute", "stratus-network-agent"]
 # The tenant network of every declared server (inventory/group_vars).
@@ -108,6 +109,30 @@ def test_broker_listens_on_the_management_address_and_loopback_only():
     for port in (4369, 25672):
         addresses = listening_addresses(controller, port)
         assert addresses and addresses <= {"127.0.0.1", "::1"}, (port, addresses)
+
+
+def test_metadata_service_listens_on_the_management_address():
+    """stratus-metadata on the controller's own address (where the proxies of the
+    network host reach it, [metadata] metadata_url), port 8775, and nowhere else."""
+    controller = machine(CONTROLLER)
+    own = set(controller.check_output("hostname -I").split())
+    addresses = listening_addresses(controller, 8775)
+    assert addresses and addresses <= own, (addresses, own)
+    config = read_config(controller)["metadata"]
+    assert config["metadata_url"] == f"http://{CONTROLLER}:8775"
+
+
+def test_metadata_secret_is_on_the_controller_alone():
+    """The controller (metadata service and, as the network host, its proxies) has
+    the generated secret in [metadata] shared_secret only; the compute nodes, which
+    run no proxy, do not have it at all."""
+    secret = credential("metadata-secret")
+    controller = machine(CONTROLLER)
+    assert read_config(controller)["metadata"]["shared_secret"] == secret
+    assert_secret_confined(controller, secret, {("metadata", "shared_secret")})
+    for name in COMPUTES:
+        assert not read_config(machine(name)).has_section("metadata")
+        assert_secret_confined(machine(name), secret, allowed=set())
 
 
 def test_broker_has_no_guest_user():

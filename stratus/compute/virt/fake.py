@@ -129,6 +129,11 @@ class FakeDriver(ComputeDriver):
             raise InjectedFault(uuid)
         if instance.get("kernel_id") and "kernel" not in image_paths:
             raise SpawnFailed(uuid, "the kernel image is missing from image_paths", retryable=False)
+        if instance.get("config_drive"):
+            # Another host's driver may build it: the conductor tries the next one.
+            raise SpawnFailed(
+                uuid, "a config drive was requested but the fake compute driver cannot build one"
+            )
         guest = FakeGuest(
             uuid=uuid,
             name=instance_name(instance),

@@ -9,8 +9,9 @@ a ``dhcp-range`` in ``static`` mode (no dynamic pool). Per subnet the options
 file carries the gateway (router), the DNS servers and, when the subnet has
 host routes, classless static routes (RFC 3442; clients that receive option 121
 ignore the router option, so the default route through the gateway is repeated
-there). IPv6 subnets get a range in the mode their ``ipv6_address_mode`` says
-(DHCPv6 stateful: static addresses; stateless and SLAAC: router
+there; so is the route to the metadata proxy, 169.254.169.254/32 through the
+DHCP port, when the namespace runs one). IPv6 subnets get a range in the mode
+their ``ipv6_address_mode`` says (DHCPv6 stateful: static addresses; stateless and SLAAC: router
 advertisements, with DHCPv6 for options only when stateless). dnsmasq re-reads
 the hostsfile and the options file on SIGHUP, so ports that come and go need no
 restart; a change of the command line (a subnet added or removed) does.
@@ -23,6 +24,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import netaddr
+
+from stratus.network.linux.metadata_proxy import METADATA_CIDR
 
 DHCP_DEVICE_OWNER = "network:dhcp"
 
@@ -168,8 +171,21 @@ def hosts_file(network: dict[str, Any]) -> str:
     return "".join(line + "\n" for line in lines)
 
 
-def opts_file(network: dict[str, Any], dns_servers: list[str] | None = None) -> str:
-    """The ``dhcp-optsfile``: gateway, DNS servers and host routes per subnet."""
+def opts_file(
+    network: dict[str, Any],
+    dns_servers: list[str] | None = None,
+    metadata_port: dict[str, Any] | None = None,
+) -> str:
+    """The ``dhcp-optsfile``: gateway, DNS servers and host routes per subnet.
+
+    With ``metadata_port`` (the DHCP port, whose namespace runs the metadata
+    proxy) each IPv4 subnet also gets the classless route to 169.254.169.254/32
+    through that port's address on the subnet, as for networks without a router."""
+    metadata_hops = {
+        f["subnet_id"]: f["ip_address"]
+        for f in (metadata_port or {}).get("fixed_ips", [])
+        if netaddr.IPAddress(f["ip_address"]).version == 4
+    }
     lines = []
     for subnet in dhcp_subnets(network):
         tag = _tag(subnet)
@@ -188,6 +204,9 @@ def opts_file(network: dict[str, Any], dns_servers: list[str] | None = None) -> 
                 for r in subnet.get("host_routes") or []
                 if netaddr.IPNetwork(r["destination"]).version == 4
             ]
+            hop = metadata_hops.get(subnet["id"])
+            if hop and all(dest != METADATA_CIDR for dest, _ in routes):
+                routes.insert(0, (METADATA_CIDR, hop))
             if routes:
                 if gateway and all(dest != "0.0.0.0/0" for dest, _ in routes):
                     routes.append(("0.0.0.0/0", gateway))

@@ -5,7 +5,10 @@ desired state (see :mod:`stratus.network.agent`) into a :class:`Ruleset`: plain
 data naming every per-port chain, named set and dispatch-map element. The
 applier keeps the last ruleset it applied and sends only the difference, as one
 ``nft -f`` transaction, so a rule change on a host with a thousand ports touches
-only the chains and sets that changed.
+only the chains and sets that changed. The ruleset is made of parts (one per
+port, group and remote-group set), each cached by its inputs: a reconcile
+renders anew only the parts whose inputs changed, and the diff looks only at
+the parts that are not the very objects it applied last time.
 
 Two tables named ``stratus``:
 
@@ -174,25 +177,83 @@ class NftSet:
     elements: frozenset[str] = frozenset()
 
 
+Key = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class Part:
+    """What one port, one group, one remote-group set or the zones contribute
+    to a ruleset: chains (their rules, in order), named sets, elements of the
+    sets and maps of :data:`BASE` (``(map key, element, value)``, a set's value
+    ""), and the remote groups (``(group id, IP version)``) its rules name.
+    Every chain, set and element belongs to one part of a ruleset."""
+
+    chains: tuple[tuple[Key, tuple[str, ...]], ...] = ()
+    sets: tuple[tuple[Key, NftSet], ...] = ()
+    elements: tuple[tuple[Key, str, str], ...] = ()
+    uses: frozenset[tuple[str, int]] = frozenset()
+
+
+@dataclass(frozen=True)
+class _Flat:
+    """Parts merged: chains and sets by ``(family, name)``, the maps of
+    :data:`BASE` as {element: value}."""
+
+    chains: dict[Key, tuple[str, ...]]
+    sets: dict[Key, NftSet]
+    maps: dict[Key, dict[str, str]]
+
+
+def _flatten(parts: Iterable[Part], all_maps: bool = False) -> _Flat:
+    chains: dict[Key, tuple[str, ...]] = {}
+    sets: dict[Key, NftSet] = {}
+    maps: dict[Key, dict[str, str]] = {key: {} for key in MAPS} if all_maps else {}
+    for part in parts:
+        chains.update(part.chains)
+        sets.update(part.sets)
+        for key, element, value in part.elements:
+            maps.setdefault(key, {})[element] = value
+    return _Flat(chains, sets, maps)
+
+
 @dataclass
 class Ruleset:
-    """Everything of the two tables that depends on the ports and groups.
+    """Everything of the two tables that depends on the ports and groups, as
+    parts keyed by what they stand for (``("port", id)``, ``("group", id)``,
+    ``("set", id, version)``, ``("zones",)``). The renderer caches parts by
+    their inputs, so a part that did not change is the same object in the next
+    ruleset and :func:`diff_script` skips it without looking inside.
 
-    Keys are ``(family, name)``. ``chains`` (per port) map to their rules (nft
-    rule statements, in order); ``sets`` (per remote group) to their definition;
-    ``maps`` (the sets and maps of :data:`BASE`) to {element key: value} (a
-    set's elements have the value "").
+    The merged views: ``chains`` (port and group chains) map ``(family, name)``
+    to their rules (nft rule statements, in order); ``sets`` (per remote group)
+    to their definition; ``maps`` (the sets and maps of :data:`BASE`, all of
+    them unless the ruleset is empty) to {element key: value} (a set's
+    elements have the value "").
     """
 
-    chains: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
-    sets: dict[tuple[str, str], NftSet] = field(default_factory=dict)
-    maps: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
+    parts: dict[tuple[str, ...], Part] = field(default_factory=dict)
 
     def empty(self) -> bool:
-        return not self.chains
+        return not self.parts
+
+    @functools.cached_property
+    def _flat(self) -> _Flat:
+        return _flatten(self.parts.values(), all_maps=not self.empty())
+
+    @property
+    def chains(self) -> dict[Key, tuple[str, ...]]:
+        return self._flat.chains
+
+    @property
+    def sets(self) -> dict[Key, NftSet]:
+        return self._flat.sets
+
+    @property
+    def maps(self) -> dict[Key, dict[str, str]]:
+        return self._flat.maps
 
     def rule_count(self) -> int:
-        return sum(len(rules) for rules in self.chains.values())
+        return sum(len(rules) for part in self.parts.values() for _, rules in part.chains)
 
 
 # --- from the desired state ------------------------------------------------------
@@ -224,16 +285,23 @@ def host_ports(state: dict[str, Any], host: str) -> list[dict[str, Any]]:
     return sorted(out, key=lambda p: p["id"])
 
 
-def _addresses(port: dict[str, Any]) -> list[str]:
-    out = []
-    for item in port.get("fixed_ips", []):
-        out.append(item["ip_address"] if isinstance(item, dict) else str(item))
-    return out
+def _addresses(port: dict[str, Any]) -> tuple[str, ...]:
+    return tuple(
+        item["ip_address"] if isinstance(item, dict) else str(item)
+        for item in port.get("fixed_ips", [])
+    )
 
 
 def marks(port_ids: Iterable[str]) -> dict[str, int]:
     """Port id -> its mark hash (12 bits, in bits 16 to 27: see the module's
     docstring), unique among ``port_ids``."""
+    return dict(_marks(tuple(sorted(set(port_ids)))))
+
+
+@functools.lru_cache(maxsize=64)
+def _marks(port_ids: tuple[str, ...]) -> dict[str, int]:
+    """:func:`marks` of sorted, distinct ids; cached (do not change the result):
+    a host's ports seldom change between two reconciles."""
     hashes = _unique_hashes(port_ids, HASH_MASK >> MARK_SHIFT)
     return {port_id: value << MARK_SHIFT for port_id, value in hashes.items()}
 
@@ -272,8 +340,8 @@ def _merge(cidrs: Iterable[str], version: int) -> list[str]:
 @functools.lru_cache(maxsize=4096)
 def _merged(cidrs: tuple[str, ...], version: int) -> tuple[str, ...]:
     """The ``version`` networks of ``cidrs``, merged (interval sets refuse
-    overlapping elements); unparsable ones are skipped. Cached: the agent
-    renders every port on every reconcile, and most inputs repeat."""
+    overlapping elements); unparsable ones are skipped. Cached: most inputs
+    repeat (the same members, the same prefixes in many groups)."""
     nets = []
     for cidr in cidrs:
         try:
@@ -287,21 +355,19 @@ def _merged(cidrs: tuple[str, ...], version: int) -> tuple[str, ...]:
 
 
 def _port_key(port: dict[str, Any]) -> tuple[Any, ...]:
-    pairs = tuple(
-        (str(p["ip_address"]), str(p.get("mac_address") or ""))
-        for p in port.get("allowed_address_pairs") or []
-    )
-    return (port["tap"], str(port["mac_address"]), tuple(_addresses(port)), pairs)
+    pairs = port.get("allowed_address_pairs")
+    if pairs:
+        pairs = tuple((str(p["ip_address"]), str(p.get("mac_address") or "")) for p in pairs)
+    return (port["tap"], str(port["mac_address"]), _addresses(port), pairs or ())
 
 
-@functools.lru_cache(maxsize=65536)
 def _port_elements(
     tap: str, port_mac: str, addresses: tuple[str, ...], pairs: tuple[tuple[str, str], ...]
 ) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
     """The anti-spoofing elements of one port: ``tap . mac`` for ``macs``, and
     ``tap . mac . cidr`` for ``addrs4``/``addrs6``: the port's MAC with its fixed
     addresses, each allowed pair with its MAC (else the port's), and the IPv6
-    link-local address of every such MAC. Cached by the port's own fields."""
+    link-local address of every such MAC."""
     mac = port_mac.lower()
     by_mac: dict[str, list[str]] = defaultdict(list)
     by_mac[mac].extend(addresses)
@@ -408,48 +474,120 @@ def _port_chains(groups: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, .
     )
 
 
+# A rule's fields that its statements depend on (and its id, for the log).
+RULE_KEY = ("id", "direction", "ethertype", *RULE_FIELDS)
+
+
+def _rules_key(group: dict[str, Any] | None) -> tuple[tuple[Any, ...], ...]:
+    """A group's rules as hashable values of :data:`RULE_KEY`, in order."""
+    return tuple(tuple(map(r.get, RULE_KEY)) for r in (group or {}).get("rules") or [])
+
+
+# The parts, each cached by its inputs: a reconcile renders anew only the
+# ports, groups and sets whose inputs changed; the others are the same objects
+# as in the last ruleset, which diff_script skips by identity. The sizes hold a
+# host's parts (up to 4095 secured ports) with room for their last versions.
+
+
+@functools.lru_cache(maxsize=4096)
+def _group_part(group_id: str, rules: tuple[tuple[Any, ...], ...]) -> Part:
+    """A group's two chains (from :func:`_rules_key`) and the remote groups
+    they name."""
+    as_dicts = [dict(zip(RULE_KEY, values, strict=True)) for values in rules]
+    used: set[tuple[str, int]] = set()
+    chains = tuple(
+        ((INET, group_chain(group_id, direction)), tuple(_rules(as_dicts, direction, used)))
+        for direction in ("egress", "ingress")
+    )
+    return Part(chains=chains, uses=frozenset(used))
+
+
+@functools.lru_cache(maxsize=8192)
+def _port_part(
+    port_id: str,
+    key: tuple[str, str, tuple[str, ...], tuple[tuple[str, str], ...]],
+    groups: tuple[str, ...],
+    mark: int,
+) -> Part:
+    """A port's chains (from its groups) and elements: anti-spoofing (from
+    :func:`_port_key`) and dispatch (from its mark)."""
+    tap = f'"{key[0]}"'
+    macs, v4, v6 = _port_elements(*key)
+    egress, ingress = _port_chains(groups)
+    egress_mark, ingress_mark = hex(EGRESS_MARK | mark), hex(INGRESS_MARK | mark)
+    return Part(
+        chains=(((INET, f"eg-{port_id}"), egress), ((INET, f"in-{port_id}"), ingress)),
+        elements=(
+            ((BRIDGE, "secured"), tap, ""),
+            *(((BRIDGE, "macs"), each, "") for each in macs),
+            *(((BRIDGE, "addrs4"), each, "") for each in v4),
+            *(((BRIDGE, "addrs6"), each, "") for each in v6),
+            ((BRIDGE, "egress-marks"), tap, egress_mark),
+            ((BRIDGE, "ingress-marks"), tap, ingress_mark),
+            ((INET, "egress"), egress_mark, f"jump eg-{port_id}"),
+            ((INET, "ingress"), ingress_mark, f"jump in-{port_id}"),
+        ),
+    )
+
+
+@functools.lru_cache(maxsize=1024)
+def _set_part(group_id: str, version: int, members: tuple[str, ...]) -> Part:
+    """A remote group's set of member addresses of one IP version."""
+    kind = "ipv4_addr" if version == 4 else "ipv6_addr"
+    elements = frozenset(_merge(members, version))
+    return Part(sets=(((INET, group_set(group_id, version)), NftSet(kind, elements=elements)),))
+
+
+@functools.lru_cache(maxsize=64)
+def _zones_part(network_ids: tuple[str, ...]) -> Part:
+    """The conntrack zone of each network's bridge."""
+    return Part(
+        elements=tuple(
+            ((INET, "zones"), f'"{names.bridge_name(network_id)}"', str(zone))
+            for network_id, zone in zones(network_ids).items()
+        )
+    )
+
+
 def render(ports: list[dict[str, Any]], security_groups: dict[str, Any]) -> Ruleset:
     """The ruleset of ``ports`` (from :func:`host_ports`) under ``security_groups``
-    (group id -> {"rules": [...], "members": {"IPv4": [...], "IPv6": [...]}})."""
-    ruleset = Ruleset(maps={key: {} for key in MAPS})
-    secured = [p for p in ports if p.get("port_security_enabled")]
+    (group id -> {"rules": [...], "members": {"IPv4": [...], "IPv6": [...]}}).
+
+    A port whose tap name is an earlier port's (their ids share the first 11
+    characters: its device cannot exist next to the other's) is left out, with a
+    warning: every element of the ruleset belongs to one port."""
+    secured = []
+    taps: set[str] = set()
+    for port in ports:
+        if not port.get("port_security_enabled"):
+            continue
+        if port["tap"] in taps:
+            LOG.warning("port %s: tap %s is another port's; no rules", port["id"], port["tap"])
+            continue
+        taps.add(port["tap"])
+        secured.append(port)
     if not secured:
         return Ruleset()
-    port_marks = marks(p["id"] for p in secured)
+    port_marks = _marks(tuple(sorted({p["id"] for p in secured})))
+    parts: dict[tuple[str, ...], Part] = {}
     used_groups: set[tuple[str, int]] = set()
-    elements = ruleset.maps
     for port in secured:
-        pid, tap = port["id"], f'"{port["tap"]}"'
-        groups = sorted(set(port.get("security_groups") or []))
+        groups = tuple(sorted(set(port.get("security_groups") or [])))
         for group_id in groups:
-            if (INET, group_chain(group_id, "egress")) in ruleset.chains:
-                continue
-            rules = (security_groups.get(group_id) or {}).get("rules", [])
-            for direction in ("egress", "ingress"):
-                chain = (INET, group_chain(group_id, direction))
-                ruleset.chains[chain] = tuple(_rules(rules, direction, used_groups))
-        egress, ingress = _port_chains(tuple(groups))
-        ruleset.chains[(INET, f"eg-{pid}")] = egress
-        ruleset.chains[(INET, f"in-{pid}")] = ingress
-        mark = port_marks[pid]
-        elements[(BRIDGE, "secured")][tap] = ""
-        macs, v4, v6 = _port_elements(*_port_key(port))
-        elements[(BRIDGE, "macs")].update(dict.fromkeys(macs, ""))
-        elements[(BRIDGE, "addrs4")].update(dict.fromkeys(v4, ""))
-        elements[(BRIDGE, "addrs6")].update(dict.fromkeys(v6, ""))
-        elements[(BRIDGE, "egress-marks")][tap] = hex(EGRESS_MARK | mark)
-        elements[(BRIDGE, "ingress-marks")][tap] = hex(INGRESS_MARK | mark)
-        elements[(INET, "egress")][hex(EGRESS_MARK | mark)] = f"jump eg-{pid}"
-        elements[(INET, "ingress")][hex(INGRESS_MARK | mark)] = f"jump in-{pid}"
+            if ("group", group_id) not in parts:
+                part = _group_part(group_id, _rules_key(security_groups.get(group_id)))
+                parts[("group", group_id)] = part
+                used_groups |= part.uses
+        pid = port["id"]
+        parts[("port", pid)] = _port_part(pid, _port_key(port), groups, port_marks[pid])
     networks = {p["network_id"] for p in secured if p.get("network_id")}
-    for network_id, zone in zones(networks).items():
-        elements[(INET, "zones")][f'"{names.bridge_name(network_id)}"'] = str(zone)
+    parts[("zones",)] = _zones_part(tuple(sorted(networks)))
     for group_id, version in sorted(used_groups):
         members = (security_groups.get(group_id) or {}).get("members") or {}
-        cidrs = _merge(members.get(f"IPv{version}") or [], version)
-        kind = "ipv4_addr" if version == 4 else "ipv6_addr"
-        ruleset.sets[(INET, group_set(group_id, version))] = NftSet(kind, elements=frozenset(cidrs))
-    return ruleset
+        parts[("set", group_id, str(version))] = _set_part(
+            group_id, version, tuple(members.get(f"IPv{version}") or ())
+        )
+    return Ruleset(parts)
 
 
 # --- scripts -----------------------------------------------------------------------
@@ -502,11 +640,25 @@ def full_script(ruleset: Ruleset) -> str:
 def diff_script(old: Ruleset, new: Ruleset) -> str:
     """One transaction that turns ``old`` (applied) into ``new``; "" if equal.
 
+    Only the parts that are not the same object in both are compared (each
+    chain, set and element belongs to one part, so the others cannot differ).
     Order: new and changed sets, new chains (empty), new and changed chains'
     rules (a changed chain is flushed and refilled), dispatch elements, then the
     chains (flushed first: they may jump to each other) and sets no longer used."""
     if old.empty() or new.empty():
         return "" if old.empty() and new.empty() else full_script(new)
+    changed = [key for key, part in new.parts.items() if old.parts.get(key) is not part]
+    affected = changed + [key for key in old.parts if key not in new.parts]
+    if not affected:
+        return ""
+    return _diff(
+        _flatten(old.parts[key] for key in affected if key in old.parts),
+        _flatten(new.parts[key] for key in changed),
+    )
+
+
+def _diff(old: _Flat, new: _Flat) -> str:
+    """:func:`diff_script` of the merged affected parts."""
     lines: list[str] = []
     for key, nft_set in sorted(new.sets.items()):
         family, name = key

@@ -16,6 +16,9 @@ VLAN_PREFIX = "vlan-"
 DHCP_NAMESPACE_PREFIX = "qdhcp-"
 TAP_PREFIX = "tap"
 NS_DEVICE_PREFIX = "ns-"
+ROUTER_NAMESPACE_PREFIX = "qrouter-"
+ROUTER_INTERFACE_PREFIX = "qr-"
+ROUTER_GATEWAY_PREFIX = "qg-"
 ALIAS_PREFIX = "stratus:"
 
 
@@ -47,6 +50,19 @@ def tap_name(port_id: str) -> str:
 def ns_device_name(port_id: str) -> str:
     """The namespace end of a DHCP port's veth pair."""
     return NS_DEVICE_PREFIX + port_id[:11]
+
+
+def router_namespace(router_id: str) -> str:
+    """The network namespace of a router (its interfaces, routes and NAT)."""
+    return ROUTER_NAMESPACE_PREFIX + router_id
+
+
+def router_device_name(port_id: str, gateway: bool = False) -> str:
+    """The namespace end of a router port's veth pair: ``qr-`` (an interface into a
+    subnet) or ``qg-`` (the external gateway) + 11 characters of the port id; its
+    bridge end is :func:`tap_name`, as for every port's device on a bridge."""
+    prefix = ROUTER_GATEWAY_PREFIX if gateway else ROUTER_INTERFACE_PREFIX
+    return prefix + port_id[:11]
 
 
 def owner_alias(host: str, network_id: str) -> str:

@@ -28,6 +28,7 @@ process that is already root, such as a test, has two ways:
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import functools
 import glob
@@ -36,14 +37,20 @@ import os
 import platform
 import re
 import signal
+import socket
+import struct
 import subprocess
+import sys
 from typing import Any
 
-from pyroute2 import IPRoute
+from pyroute2 import Conntrack, IPRoute
 from pyroute2 import netns as pyroute2_netns
 from pyroute2.netlink.exceptions import NetlinkError
 
 from stratus.privsep import sys_admin_pctxt
+
+ETH_P_ARP = 0x0806
+ETH_P_IP = 0x0800
 
 
 class VlanUnsupported(RuntimeError):
@@ -425,6 +432,12 @@ def check_nft_script(script: str) -> None:
     must not become a way to change any other table of the host. One command a
     line: a ``;`` outside braces (a second command) or a line continuation is
     refused too."""
+    _check_nft_commands(script, ("bridge", "inet"), NFT_TABLE, "nft_apply")
+
+
+def _check_nft_commands(script: str, families: tuple[str, ...], table: str, caller: str) -> None:
+    """Refuse (ValueError) any line of ``script`` that is not one add, delete or
+    flush command on ``table`` of one of ``families``."""
     for line in script.splitlines():
         words = line.split()
         if not words:
@@ -440,10 +453,10 @@ def check_nft_script(script: str) -> None:
             or "\\" in line
             or len(words) < 4
             or words[0] not in ("add", "delete", "flush")
-            or words[2] not in ("bridge", "inet")
-            or words[3] != NFT_TABLE
+            or words[2] not in families
+            or words[3] != table
         ):
-            raise ValueError(f"nft_apply: not a command on the {NFT_TABLE} tables: {line!r}")
+            raise ValueError(f"{caller}: not a command on the {table} tables: {line!r}")
 
 
 @sys_admin_pctxt.entrypoint
@@ -480,3 +493,200 @@ def enable_bridge_netfilter(netns: str | None = None) -> None:
         _run(["modprobe", "br_netfilter"])
     for key in ("bridge-nf-call-iptables", "bridge-nf-call-ip6tables"):
         _run(_ip_prefix(netns) + ["sysctl", "-q", "-w", f"net.bridge.{key}=1"])
+
+
+# --- metadata proxy ------------------------------------------------------------
+
+METADATA_PROXY_MODULE = "stratus.network.linux.metadata_proxy"
+
+
+def metadata_proxy_running(pid_file: str) -> int | None:
+    """The pid in ``pid_file`` if a metadata proxy still runs with that pid file."""
+    try:
+        with open(pid_file) as f:
+            pid = int(f.read().strip())
+    except (OSError, ValueError):
+        return None
+    argv = _cmdline(pid)
+    return pid if METADATA_PROXY_MODULE in argv and f"--pid-file={pid_file}" in argv else None
+
+
+@sys_admin_pctxt.entrypoint
+def start_metadata_proxy(namespace: str, config: str, pid_file: str, user: str | None) -> int:
+    """Start the metadata proxy (stratus.network.linux.metadata_proxy; it forks),
+    listening inside ``namespace`` and forwarding from this one, reading
+    ``config`` and dropping to ``user``; its pid.
+
+    The command line is made here from the arguments: the entry point runs
+    nothing but the proxy."""
+    argv = [
+        sys.executable,
+        "-m",
+        METADATA_PROXY_MODULE,
+        f"--netns={namespace}",
+        f"--config={config}",
+        f"--pid-file={pid_file}",
+    ]
+    if user:
+        argv.append(f"--user={user}")
+    _run(argv)
+    pid = metadata_proxy_running(pid_file)
+    if pid is None:
+        raise RuntimeError(f"the metadata proxy did not start: no process for {pid_file}")
+    return pid
+
+
+@sys_admin_pctxt.entrypoint
+def stop_metadata_proxy(pid_file: str) -> bool:
+    """SIGTERM to the metadata proxy of ``pid_file`` (only that one). True if sent."""
+    pid = metadata_proxy_running(pid_file)
+    if pid is None:
+        return False
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+# --- routers -----------------------------------------------------------------
+
+ROUTER_NFT_TABLE = "stratus-router"
+ROUTER_NAMESPACE_PREFIX = "qrouter-"
+RTPROT_KERNEL = 2
+RTPROT_STATIC = 4
+MAIN_TABLE = 254
+
+
+def _router_namespace(namespace: str) -> str:
+    """``namespace`` if it is a router's: the router entry points act only there."""
+    if not namespace.startswith(ROUTER_NAMESPACE_PREFIX) or "/" in namespace:
+        raise ValueError(f"{namespace!r} is not a router namespace")
+    return namespace
+
+
+def check_router_nft_script(script: str) -> None:
+    """Refuse (ValueError) a script with a command that is not an add, delete or
+    flush on the ``ip stratus-router`` table (rules as for :func:`check_nft_script`)."""
+    _check_nft_commands(script, ("ip",), ROUTER_NFT_TABLE, "router_nft_apply")
+
+
+@sys_admin_pctxt.entrypoint
+def router_forwarding(namespace: str) -> None:
+    """Turn IPv4 forwarding on inside a router's namespace (and only there)."""
+    _run(
+        ["ip", "netns", "exec", _router_namespace(namespace)]
+        + ["sysctl", "-q", "-w", "net.ipv4.ip_forward=1"]
+    )
+
+
+@sys_admin_pctxt.entrypoint
+def router_nft_apply(namespace: str, script: str) -> None:
+    """Run an nft script (one transaction) in a router's namespace; only commands on
+    its ``ip stratus-router`` table are accepted (:func:`check_router_nft_script`)."""
+    check_router_nft_script(script)
+    argv = ["ip", "netns", "exec", _router_namespace(namespace), "nft", "-f", "-"]
+    done = subprocess.run(argv, input=script, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"nft -f: {done.stderr.strip() or done.returncode}")
+
+
+def _route_key(route: Any) -> tuple[str, str | None]:
+    return (f"{route.get('RTA_DST') or '0.0.0.0'}/{route['dst_len']}", route.get("RTA_GATEWAY"))
+
+
+def _managed_routes(ipr: IPRoute) -> list[Any]:
+    """The main table's IPv4 unicast routes that are not the kernel's (connected)."""
+    return [
+        route
+        for route in ipr.get_routes(family=socket.AF_INET, table=MAIN_TABLE)
+        if route["proto"] != RTPROT_KERNEL and route["type"] == 1
+    ]
+
+
+@sys_admin_pctxt.entrypoint
+def router_devices(namespace: str) -> dict[str, Any]:
+    """What a router's namespace holds, in one look: its links (name -> MAC, MTU,
+    up, addresses as ``address/len`` without IPv6 link-local ones, as
+    :func:`plug_namespace_port` sets them) and its IPv4 routes besides the
+    connected ones ([destination, next hop])."""
+    with IPRoute(netns=_router_namespace(namespace), flags=0) as ipr:
+        addresses: dict[int, list[str]] = {}
+        for addr in ipr.get_addr():
+            if addr["family"] == socket.AF_INET6 and addr.get("IFA_ADDRESS", "").startswith(
+                "fe80:"
+            ):
+                continue
+            addresses.setdefault(addr["index"], []).append(
+                f"{addr.get('IFA_ADDRESS')}/{addr['prefixlen']}"
+            )
+        links = {
+            link.get("IFLA_IFNAME"): {
+                "mac": link.get("IFLA_ADDRESS"),
+                "mtu": link.get("IFLA_MTU"),
+                "up": bool(link["flags"] & 1),
+                "addresses": sorted(addresses.get(link["index"], [])),
+            }
+            for link in ipr.get_links()
+        }
+        routes = [list(_route_key(route)) for route in _managed_routes(ipr)]
+    return {"links": links, "routes": sorted(routes, key=str)}
+
+
+@sys_admin_pctxt.entrypoint
+def router_routes(namespace: str, routes: list[list[str]]) -> list[str]:
+    """Make the main table's IPv4 routes of a router's namespace, besides the
+    connected ones, exactly ``routes`` ([destination CIDR, next hop]). Every route
+    is tried; the ones the kernel refused (a next hop off every subnet), with why."""
+    want: set[tuple[str, str | None]] = {(str(dst), str(via)) for dst, via in routes}
+    failed = []
+    with IPRoute(netns=_router_namespace(namespace), flags=0) as ipr:
+        have = {_route_key(route) for route in _managed_routes(ipr)}
+        for dst, via in sorted(have - want, key=str):
+            ipr.route("del", dst=dst, gateway=via, table=MAIN_TABLE)
+        for dst, via in sorted(want - have):
+            try:
+                ipr.route("replace", dst=dst, gateway=via, table=MAIN_TABLE, proto=RTPROT_STATIC)
+            except NetlinkError as exc:
+                failed.append(f"{dst} via {via}: {exc.args[-1] if exc.args else exc}")
+    return failed
+
+
+@sys_admin_pctxt.entrypoint
+def router_announce(namespace: str, dev: str, addresses: list[str]) -> None:
+    """Gratuitous ARP (a broadcast request for the address itself) for each address
+    from ``dev`` of a router's namespace, so that neighbours learn at once which
+    MAC now answers for an address that moved."""
+    sock = pyroute2_netns.create_socket(
+        _router_namespace(namespace), socket.AF_PACKET, socket.SOCK_RAW, 0, flags=0
+    )
+    with sock:
+        sock.bind((dev, ETH_P_ARP))
+        mac = sock.getsockname()[4][:6]
+        for address in addresses:
+            ip = socket.inet_aton(address)
+            arp = struct.pack("!HHBBH", 1, ETH_P_IP, 6, 4, 1) + mac + ip + b"\0" * 6 + ip
+            frame = b"\xff" * 6 + mac + struct.pack("!H", ETH_P_ARP) + arp
+            sock.send(frame.ljust(60, b"\0"))
+
+
+@sys_admin_pctxt.entrypoint
+def router_forget_connections(namespace: str, addresses: list[str]) -> int:
+    """Delete the tracked connections of a router's namespace that one of
+    ``addresses`` took part in (a floating IP that moved or went: its NAT is fixed
+    per connection, so old flows would keep their old mapping). How many."""
+    wanted = set(addresses)
+    deleted = 0
+    with Conntrack(netns=_router_namespace(namespace), flags=0) as ct:
+        for entry in list(ct.dump_entries()):
+            ends = {
+                entry.tuple_orig.saddr,
+                entry.tuple_orig.daddr,
+                entry.tuple_reply.saddr,
+                entry.tuple_reply.daddr,
+            }
+            if ends & wanted:
+                with contextlib.suppress(NetlinkError):
+                    ct.delete(entry)
+                    deleted += 1
+    return deleted

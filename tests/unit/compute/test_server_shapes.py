@@ -228,3 +228,17 @@ def test_keypairs_of_both_types_are_generated(api: compute.API) -> None:  # noqa
     assert (cert.type, cert.fingerprint.count(":")) == ("x509", 19)
     assert [k.name for k in keypairs.get_all("u1")] == ["gen-ssh", "gen-x509"]
     assert "RSA PRIVATE KEY" in cert_private
+
+
+@pytest.mark.parametrize(
+    "public_key",
+    [
+        "\x11\u00d9\u00a8\t\U000a3b21g\u00e5",  # an unknown key type (the fuzzer's find: a 500)
+        "ssh-foo AAAAB3NzaC1yc2E=",
+        "ssh-rsa",
+        "ssh-rsa not-base64!",
+    ],
+)
+def test_an_unparsable_ssh_key_is_invalid(public_key: str) -> None:
+    with pytest.raises(exception.Invalid, match="not a valid OpenSSH"):
+        compute.fingerprint(public_key)

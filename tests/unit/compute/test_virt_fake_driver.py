@@ -16,6 +16,7 @@ from stratus.compute.virt.driver import (
     InstanceExists,
     InstanceNotFound,
     InvalidPowerState,
+    SpawnFailed,
 )
 from stratus.compute.virt.fake import FakeDriver
 
@@ -116,6 +117,13 @@ def test_fault_injection(driver: FakeDriver) -> None:
     with pytest.raises(InjectedFault) as err:
         driver.spawn(_instance(), {}, {"disk": "/x"})
     assert err.value.retryable
+    assert driver.list_instances() == {}
+
+
+def test_a_config_drive_is_refused_not_ignored(driver: FakeDriver) -> None:
+    with pytest.raises(SpawnFailed) as err:
+        driver.spawn(_instance(config_drive=True), {}, {"disk": "/x"})
+    assert "config drive" in err.value.reason and err.value.retryable
     assert driver.list_instances() == {}
 
 

@@ -8,7 +8,9 @@ import pytest
 
 from stratus.deploy.resources import (
     declared_networks,
+    declared_routers,
     declared_servers,
+    floating_ip_network,
     plan_input,
     plan_report,
     resolve_hints,
@@ -26,18 +28,18 @@ def test_declared_servers_in_host_order_with_defaults() -> None:
         "web-2": {"server_flavor": "small", "server_image": "tiny", "server_group": "spread",
                   "server_hints": {"same_host": "web-1"}, "server_az": "nova:cmp1",
                   "server_metadata": {"a": "b"}, "server_state": "stopped",
-                  "server_networks": [{"network": "private"}]},
+                  "server_networks": [{"network": "private"}], "server_floating_ip": True},
         "web-1": {"server_name": "www", "server_flavor": "small", "server_image": "tiny",
                   "server_host": "cmp2", "server_description": "first"},
     }  # fmt: skip
     assert declared_servers(["web-2", "web-1"], hostvars) == [
         {"name": "www", "flavor": "small", "image": "tiny", "group": None,
          "scheduler_hints": {}, "availability_zone": None, "host": "cmp2", "metadata": None,
-         "description": "first", "state": "present", "networks": None},
+         "description": "first", "state": "present", "networks": None, "floating_ip": False},
         {"name": "web-2", "flavor": "small", "image": "tiny", "group": "spread",
          "scheduler_hints": {"same_host": "web-1"}, "availability_zone": "nova:cmp1",
          "host": None, "metadata": {"a": "b"}, "description": None, "state": "stopped",
-         "networks": [{"network": "private"}]},
+         "networks": [{"network": "private"}], "floating_ip": True},
     ]  # fmt: skip
 
 
@@ -124,3 +126,50 @@ def test_declared_networks_fill_in_states_and_subnets() -> None:
 def test_declared_networks_name_what_is_wrong(declared: list, named: str) -> None:
     with pytest.raises(ValueError, match=named):
         declared_networks(declared)
+
+
+def test_declared_routers_fill_in_states() -> None:
+    declared = [{"name": "r1", "external_gateway": {"network": "public"}, "interfaces": ["v4"]},
+                {"name": "r2", "state": "absent"}]  # fmt: skip
+    assert declared_routers(declared) == [
+        {"name": "r1", "external_gateway": {"network": "public"}, "interfaces": ["v4"],
+         "state": "present"},
+        {"name": "r2", "state": "absent"},
+    ]  # fmt: skip
+    assert declared_routers(None) == []
+
+
+@pytest.mark.parametrize(
+    ("declared", "named"),
+    [
+        ([{"interfaces": []}], "stratus_routers: a router without a name"),
+        ([{"name": "r"}, {"name": "r"}], "router r is declared twice"),
+        ([{"name": "r", "state": "up"}], "stratus_routers: router r: state must be present"),
+    ],
+)
+def test_declared_routers_name_what_is_wrong(declared: list, named: str) -> None:
+    with pytest.raises(ValueError, match=named):
+        declared_routers(declared)
+
+
+@pytest.mark.parametrize(
+    ("wanted", "network"),
+    [(False, None), (None, None), (True, "public"), ("other-ext", "other-ext")],
+)
+def test_floating_ip_network(wanted: Any, network: str | None) -> None:
+    assert floating_ip_network({"name": "s", "floating_ip": wanted}, "public") == network
+
+
+@pytest.mark.parametrize(
+    ("wanted", "default", "named"),
+    [
+        (True, None, "server s: server_floating_ip is true but no stratus_floating_network"),
+        (3, "public", "server s: server_floating_ip must be true, false or"),
+        ("", "public", "server s: server_floating_ip must be"),
+    ],
+)
+def test_floating_ip_network_names_what_is_wrong(
+    wanted: Any, default: str | None, named: str
+) -> None:
+    with pytest.raises(ValueError, match=named):
+        floating_ip_network({"name": "s", "floating_ip": wanted}, default)

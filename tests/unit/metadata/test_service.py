@@ -1,6 +1,7 @@
 """The metadata service app on a real SQLite database: signed requests get their
-instance's trees, forged or unsigned ones are refused. (The proxy that signs
-requests in a guest's network is not built yet: the test signs as it will.)"""
+instance's trees, forged or unsigned ones are refused; answers are kept for
+[metadata] cache_expiration seconds. (The test signs as the network's metadata
+proxy does.)"""
 
 from __future__ import annotations
 
@@ -105,3 +106,28 @@ def test_no_secret_refuses_everything(client: TestClient) -> None:
     uuid = _instance()
     CONF.set_override("shared_secret", "", "metadata")
     assert client.get("/", headers=_headers(uuid, secret="")).status_code == 403
+
+
+def _set_role(uuid: str, value: str) -> None:
+    with transaction() as session:
+        session.query(InstanceMetadata).filter(
+            InstanceMetadata.instance_id == Instance.id, Instance.uuid == uuid
+        ).update({"value": value}, synchronize_session=False)
+
+
+@pytest.mark.parametrize("expiration", [15, 0])
+def test_answers_are_kept_for_cache_expiration_seconds(client: TestClient, expiration: int) -> None:
+    CONF.set_override("cache_expiration", expiration, "metadata")
+    try:
+        app = TestClient(service.create_app())
+        uuid = _instance()
+        path = "/openstack/latest/meta_data.json"
+        assert app.get(path, headers=_headers(uuid)).json()["meta"] == {"role": "web"}
+        _set_role(uuid, "db")
+        kept = app.get(path, headers=_headers(uuid)).json()["meta"]
+        assert kept == ({"role": "web"} if expiration else {"role": "db"})
+        # Another instance is never answered from the first one's entry.
+        other = _instance()
+        assert app.get(path, headers=_headers(other)).json()["uuid"] == other
+    finally:
+        CONF.clear_override("cache_expiration", "metadata")

@@ -153,6 +153,7 @@ def test_openstack_listings() -> None:
     assert set(base.openstack_path(instance, "latest/").split("\n")) == {
         "meta_data.json",
         "network_data.json",
+        "password",
         "user_data",
         "vendor_data.json",
         "vendor_data2.json",
@@ -175,7 +176,10 @@ def test_ec2_tree() -> None:
     assert base.ec2_path(instance, "meta-data/instance-id") == "i-0d3c4a2e"
     assert base.ec2_path(instance, "meta-data/hostname") == "web-1.novalocal"
     assert base.ec2_path(instance, "meta-data/local-ipv4") == "10.0.0.5"
-    assert base.ec2_path(instance, "meta-data/public-ipv4") == "10.0.0.5"
+    # The public address is a floating one, never the fixed one.
+    assert base.ec2_path(instance, "meta-data/public-ipv4") == ""
+    with_fip = {**instance, "floating_ips": ["2001:db8::7", "203.0.113.7", "203.0.113.8"]}
+    assert base.ec2_path(with_fip, "meta-data/public-ipv4") == "203.0.113.7"
     assert base.ec2_path(instance, "meta-data/placement/availability-zone") == "az1"
     assert base.ec2_path(instance, "meta-data/ami-launch-index") == "2"
     assert base.ec2_path(instance, "meta-data/reservation-id") == "r-12345678"
