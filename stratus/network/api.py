@@ -569,7 +569,22 @@ def delete_subnet(context: Any, subnet_id: str) -> None:
     def work(session: Session) -> None:
         subnet = _subnet(session, context, subnet_id)
         network = _network(session, context, subnet.network_id)
-        if db.subnet_allocations(session, subnet.id, exclude_owner=DHCP_OWNER):
+        if ipam.is_slaac(subnet.ip_version, subnet.ipv6_address_mode):
+            # An auto-address subnet's addresses go with it; the ports stay (a router's
+            # interface in it still holds the subnet).
+            holders = [
+                port
+                for port in db.list_ports(session, network_ids=[network.id])
+                if port.device_owner != DHCP_OWNER
+                and any(ip.subnet_id == subnet.id for ip in port.fixed_ips)
+            ]
+            in_use = any(p.device_owner.startswith("network:router_interface") for p in holders)
+            if not in_use:
+                for port in holders:
+                    port.revision_number += 1
+        else:
+            in_use = bool(db.subnet_allocations(session, subnet.id, exclude_owner=DHCP_OWNER))
+        if in_use:
             raise exc.Conflict(
                 "SubnetInUse",
                 f"Unable to complete operation on subnet {subnet_id}: "

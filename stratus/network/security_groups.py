@@ -173,7 +173,11 @@ def _port_value(field: str, value: Any) -> int | None:
     except (TypeError, ValueError, OverflowError):
         raise exc.InvalidInput(field, f"'{value}' is not an integer.") from None
     if not 0 <= number <= 65535:
-        raise _invalid("SecurityGroupInvalidPortValue", field, f"{number} is outside 0..65535.")
+        raise _invalid(
+            "SecurityGroupInvalidPortValue",
+            field,
+            f"Invalid value for port {number}: it must be 0 to 65535.",
+        )
     return number
 
 
@@ -215,8 +219,8 @@ def _check_ports(protocol: str | None, low: int | None, high: int | None) -> Non
             raise _invalid(
                 "SecurityGroupInvalidPortRange",
                 "port_range_min",
-                f"port_range_min ({low}) must be given and be less than or equal to "
-                f"port_range_max ({high}).",
+                f"port_range_min must be <= port_range_max, and both be given (given: "
+                f"{low} and {high}).",
             )
         return
     if number in ICMP_PROTOCOLS:
@@ -228,14 +232,14 @@ def _check_ports(protocol: str | None, low: int | None, high: int | None) -> Non
                 raise _invalid(
                     "SecurityGroupInvalidIcmpValue",
                     field,
-                    f"ICMP {meaning} ({field}) {value} is outside 0..255.",
+                    f"Invalid value for ICMP {meaning} ({field}) {value}: it must be 0 to 255.",
                 )
         if low is None and high is not None:
             raise _invalid(
                 "SecurityGroupMissingIcmpType",
                 "port_range_min",
-                f"ICMP code (port_range_max) {high} is given without an ICMP type "
-                "(port_range_min).",
+                f"ICMP code (port-range-max) {high} is provided but ICMP type "
+                "(port-range-min) is missing.",
             )
         return
     raise _invalid(

@@ -267,6 +267,43 @@ def test_bad_input_names_the_field_and_creates_nothing(cloud: ControlPlane, clie
     assert counts(admin) == before
 
 
+def test_bulk_create_is_all_or_nothing(cloud: ControlPlane, clients) -> None:
+    """``{"networks": [...]}`` (and subnets, ports) makes every item or, when one is bad,
+    none: the error names the bad field and the items made before it go again."""
+    m1 = clients["m1"]
+    before = counts(m1)
+    made = m1.post(f"{API}/networks", json={"networks": [{"name": "bulk-a"}, {"name": "bulk-b"}]})
+    assert made.status_code == 201, made.text
+    networks = made.json()["networks"]
+    assert [n["name"] for n in networks] == ["bulk-a", "bulk-b"]
+    subnets = [
+        {"network_id": n["id"], "ip_version": 4, "cidr": f"10.61.{i}.0/24"}
+        for i, n in enumerate(networks)
+    ]
+    made = m1.post(f"{API}/subnets", json={"subnets": subnets})
+    assert made.status_code == 201, made.text
+    assert [s["cidr"] for s in made.json()["subnets"]] == ["10.61.0.0/24", "10.61.1.0/24"]
+    ports = [{"network_id": n["id"], "name": "bulk-port"} for n in networks]
+    made = m1.post(f"{API}/ports", json={"ports": ports})
+    assert made.status_code == 201, made.text
+    assert {p["network_id"] for p in made.json()["ports"]} == {n["id"] for n in networks}
+    after = counts(m1)
+
+    bad = [{"network_id": networks[0]["id"]}, {"network_id": networks[1]["id"], "mtu": "x"}]
+    assert "mtu" in neutron_error(m1.post(f"{API}/ports", json={"ports": bad}), 400)
+    bad_nets = [{"name": "bulk-c"}, {"name": "bulk-d", "admin_state_up": "maybe"}]
+    message = neutron_error(m1.post(f"{API}/networks", json={"networks": bad_nets}), 400)
+    assert "admin_state_up" in message
+    assert neutron_error(m1.post(f"{API}/networks", json={"networks": []}), 400)
+    assert counts(m1) == after
+    assert after == (before[0] + 2, before[1] + 2, before[2] + 4)  # with 2 DHCP ports
+    for network in networks:
+        for port in m1.get(f"{API}/ports", params={"network_id": network["id"]}).json()["ports"]:
+            if port["device_owner"] != "network:dhcp":
+                m1.delete(f"{API}/ports/{port['id']}")
+        assert m1.delete(f"{API}/networks/{network['id']}").status_code == 204
+
+
 def test_provider_attributes_are_admin_only(cloud: ControlPlane, clients) -> None:
     admin, m1, m2 = clients["admin"], clients["m1"], clients["m2"]
     forbidden = m1.post(f"{API}/networks", json={"network": {"provider:network_type": "vxlan"}})

@@ -1,17 +1,23 @@
 """The Tempest tier: OpenStack's API conformance suite against a private Stratus cloud.
 
     python -m tests.tempest.run                 the tests of pass.txt; any failure fails the tier
-    python -m tests.tempest.run --discover      every compute, image and identity API test that
-                                                skip.txt does not skip, to find new candidates
+    python -m tests.tempest.run --discover      every compute, image, identity and network API
+                                                test that skip.txt does not skip, to find new
+                                                candidates
     python -m tests.tempest.run --no-skip-list  every such test, the skip list ignored
 
 The cloud is the test fixtures' one (tests/support/cloud.py): stratus-api, -scheduler,
 -conductor and one stratus-compute over a private RabbitMQ node, libvirt with QEMU (TCG)
-guests booting the tiny test image. The runner provisions what Tempest's pre-provisioned
+guests booting the tiny test image, and the compute host's stratus-network-agent (VXLAN
+endpoint 127.0.0.1 with no peer, VNIs of the run's own; nothing reaches the host's uplink).
+Where the cloud has routers, the runner makes an external network (a vxlan network: no
+uplink) for their gateways and floating IPs. The runner provisions what Tempest's pre-provisioned
 credentials need (an admin, a member, a reader and a manager in each of two projects), two
 flavors and two images, writes ``tempest.conf`` with feature flags that say what Stratus has,
-runs ``tempest run --serial`` over tempest.api.compute, tempest.api.image and
-tempest.api.identity, and prints passed/failed/skipped per group.
+runs ``tempest run --serial`` over tempest.api.compute, tempest.api.image,
+tempest.api.identity and tempest.api.network, and prints passed/failed/skipped per group.
+Networking's feature flags come from the cloud itself: the extensions are exactly what
+``GET /networking/v2.0/extensions`` lists.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import argparse
 import contextlib
 import io
 import os
+import random
 import re
 import shutil
 import subprocess
@@ -42,8 +49,8 @@ ROOT = HERE.parents[1]
 PASS_LIST = HERE / "pass.txt"
 SKIP_LIST = HERE / "skip.txt"
 VENV_BIN = Path(sys.executable).parent
-GROUPS = ("compute", "image", "identity")
-ALL_TESTS = r"^tempest\.api\.(compute|image|identity)\."
+GROUPS = ("compute", "image", "identity", "network")
+ALL_TESTS = r"^tempest\.api\.(compute|image|identity|network)\."
 COMPUTE_HOST = "tempest-compute"
 PASSWORD = "tempest-secret"
 PROJECTS = ("tempest-project-1", "tempest-project-2")
@@ -59,6 +66,10 @@ GRANTS = {
 }
 FLAVORS = (("tempest-flavor-1", 128, 1), ("tempest-flavor-2", 192, 1))
 IMAGES = ("tempest-image-1", "tempest-image-2")
+NETWORK_API = "/networking/v2.0"
+# The external network of the cloud's routers: a documentation range (RFC 5737).
+PUBLIC_NETWORK = "tempest-public"
+PUBLIC_CIDR = "203.0.113.0/24"
 
 
 # --- the lists -------------------------------------------------------------------------
@@ -101,8 +112,10 @@ def check_lists(must_pass: list[str], skips: list[tuple[str, str]]) -> list[str]
         if test in seen:
             problems.append(f"pass.txt: {test} is listed twice")
         seen.add(test)
-        if not re.fullmatch(r"tempest\.api\.(compute|image|identity)\.[\w.]+", test):
-            problems.append(f"pass.txt: {test} is not a compute, image or identity test id")
+        if not re.fullmatch(r"tempest\.api\.(compute|image|identity|network)\.[\w.]+", test):
+            problems.append(
+                f"pass.txt: {test} is not a compute, image, identity or network test id"
+            )
         if any(pattern.search(test) for pattern in patterns):
             problems.append(f"pass.txt: {test} is also in skip.txt")
     return problems
@@ -118,14 +131,30 @@ def private_cloud(workdir: Path) -> Iterator[Cloud]:
     ensure_libvirtd()
     broker = RabbitMQServer()
     broker.start()
-    # Room for the servers of Tempest's classes in each project (10 by default).
-    quota = {"quota": {"instances": 40, "cores": 80}}
-    cloud = Cloud(broker.transport_url, workdir=str(workdir / "cloud"), extra_conf=quota)
+    # Room for the servers of Tempest's classes in each project (10 by default); VNIs
+    # of this cloud's own, so that no VXLAN device is shared with another cloud.
+    first = random.randrange(100_000, 16_000_000)
+    vnis = range(first, first + 1000)
+    conf = {
+        "quota": {"instances": 40, "cores": 80},
+        "network": {"vni_ranges": f"{vnis.start}:{vnis.stop - 1}"},
+    }
+    cloud = Cloud(broker.transport_url, workdir=str(workdir / "cloud"), extra_conf=conf)
     try:
         cloud.start()
-        cloud.add_compute(COMPUTE_HOST, extra={"compute": {"shutdown_timeout": 3}})
+        # The compute host is a VXLAN endpoint with no peer (127.0.0.1) and runs the
+        # network agent, which plugs servers' ports into their networks' bridges and
+        # removes the bridges when the networks go.
+        network = {"local_ip": "127.0.0.1", "state_path": cloud.workdir / COMPUTE_HOST / "network"}
+        compute = {"compute": {"shutdown_timeout": 3}, "network": network}
+        cloud.add_compute(COMPUTE_HOST, extra=compute)
+        cloud.add_network_agent(COMPUTE_HOST, network)
         yield cloud
     finally:
+        try:
+            cloud.remove_networks(vnis)
+        except Exception as error:  # the run's result stands; say what was left
+            print(f"teardown: {error}")
         cloud.stop()
         broker.stop()
         remove_guests(cloud.workdir)
@@ -217,7 +246,34 @@ def provision(cloud: Cloud) -> dict[str, Any]:
             name,
         )
         image_ids.append(created["id"])
-    return {"accounts": accounts, "flavors": flavor_ids, "images": image_ids}
+    return {
+        "accounts": accounts,
+        "flavors": flavor_ids,
+        "images": image_ids,
+        "network": provision_network(cloud),
+    }
+
+
+def provision_network(cloud: Cloud) -> dict[str, Any]:
+    """What Tempest's network tests need to know: the extensions the cloud lists and,
+    where it has routers, the external network they take their gateways and floating
+    IPs from (made here: a vxlan network of the run's VNIs, so no uplink of the host)."""
+    with cloud.client() as admin:
+        listed = _ok(admin.get(f"{NETWORK_API}/extensions"))["extensions"]
+        extensions = sorted(extension["alias"] for extension in listed)
+        public: dict[str, Any] = {}
+        if "router" in extensions:
+            body = {"network": {"name": PUBLIC_NETWORK, "router:external": True}}
+            public = _ok(admin.post(f"{NETWORK_API}/networks", json=body))["network"]
+            subnet = {
+                "network_id": public["id"],
+                "name": PUBLIC_NETWORK,
+                "ip_version": 4,
+                "cidr": PUBLIC_CIDR,
+                "enable_dhcp": False,
+            }
+            _ok(admin.post(f"{NETWORK_API}/subnets", json={"subnet": subnet}))
+    return {"extensions": extensions, "public": public}
 
 
 # --- Tempest ---------------------------------------------------------------------------
@@ -238,9 +294,11 @@ def accounts_yaml(accounts: list[dict[str, Any]]) -> str:
 
 def tempest_conf(cloud: Cloud, workspace: Path, provisioned: dict[str, Any]) -> str:
     """What Stratus has, said to Tempest: identity v3 only, compute v2.1 up to the latest
-    microversion, image v2; no networking, volumes, object storage or placement service
-    yet; no system scope (tokens are scoped to projects)."""
+    microversion, image v2, networking v2.0 with the extensions it lists; no volumes,
+    object storage or placement service yet; no system scope (tokens are scoped to
+    projects)."""
     flavors, images = provisioned["flavors"], provisioned["images"]
+    network = provisioned["network"]
     sections: dict[str, dict[str, Any]] = {
         "DEFAULT": {"log_file": workspace / "tempest.log", "debug": True},
         "oslo_concurrency": {"lock_path": workspace / "locks"},
@@ -336,10 +394,20 @@ def tempest_conf(cloud: Cloud, workspace: Path, provisioned: dict[str, Any]) -> 
             "manage_locations": False,
             "os_glance_reserved": True,
         },
+        "network": network_options(network["public"]),
+        "network-feature-enabled": {
+            # Exactly what GET /networking/v2.0/extensions lists.
+            "api_extensions": ",".join(network["extensions"]),
+            "ipv6": True,
+            "ipv6_subnet_attributes": True,
+            "port_admin_state_change": True,
+            "port_security": "port-security" in network["extensions"],
+            "floating_ips": "router" in network["extensions"],
+        },
         "service_available": {
             "nova": True,
             "glance": True,
-            "neutron": False,
+            "neutron": True,
             "cinder": False,
             "swift": False,
             "horizon": False,
@@ -359,6 +427,28 @@ def tempest_conf(cloud: Cloud, workspace: Path, provisioned: dict[str, Any]) -> 
         f"[{name}]\n" + "".join(f"{k} = {v}\n" for k, v in values.items()) + "\n"
         for name, values in sections.items()
     )
+
+
+def network_options(public: dict[str, Any]) -> dict[str, Any]:
+    """Tempest's [network]: the project networks' ranges (Tempest carves its subnets
+    from them), no address of a project network reachable from where Tempest runs (no
+    route from the host to any), and the external network where there is one."""
+    options: dict[str, Any] = {
+        "catalog_type": "network",
+        "region": "RegionOne",
+        "endpoint_type": "publicURL",
+        "project_network_cidr": "10.100.0.0/16",
+        "project_network_mask_bits": 28,
+        "project_network_v6_cidr": "2001:db8::/48",
+        "project_network_v6_mask_bits": 64,
+        "project_networks_reachable": False,
+        "build_timeout": 60,
+        "build_interval": 1,
+    }
+    if public:
+        options["public_network_id"] = public["id"]
+        options["floating_network_name"] = public["name"]
+    return options
 
 
 def make_workspace(workspace: Path) -> None:

@@ -8,6 +8,7 @@ generic ``listing.py``. Every error is Neutron-shaped:
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -126,6 +127,37 @@ def _one(
     return {attributes.SINGULAR[collection]: listing.select_fields([item], request.query_params)[0]}
 
 
+def _create(
+    request: Request,
+    context: RequestContext,
+    collection: str,
+    body: Any,
+    create_one: Callable[[RequestContext, Any], dict[str, Any]],
+    delete_one: Callable[[RequestContext, str], None],
+) -> dict[str, Any]:
+    """One item (``{"network": {...}}``) or, in bulk, several (``{"networks": [{...},
+    ...]}``): all of them or none; when one fails, those already made go again and the
+    failure is the answer."""
+    items = body.get(collection) if isinstance(body, dict) and len(body) == 1 else None
+    if not isinstance(items, list):
+        return _one(request, collection, create_one(context, body), context)
+    if not items:
+        raise net_exc.InvalidInput(collection, "Resources required: the list is empty.")
+    key = attributes.SINGULAR[collection]
+    made: list[dict[str, Any]] = []
+    try:
+        for item in items:
+            made.append(create_one(context, {key: item}))
+    except Exception:
+        for item in reversed(made):
+            with contextlib.suppress(exception.StratusException):
+                delete_one(context, item["id"])
+        raise
+    decided: dict[tuple[str, Any], bool] = {}
+    made = [_redact(collection, item, context, decided) for item in made]
+    return {collection: listing.select_fields(made, request.query_params)}
+
+
 def _guard(collection: str, values: dict[str, Any], context: RequestContext, create: bool) -> None:
     for rule in sorted(attributes.guarded(collection, values, create)):
         _authorize(rule, context, {"project_id": values.get("project_id", context.project_id)})
@@ -217,12 +249,16 @@ def show_network(
 def create_network(
     request: Request, body: Any = Body(None), context: RequestContext = Depends(get_context)
 ) -> dict:
+    return _create(request, context, "networks", body, _create_network, network_api.delete_network)
+
+
+def _create_network(context: RequestContext, body: Any) -> dict[str, Any]:
     values = attributes.parse("networks", body, create=True)
     _authorize(
         "network:create", context, {"project_id": values.get("project_id", context.project_id)}
     )
     _guard("networks", values, context, create=True)
-    return _one(request, "networks", network_api.create_network(context, values), context)
+    return network_api.create_network(context, values)
 
 
 @router.put(f"{PREFIX}/networks/{{network_id}}")
@@ -284,6 +320,10 @@ def show_subnet(
 def create_subnet(
     request: Request, body: Any = Body(None), context: RequestContext = Depends(get_context)
 ) -> dict:
+    return _create(request, context, "subnets", body, _create_subnet, network_api.delete_subnet)
+
+
+def _create_subnet(context: RequestContext, body: Any) -> dict[str, Any]:
     values = attributes.parse("subnets", body, create=True)
     if values.get("subnetpool_id") is not None:
         raise net_exc.InvalidInput("subnetpool_id", "subnet pools are not available.")
@@ -292,7 +332,7 @@ def create_subnet(
     _authorize("network:subnet_on_network", context, _network_target(network))
     values.setdefault("project_id", network["project_id"])
     _authorize("network:create", context, {"project_id": values["project_id"]})
-    return _one(request, "subnets", network_api.create_subnet(context, values), context)
+    return network_api.create_subnet(context, values)
 
 
 @router.put(f"{PREFIX}/subnets/{{subnet_id}}")
@@ -366,6 +406,10 @@ def _check_device_owner(
 def create_port(
     request: Request, body: Any = Body(None), context: RequestContext = Depends(get_context)
 ) -> dict:
+    return _create(request, context, "ports", body, _create_port, network_api.delete_port)
+
+
+def _create_port(context: RequestContext, body: Any) -> dict[str, Any]:
     values = attributes.parse("ports", body, create=True)
     network = _visible_network(context, values["network_id"])
     _authorize("network:create_port_on_network", context, _network_target(network))
@@ -373,7 +417,7 @@ def create_port(
     _authorize("network:create", context, {"project_id": values["project_id"]})
     _guard("ports", values, context, create=True)
     _check_device_owner(values, context, network)
-    return _one(request, "ports", network_api.create_port(context, values), context)
+    return network_api.create_port(context, values)
 
 
 @router.put(f"{PREFIX}/ports/{{port_id}}")

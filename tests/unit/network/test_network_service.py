@@ -207,3 +207,34 @@ def test_a_network_used_by_other_projects_stays_shared() -> None:
     with pytest.raises(exc.Conflict) as raised:
         api.delete_network(ADMIN, shared["id"])
     assert raised.value.neutron_type == "NetworkInUse"
+
+
+@pytest.mark.parametrize("mode", ["slaac", "dhcpv6-stateless"])
+def test_an_auto_address_subnet_goes_with_its_addresses_but_not_its_ports(mode: str) -> None:
+    """Networking's rule: a SLAAC or stateless subnet's addresses are the subnet's, so
+    deleting it takes them off the ports; the ports stay and still hold the network.
+    A subnet with addresses of its own allocation stays while a port holds one."""
+    network, v4 = network_with_subnet()
+    v6 = api.create_subnet(
+        MEMBER,
+        {
+            "network_id": network["id"],
+            "ip_version": 6,
+            "cidr": "2001:db8:1::/64",
+            "ipv6_ra_mode": mode,
+            "ipv6_address_mode": mode,
+        },
+    )
+    port = api.create_port(MEMBER, {"network_id": network["id"]})
+    assert {ip["subnet_id"] for ip in port["fixed_ips"]} == {v4["id"], v6["id"]}
+    with pytest.raises(exc.Conflict) as raised:
+        api.delete_subnet(MEMBER, v4["id"])
+    assert raised.value.neutron_type == "SubnetInUse"
+
+    api.delete_subnet(MEMBER, v6["id"])
+    after = api.get_port(MEMBER, port["id"])
+    assert [ip["subnet_id"] for ip in after["fixed_ips"]] == [v4["id"]]
+    assert after["revision_number"] > port["revision_number"]
+    assert [s["id"] for s in api.list_subnets(MEMBER)] == [v4["id"]]
+    with pytest.raises(exc.Conflict, match="still in use on the network"):
+        api.delete_network(MEMBER, network["id"])

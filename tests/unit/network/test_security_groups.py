@@ -103,6 +103,28 @@ def test_bad_rules_are_refused_naming_the_field(values: dict, kind: str, field: 
     assert field in raised.value.message
 
 
+@pytest.mark.parametrize(
+    ("protocol", "low", "high", "phrase"),
+    [
+        ("tcp", -16, 80, "Invalid value for port -16"),
+        ("tcp", 80, 79, "port_range_min must be <= port_range_max"),
+        ("tcp", 80, 65536, "Invalid value for port 65536"),
+        ("tcp", None, 6, "port_range_min must be <= port_range_max"),
+        ("icmp", 1, 256, "Invalid value for ICMP code"),
+        ("icmp", None, 6, "ICMP type (port-range-min) is missing"),
+        ("icmp", 300, 1, "Invalid value for ICMP type"),
+    ],
+)
+def test_bad_port_ranges_say_what_clients_match(
+    protocol: str, low: int | None, high: int | None, phrase: str
+) -> None:
+    """The messages carry Networking's own phrases, which clients (and the conformance
+    suite) look for in the error text."""
+    with pytest.raises(exc.InvalidInput) as raised:
+        rule(protocol=protocol, port_range_min=low, port_range_max=high)
+    assert phrase in raised.value.message
+
+
 def test_rules_are_normalised() -> None:
     any_rule = rule(protocol="any", ethertype="ipv6")
     assert (any_rule["protocol"], any_rule["ethertype"]) == (None, "IPv6")
