@@ -126,8 +126,13 @@ def measured(label: str, pids: dict[str, int], run: Callable[[], dict]) -> tuple
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", default=bench_api.DURATION, help="wrk -d (e.g. 10s)")
+    parser.add_argument(
+        "--connections", type=int, default=CONCURRENCY,
+        help="wrk -c: fewer connections trade rate for latency",
+    )  # fmt: skip
     args = parser.parse_args()
     bench_api.DURATION = args.duration
+    bench_api.CONCURRENCY = args.connections
     if not shutil.which("wrk"):
         sys.exit("wrk is needed: apt-get install wrk")
     cloud = Cloud("rabbit://unused:unused@127.0.0.1:1//")  # no service here uses RabbitMQ
@@ -189,7 +194,7 @@ def main() -> None:
                          lambda: bench_api.wrk(url + PATH, headers=signed))
             )  # fmt: skip
         print(
-            f"\nGET {PATH} through the metadata proxy, {CONCURRENCY} clients, "
+            f"\nGET {PATH} through the metadata proxy, {bench_api.CONCURRENCY} clients, "
             f"{args.duration} each (target: {TARGET_RPS} requests/s, p99 < {TARGET_P99_MS:g} ms)"
         )
         print(
